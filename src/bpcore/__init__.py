@@ -1,0 +1,46 @@
+"""bpcore: the backpropagation chapter of *Deep Learning from Scratch*, done properly and proven.
+
+The top-level names follow the book: layers with ``forward``/``backward``
+(:class:`Relu`, :class:`Sigmoid`, :class:`Affine`, :class:`SoftmaxWithLoss`,
+:class:`MulLayer`, :class:`AddLayer`) and the functions of :mod:`bpcore.functional`.
+"""
+
+from bpcore.errors import BpcoreError as BpcoreError
+from bpcore.errors import DomainError as DomainError
+from bpcore.errors import DtypeError as DtypeError
+from bpcore.errors import NotForwardedError as NotForwardedError
+from bpcore.errors import ShapeError as ShapeError
+from bpcore.errors import TargetError as TargetError
+from bpcore.functional import cross_entropy_error as cross_entropy_error
+from bpcore.functional import log_softmax as log_softmax
+from bpcore.functional import relu as relu
+from bpcore.functional import sigmoid as sigmoid
+from bpcore.functional import softmax as softmax
+from bpcore.layers import AddLayer as AddLayer
+from bpcore.layers import Affine as Affine
+from bpcore.layers import MulLayer as MulLayer
+from bpcore.layers import Relu as Relu
+from bpcore.layers import Sigmoid as Sigmoid
+from bpcore.layers import SoftmaxWithLoss as SoftmaxWithLoss
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AddLayer",
+    "Affine",
+    "BpcoreError",
+    "DomainError",
+    "DtypeError",
+    "MulLayer",
+    "NotForwardedError",
+    "Relu",
+    "ShapeError",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "TargetError",
+    "cross_entropy_error",
+    "log_softmax",
+    "relu",
+    "sigmoid",
+    "softmax",
+]

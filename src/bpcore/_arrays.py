@@ -1,0 +1,72 @@
+"""Array conversion and validation shared by every layer and op.
+
+The dtype policy lives here, in one place:
+
+* float64 and float32 arrays keep their dtype (float32 training depends on it);
+* other real floating dtypes (float16, longdouble) compute in float64;
+* bool and integer inputs are promoted to float64;
+* complex, object, string, datetime and every other dtype raise :class:`DtypeError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore.errors import DtypeError, NotForwardedError, ShapeError
+
+FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
+"""A float32 or float64 NumPy array: the only arrays bpcore computes with."""
+
+FloatDType: TypeAlias = np.dtype[np.floating[Any]]
+
+_T = TypeVar("_T")
+
+_KEPT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def float_dtype_for(value: npt.ArrayLike, *, where: str, name: str) -> FloatDType:
+    """Return the dtype bpcore computes ``value`` in, or raise :class:`DtypeError`."""
+    dtype = value.dtype if isinstance(value, np.ndarray) else np.asarray(value).dtype
+    if dtype in _KEPT_DTYPES:
+        return dtype
+    if dtype.kind in "biuf":
+        return np.dtype(np.float64)
+    raise DtypeError(
+        f"{where}: expected `{name}` to be a real array (float32, float64, integer or bool), "
+        f"got dtype {dtype}."
+    )
+
+
+def as_float_array(value: npt.ArrayLike, *, where: str, name: str) -> FloatArray:
+    """Convert ``value`` to a float32/float64 array under the dtype policy.
+
+    The result may share memory with ``value`` when no conversion is needed:
+    callers must treat it as read-only.
+    """
+    dtype = float_dtype_for(value, where=where, name=name)
+    return np.asarray(value, dtype=dtype)
+
+
+def as_dtype(value: npt.ArrayLike, dtype: FloatDType, *, where: str, name: str) -> FloatArray:
+    """Check ``value`` against the dtype policy, then convert it to ``dtype``.
+
+    The result may share memory with ``value``: callers must treat it as read-only.
+    """
+    float_dtype_for(value, where=where, name=name)
+    return np.asarray(value, dtype=dtype)
+
+
+def require_shape(array: FloatArray, shape: tuple[int, ...], *, where: str, name: str) -> None:
+    """Raise :class:`ShapeError` unless ``array.shape == shape``."""
+    if array.shape != shape:
+        raise ShapeError(f"{where}: expected `{name}` of shape {shape}, got shape {array.shape}.")
+
+
+def require_forwarded(state: _T | None, *, where: str) -> _T:
+    """Return a layer's saved forward state, or raise :class:`NotForwardedError` if it has none."""
+    if state is None:
+        raise NotForwardedError(f"{where}: backward() was called before forward().")
+    return state

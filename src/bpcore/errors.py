@@ -1,0 +1,44 @@
+"""The exceptions bpcore raises.
+
+Every error derives from :class:`BpcoreError`, so ``except BpcoreError`` catches
+anything bpcore rejects, and also from the built-in type a NumPy user would
+expect (``ValueError``, ``TypeError``, ``RuntimeError``), so existing handlers
+keep working. Messages name the layer or function, what was expected and what
+was received.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BpcoreError",
+    "DomainError",
+    "DtypeError",
+    "NotForwardedError",
+    "ShapeError",
+    "TargetError",
+]
+
+
+class BpcoreError(Exception):
+    """Base class of every error bpcore raises on purpose."""
+
+
+class ShapeError(BpcoreError, ValueError):
+    """An array has a shape the operation cannot accept."""
+
+
+class DtypeError(BpcoreError, TypeError):
+    """An array has a dtype bpcore does not compute with (complex, object, string, ...)."""
+
+
+class NotForwardedError(BpcoreError, RuntimeError):
+    """``backward`` was called on a layer that has not run ``forward`` yet."""
+
+
+class TargetError(BpcoreError, ValueError):
+    """Targets are invalid: labels out of range, negative or non-integer,
+    rows that are not probability distributions, or the wrong target shape."""
+
+
+class DomainError(BpcoreError, ValueError):
+    """A value lies outside the domain of the function (e.g. a negative probability)."""

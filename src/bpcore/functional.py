@@ -1,0 +1,111 @@
+"""Stateless activation and loss functions.
+
+Every function follows the dtype policy of :mod:`bpcore` (float32 stays
+float32, integers and bools become float64, complex and object arrays raise
+:class:`~bpcore.errors.DtypeError`) and never writes to its arguments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore._arrays import FloatArray, as_float_array
+from bpcore._targets import Targets, validate_targets
+from bpcore.errors import DomainError, ShapeError
+
+__all__ = ["cross_entropy_error", "log_softmax", "relu", "sigmoid", "softmax"]
+
+
+def relu(x: npt.ArrayLike) -> FloatArray:
+    """Rectified linear unit, ``max(x, 0)`` element-wise, with ``-0.0`` mapped to ``+0.0``."""
+    xa = as_float_array(x, where="relu", name="x")
+    return np.where(xa > 0, xa, xa.dtype.type(0))
+
+
+def sigmoid(x: npt.ArrayLike) -> FloatArray:
+    """Logistic function ``1 / (1 + exp(-x))``, element-wise.
+
+    Evaluated through ``e = exp(-|x|)``, which lies in ``[0, 1]`` and so never
+    overflows: ``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for ``x < 0``.
+    Every finite input, ``±1e308`` included, gives a finite result with no warning.
+    """
+    xa = as_float_array(x, where="sigmoid", name="x")
+    e = np.exp(-np.abs(xa))
+    denominator = 1 + e
+    return np.where(xa >= 0, 1 / denominator, e / denominator)
+
+
+def _shifted_logits(x: FloatArray, *, where: str) -> FloatArray:
+    """``x - max(x)`` along the last axis, with a check that there is a class axis."""
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise ShapeError(
+            f"{where}: expected logits with a non-empty class axis, got shape {x.shape}."
+        )
+    peak: FloatArray = np.max(x, axis=-1, keepdims=True)
+    # Logits of opposite extreme sign (-1e308 against +1e308) overflow to -inf here;
+    # exp(-inf) = 0 is then the exactly rounded probability, so the overflow is harmless.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x - peak
+
+
+def log_softmax(x: npt.ArrayLike) -> FloatArray:
+    """``log(softmax(x))`` along the last axis, computed as ``z - log(sum(exp(z)))`` with
+    ``z = x - max(x)``, which is stable for logits of any finite magnitude.
+
+    ``x`` has shape ``(..., C)``; the result has the same shape and dtype.
+    """
+    z = _shifted_logits(as_float_array(x, where="log_softmax", name="x"), where="log_softmax")
+    with np.errstate(invalid="ignore"):
+        total: FloatArray = np.sum(np.exp(z), axis=-1, keepdims=True)
+        return z - np.log(total)
+
+
+def softmax(x: npt.ArrayLike) -> FloatArray:
+    """``exp(x) / sum(exp(x))`` along the last axis, stable for logits of any finite magnitude.
+
+    ``x`` has shape ``(..., C)``; each row of the result is non-negative and sums to 1
+    within ``C·eps``.
+    """
+    z = _shifted_logits(as_float_array(x, where="softmax", name="x"), where="softmax")
+    e = np.exp(z)
+    total: FloatArray = np.sum(e, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        return e / total
+
+
+def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> float:
+    """Mean cross-entropy ``-(1/N) Σ_n Σ_c t[n, c] · log y[n, c]`` of probabilities ``y``.
+
+    The book's signature: ``y`` has shape ``(N, C)`` or ``(C,)`` for one sample, and
+    ``t`` holds integer labels ``(N,)`` (a scalar for one sample) or one-hot/soft rows
+    shaped like ``y``. Unlike the book there is no ``+1e-7``: a zero probability on
+    the true class gives ``inf``, the exact value. Use :class:`~bpcore.SoftmaxWithLoss`
+    or :func:`log_softmax` when you have logits; it is exact and stable.
+    """
+    where = "cross_entropy_error"
+    ya = as_float_array(y, where=where, name="y")
+    if ya.ndim not in (1, 2) or ya.shape[-1] == 0:
+        raise ShapeError(f"{where}: expected y of shape (N, C) or (C,), got shape {ya.shape}.")
+    if np.any(ya < 0) or np.any(ya > 1):
+        raise DomainError(f"{where}: expected probabilities y in [0, 1], got values outside it.")
+    one_sample = ya.ndim == 1
+    probabilities = ya.reshape(1, -1) if one_sample else ya
+    n, c = probabilities.shape
+    targets = validate_targets(t, n=n, c=c, one_sample=one_sample, dtype=ya.dtype, where=where)
+    with np.errstate(divide="ignore"):
+        log_y = np.log(probabilities)
+    return _mean_cross_entropy(log_y, targets)
+
+
+def _mean_cross_entropy(log_p: FloatArray, targets: Targets) -> float:
+    """``-(1/N) Σ t·log p`` from log-probabilities, treating ``0·log 0`` as 0."""
+    n = log_p.shape[0]
+    if n == 0:
+        raise ShapeError("cross-entropy: expected at least one sample, got an empty batch.")
+    if targets.dist is None:
+        picked = log_p[np.arange(n), targets.labels]
+        return float(-np.sum(picked) / n)
+    terms = np.zeros_like(log_p)
+    np.multiply(targets.dist, log_p, out=terms, where=targets.dist != 0)
+    return float(-np.sum(terms) / n)

@@ -1,0 +1,113 @@
+"""The fully connected (affine) layer."""
+
+from __future__ import annotations
+
+import math
+from typing import final
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
+from bpcore.errors import DtypeError, ShapeError
+
+_PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_parameter(value: object, *, name: str) -> FloatArray:
+    if not isinstance(value, np.ndarray):
+        raise DtypeError(
+            f"Affine: expected `{name}` to be a float32 or float64 numpy array, "
+            f"got {type(value).__name__}."
+        )
+    if value.dtype not in _PARAM_DTYPES:
+        # Converting would copy, and a copy would silently stop in-place updates
+        # of the caller's parameter dict from reaching the layer.
+        raise DtypeError(
+            f"Affine: expected `{name}` to be a float32 or float64 array, got dtype {value.dtype}."
+        )
+    return value
+
+
+@final
+class Affine:
+    """Fully connected layer ``y = x · W + b``.
+
+    Shapes: ``W`` is ``(D, M)``, ``b`` is ``(M,)``, ``x`` is ``(N, D)`` or
+    ``(N, d1, ..., dk)`` with ``d1·…·dk = D`` (it is flattened per sample), and
+    ``y`` is ``(N, M)``. Backward computes
+
+    * ``dx = dout · Wᵀ``, reshaped to ``x``'s original shape,
+    * ``dW = xᵀ · dout`` of shape ``(D, M)``,
+    * ``db = Σ_n dout[n]`` of shape ``(M,)``.
+
+    The layer holds *references* to ``W`` and ``b`` (as in the book), so an
+    in-place update of a network's parameter dict reaches it. Forward likewise
+    keeps a reference to ``x`` for backward: modifying ``x`` in place between
+    ``forward`` and ``backward`` changes ``dW``.
+
+    Attributes:
+        W, b: the parameters (shared with the caller).
+        dW, db: gradients from the last backward, or ``None``.
+    """
+
+    W: FloatArray
+    b: FloatArray
+    dW: FloatArray | None
+    db: FloatArray | None
+    x: FloatArray | None
+    original_x_shape: tuple[int, ...] | None
+
+    def __init__(self, W: FloatArray, b: FloatArray) -> None:
+        """Wrap parameters ``W`` ``(D, M)`` and ``b`` ``(M,)`` by reference."""
+        self.W = _check_parameter(W, name="W")
+        self.b = _check_parameter(b, name="b")
+        if self.W.ndim != 2:
+            raise ShapeError(f"Affine: expected `W` of shape (D, M), got shape {self.W.shape}.")
+        if self.b.shape != (self.W.shape[1],):
+            raise ShapeError(
+                f"Affine: expected `b` of shape ({self.W.shape[1]},) to match W {self.W.shape}, "
+                f"got shape {self.b.shape}."
+            )
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    @property
+    def params(self) -> dict[str, FloatArray]:
+        """The parameters by name, ``{"W": W, "b": b}`` (the arrays themselves, not copies)."""
+        return {"W": self.W, "b": self.b}
+
+    @property
+    def grads(self) -> dict[str, FloatArray]:
+        """The gradients of the last backward by name, ``{"W": dW, "b": db}``."""
+        dW = require_forwarded(self.dW, where="Affine.grads")
+        db = require_forwarded(self.db, where="Affine.grads")
+        return {"W": dW, "b": db}
+
+    def forward(self, x: npt.ArrayLike) -> FloatArray:
+        """Return ``x · W + b`` of shape ``(N, M)``."""
+        xa = as_float_array(x, where="Affine.forward", name="x")
+        d_in: int = self.W.shape[0]
+        if xa.ndim < 2 or math.prod(xa.shape[1:]) != d_in:
+            raise ShapeError(
+                f"Affine.forward: expected x of shape (N, {d_in}) or (N, d1, ..., dk) with "
+                f"d1·…·dk = {d_in}, got shape {xa.shape}."
+            )
+        self.original_x_shape = xa.shape
+        x2 = xa.reshape(xa.shape[0], d_in)
+        self.x = x2
+        return x2 @ self.W + self.b
+
+    def backward(self, dout: npt.ArrayLike) -> FloatArray:
+        """Set ``dW`` and ``db`` and return ``dx`` in ``x``'s original shape and dtype."""
+        x2 = require_forwarded(self.x, where="Affine.backward")
+        x_shape = require_forwarded(self.original_x_shape, where="Affine.backward")
+        out_dtype = np.result_type(x2.dtype, self.W.dtype, self.b.dtype)
+        d = as_dtype(dout, out_dtype, where="Affine.backward", name="dout")
+        require_shape(d, (x2.shape[0], self.W.shape[1]), where="Affine.backward", name="dout")
+        self.dW = np.asarray(x2.T @ d, dtype=self.W.dtype)
+        self.db = np.asarray(np.sum(d, axis=0), dtype=self.b.dtype)
+        dx = d @ self.W.T
+        return np.asarray(dx.reshape(x_shape), dtype=x2.dtype)
