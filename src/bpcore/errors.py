@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __all__ = [
     "BpcoreError",
+    "CheckpointError",
+    "DatasetError",
     "DomainError",
     "DtypeError",
     "NotForwardedError",
@@ -42,3 +44,11 @@ class TargetError(BpcoreError, ValueError):
 
 class DomainError(BpcoreError, ValueError):
     """A value lies outside the domain of the function (e.g. a negative probability)."""
+
+
+class DatasetError(BpcoreError, ValueError):
+    """A dataset file is missing, truncated, corrupt, or fails its checksum."""
+
+
+class CheckpointError(BpcoreError, ValueError):
+    """A checkpoint file is missing, corrupt, or does not match the network it is loaded into."""
