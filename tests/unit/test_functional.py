@@ -1,0 +1,79 @@
+"""Hand-computed and extreme-input cases for the functional ops."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bpcore import SoftmaxWithLoss, cross_entropy_error, log_softmax, relu, sigmoid, softmax
+
+
+def test_relu_function() -> None:
+    """relu is max(x, 0) and maps -0.0 to +0.0."""
+    y = relu(np.array([-1.0, -0.0, 2.0]))
+    np.testing.assert_array_equal(y, [0.0, 0.0, 2.0])
+    assert not np.signbit(y[1])
+
+
+def test_softmax_and_log_softmax_by_hand() -> None:
+    """Logits [0, ln 3] give probabilities [1/4, 3/4] and their logs."""
+    x = np.array([0.0, math.log(3.0)])
+    np.testing.assert_allclose(softmax(x), [0.25, 0.75], rtol=1e-15)
+    np.testing.assert_allclose(log_softmax(x), [math.log(0.25), math.log(0.75)], rtol=1e-15)
+
+
+def test_cross_entropy_error_matches_book_examples() -> None:
+    """The book's example: y with 0.6 on the true class gives -ln 0.6, for labels and one-hot."""
+    y = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+    t = np.zeros(10)
+    t[2] = 1
+    assert math.isclose(cross_entropy_error(y, t), -math.log(0.6), rel_tol=1e-15)
+    assert math.isclose(cross_entropy_error(y, 2), -math.log(0.6), rel_tol=1e-15)
+    batch = np.stack([y, y])
+    assert math.isclose(cross_entropy_error(batch, np.array([2, 2])), -math.log(0.6))
+
+
+def test_cross_entropy_error_zero_probability_is_infinite_not_fudged() -> None:
+    """A zero probability on the true class gives inf, the exact loss, with no warning."""
+    assert cross_entropy_error(np.array([1.0, 0.0]), 1) == math.inf
+
+
+@pytest.mark.parametrize("magnitude", [1e3, 1e300, 1e308])
+def test_softmax_extreme_logits(magnitude: float) -> None:
+    """Logits of ±magnitude give finite probabilities that sum to 1, with no warning."""
+    x = np.array([[magnitude, -magnitude, 0.0], [-magnitude, -magnitude, -magnitude]])
+    y = softmax(x)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_array_equal(y[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(y[1], [1 / 3, 1 / 3, 1 / 3], rtol=1e-15)
+    log_y = log_softmax(x)
+    assert log_y[0, 0] == 0.0
+    assert log_y[0, 1] == pytest.approx(-2 * magnitude) or magnitude > 1e307
+
+
+@pytest.mark.parametrize("magnitude", [1e3, 1e300])
+def test_softmax_with_loss_extreme_logits_are_finite_and_exact(magnitude: float) -> None:
+    """Against ±magnitude logits the loss is 2·magnitude (or 0) and the gradient is finite."""
+    layer = SoftmaxWithLoss()
+    x = np.array([[magnitude, -magnitude], [magnitude, -magnitude]])
+    loss = layer.forward(x, np.array([1, 0]))
+    assert math.isclose(loss, magnitude, rel_tol=1e-15)  # (2·magnitude + 0) / 2
+    dx = layer.backward()
+    np.testing.assert_allclose(dx, [[0.5, -0.5], [0.0, 0.0]], atol=0)
+
+
+def test_sigmoid_at_the_float64_limits() -> None:
+    """sigmoid(±1e308) is exactly 1 and 0, finite, and warns about nothing."""
+    y = sigmoid(np.array([1e308, -1e308, -740.0, 40.0]))
+    assert y[0] == 1.0
+    assert y[1] == 0.0
+    assert 0.0 < y[2] < 1e-300  # deep in the subnormal range, still positive
+    assert y[3] == pytest.approx(1 - math.exp(-40), rel=1e-15)
+
+
+def test_sigmoid_far_negative_keeps_relative_accuracy() -> None:
+    """sigmoid(-30) equals exp(-30)/(1 + exp(-30)) to a few ulps, not 1 - (1 - tiny)."""
+    expected = math.exp(-30) / (1 + math.exp(-30))
+    assert math.isclose(float(sigmoid(np.array(-30.0))), expected, rel_tol=4e-16)

@@ -1,0 +1,138 @@
+"""Hand-computed cases for Relu, Sigmoid, Affine and SoftmaxWithLoss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bpcore import Affine, Relu, Sigmoid, SoftmaxWithLoss
+
+
+def test_relu_forward_and_backward_by_hand() -> None:
+    """ReLU passes positives, zeroes the rest, and routes dout only where x > 0."""
+    x = np.array([[-2.0, 0.0, 3.0], [-0.0, 1.5, -1e-300]])
+    layer = Relu()
+    y = layer.forward(x)
+    np.testing.assert_array_equal(y, [[0.0, 0.0, 3.0], [0.0, 1.5, 0.0]])
+    assert not np.any(np.signbit(y)), "-0.0 must come out as +0.0, as the book's mask gives"
+    dx = layer.backward(np.array([[5.0, 6.0, 7.0], [8.0, 9.0, 10.0]]))
+    np.testing.assert_array_equal(dx, [[0.0, 0.0, 7.0], [0.0, 9.0, 0.0]])
+
+
+def test_relu_backward_leaves_dout_untouched() -> None:
+    """Unlike the book's ReLU, backward does not write zeros into the caller's dout."""
+    layer = Relu()
+    layer.forward(np.array([-1.0, 1.0]))
+    dout = np.array([4.0, 5.0])
+    layer.backward(dout)
+    np.testing.assert_array_equal(dout, [4.0, 5.0])
+
+
+def test_sigmoid_by_hand() -> None:
+    """Sigmoid at 0 is 1/2 with slope 1/4; at ln 3 it is 3/4 with slope 3/16."""
+    layer = Sigmoid()
+    y = layer.forward(np.array([0.0, math.log(3.0)]))
+    np.testing.assert_allclose(y, [0.5, 0.75], rtol=1e-15)
+    np.testing.assert_allclose(layer.backward(np.array([2.0, 1.0])), [0.5, 3 / 16], rtol=1e-15)
+
+
+def test_sigmoid_output_edit_does_not_corrupt_backward() -> None:
+    """Editing forward's returned array in place leaves backward's saved output intact."""
+    layer = Sigmoid()
+    y = layer.forward(np.array([0.0]))
+    y[...] = 123.0
+    np.testing.assert_allclose(layer.backward(np.array([1.0])), [0.25], rtol=1e-15)
+
+
+def test_affine_by_hand() -> None:
+    """y = xW + b, dx = dout Wᵀ, dW = xᵀ dout and db = column sums, on a 2x2 by 2x3 case."""
+    W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    b = np.array([0.5, -1.0, 2.0])
+    x = np.array([[1.0, 0.0], [2.0, -1.0]])
+    layer = Affine(W, b)
+    np.testing.assert_array_equal(layer.forward(x), [[1.5, 1.0, 5.0], [-1.5, -2.0, 2.0]])
+    dout = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]])
+    dx = layer.backward(dout)
+    np.testing.assert_array_equal(dx, [[-2.0, -2.0], [4.0, 13.0]])
+    np.testing.assert_array_equal(layer.dW, [[5.0, 2.0, -1.0], [-2.0, -1.0, 0.0]])
+    np.testing.assert_array_equal(layer.db, [3.0, 1.0, -1.0])
+
+
+def test_affine_flattens_image_batches_and_restores_dx_shape() -> None:
+    """An (N, 1, 2, 2) batch is flattened to (N, 4) and dx comes back as (N, 1, 2, 2)."""
+    rng = np.random.default_rng(0)
+    W, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    x = rng.standard_normal((5, 1, 2, 2))
+    layer = Affine(W, b)
+    np.testing.assert_allclose(layer.forward(x), x.reshape(5, 4) @ W + b, rtol=1e-14)
+    dx = layer.backward(np.ones((5, 3)))
+    assert dx.shape == (5, 1, 2, 2)
+    np.testing.assert_allclose(dx.reshape(5, 4), np.ones((5, 3)) @ W.T, rtol=1e-14)
+
+
+def test_affine_sees_in_place_parameter_updates() -> None:
+    """The layer shares W and b with the caller, so an in-place update reaches it."""
+    params = {"W": np.eye(2), "b": np.zeros(2)}
+    layer = Affine(params["W"], params["b"])
+    params["W"] *= 3.0
+    params["b"] += 1.0
+    np.testing.assert_array_equal(layer.forward(np.array([[1.0, 2.0]])), [[4.0, 7.0]])
+
+
+def test_softmax_with_loss_by_hand_labels() -> None:
+    """Logits [0, ln 3] against label 1: softmax [1/4, 3/4], loss ln(4/3), dx = dout·(y - t)."""
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(np.array([[0.0, math.log(3.0)]]), np.array([1]))
+    assert math.isclose(loss, math.log(4 / 3), rel_tol=1e-15)
+    np.testing.assert_allclose(layer.backward(), [[0.25, -0.25]], rtol=1e-15)
+    np.testing.assert_allclose(layer.backward(3.0), [[0.75, -0.75]], rtol=1e-15)
+
+
+def test_softmax_with_loss_batch_mean_and_dout() -> None:
+    """A batch of two averages the losses and divides the gradient by N = 2, times dout."""
+    x = np.array([[0.0, 0.0], [0.0, math.log(3.0)]])
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, np.array([0, 0]))
+    assert math.isclose(loss, (math.log(2) + math.log(4)) / 2, rel_tol=1e-15)
+    expected = np.array([[0.5 - 1, 0.5], [0.25 - 1, 0.75]]) / 2 * -0.5
+    np.testing.assert_allclose(layer.backward(-0.5), expected, rtol=1e-15)
+
+
+def test_softmax_with_loss_one_sample_does_not_divide_by_class_count() -> None:
+    """A 1-D input of 4 classes is one sample: dx = y - t, not (y - t) / 4 as in the book."""
+    layer = SoftmaxWithLoss()
+    layer.forward(np.zeros(4), 2)
+    np.testing.assert_allclose(layer.backward(), [0.25, 0.25, -0.75, 0.25], rtol=1e-15)
+
+
+def test_softmax_with_loss_soft_targets() -> None:
+    """Soft targets [1/2, 1/2] on equal logits give loss ln 2 and a zero gradient."""
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(np.array([[1.0, 1.0]]), np.array([[0.5, 0.5]]))
+    assert math.isclose(loss, math.log(2), rel_tol=1e-15)
+    np.testing.assert_array_equal(layer.backward(), [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layers_keep_float_dtype(dtype: type[np.floating]) -> None:
+    """float32 in gives float32 out, and float64 gives float64, forward and backward."""
+    x = np.array([[0.5, -1.0]], dtype=dtype)
+    for layer in (Relu(), Sigmoid()):
+        assert layer.forward(x).dtype == dtype
+        assert layer.backward(np.ones_like(x)).dtype == dtype
+    affine = Affine(np.ones((2, 2), dtype=dtype), np.zeros(2, dtype=dtype))
+    assert affine.forward(x).dtype == dtype
+    assert affine.backward(np.ones((1, 2), dtype=dtype)).dtype == dtype
+    assert affine.dW is not None
+    assert affine.dW.dtype == dtype
+    loss = SoftmaxWithLoss()
+    loss.forward(x, np.array([0]))
+    assert loss.backward().dtype == dtype
+
+
+def test_integer_and_bool_inputs_promote_to_float64() -> None:
+    """Integer and bool arrays compute in float64."""
+    assert Relu().forward(np.array([1, -2], dtype=np.int32)).dtype == np.float64
+    assert Sigmoid().forward(np.array([True, False])).dtype == np.float64
