@@ -23,6 +23,20 @@ def relu(x: npt.ArrayLike) -> FloatArray:
     return np.where(xa > 0, xa, xa.dtype.type(0))
 
 
+def sigmoid_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(σ(x), 1 - σ(x))``, each to full relative accuracy.
+
+    With ``e = exp(-|x|)``: for ``x >= 0``, ``σ = 1/(1+e)`` and ``1 - σ = e/(1+e)``; for
+    ``x < 0`` the two swap. Computing ``1 - σ`` by subtraction would lose every digit
+    in the upper tail (``1 - σ(40)`` rounds to 0 in float64), and with it the gradient.
+    """
+    e = np.exp(-np.abs(x))
+    denominator = 1 + e
+    big, small = 1 / denominator, e / denominator
+    positive = x >= 0
+    return np.where(positive, big, small), np.where(positive, small, big)
+
+
 def sigmoid(x: npt.ArrayLike) -> FloatArray:
     """Logistic function ``1 / (1 + exp(-x))``, element-wise.
 
@@ -30,10 +44,7 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
     overflows: ``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for ``x < 0``.
     Every finite input, ``±1e308`` included, gives a finite result with no warning.
     """
-    xa = as_float_array(x, where="sigmoid", name="x")
-    e = np.exp(-np.abs(xa))
-    denominator = 1 + e
-    return np.where(xa >= 0, 1 / denominator, e / denominator)
+    return sigmoid_pair(as_float_array(x, where="sigmoid", name="x"))[0]
 
 
 def _shifted_logits(x: FloatArray, *, where: str) -> FloatArray:

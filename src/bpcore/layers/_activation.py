@@ -15,7 +15,7 @@ from bpcore._arrays import (
     require_forwarded,
     require_shape,
 )
-from bpcore.functional import sigmoid
+from bpcore.functional import sigmoid_pair
 
 
 @final
@@ -61,20 +61,25 @@ class Sigmoid:
 
     ``x`` may have any shape; ``y`` and ``dx`` have the same shape and dtype as ``x``.
     The forward is stable for every finite input (see :func:`bpcore.functional.sigmoid`).
+    Backward uses ``1 - y`` computed directly as ``σ(-x)``, not by subtraction, so the
+    gradient keeps its relative accuracy in both tails (the book's ``(1 - y)`` is 0
+    for ``x ≳ 37`` in float64 and ``x ≳ 17`` in float32).
 
     Attributes:
         out: the layer's private copy of the last forward output ``y``, or ``None``.
     """
 
     out: FloatArray | None
+    _complement: FloatArray | None
 
     def __init__(self) -> None:
         self.out = None
+        self._complement = None
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
         """Return ``sigmoid(x)``; the layer keeps its own copy for backward."""
-        y = sigmoid(as_float_array(x, where="Sigmoid.forward", name="x"))
-        self.out = y
+        y, complement = sigmoid_pair(as_float_array(x, where="Sigmoid.forward", name="x"))
+        self.out, self._complement = y, complement
         # Hand the caller a separate array: an in-place edit of the output must
         # not corrupt the saved `out` that backward reads.
         return y.copy()
@@ -82,6 +87,7 @@ class Sigmoid:
     def backward(self, dout: npt.ArrayLike) -> FloatArray:
         """Return ``dout · y · (1 - y)`` as a new array."""
         y = require_forwarded(self.out, where="Sigmoid.backward")
+        complement = require_forwarded(self._complement, where="Sigmoid.backward")
         d = as_dtype(dout, y.dtype, where="Sigmoid.backward", name="dout")
         require_shape(d, y.shape, where="Sigmoid.backward", name="dout")
-        return d * (1 - y) * y
+        return d * complement * y

@@ -1,0 +1,59 @@
+"""The verification engine: finite differences, a layer checker and the Taylor test.
+
+* :func:`numerical_gradient` -- the book's central-difference gradient, safe for
+  integer and float32 inputs and always restoring ``x``.
+* :func:`check_gradients` / :func:`assert_gradients` -- compare a layer's backward
+  with float64 finite differences for every input and parameter, under a derived
+  error model; :func:`unary`, :func:`binary` and :func:`loss` adapt layers to it.
+* :func:`taylor_test` -- the Taylor-remainder test, which needs no tolerance.
+"""
+
+from bpcore.gradcheck._checker import FULL_LIMIT as FULL_LIMIT
+from bpcore.gradcheck._checker import Mode as Mode
+from bpcore.gradcheck._checker import assert_gradients as assert_gradients
+from bpcore.gradcheck._checker import check_gradients as check_gradients
+from bpcore.gradcheck._numerical import default_step as default_step
+from bpcore.gradcheck._numerical import numerical_gradient as numerical_gradient
+from bpcore.gradcheck._report import ArrayCheck as ArrayCheck
+from bpcore.gradcheck._report import GradcheckReport as GradcheckReport
+from bpcore.gradcheck._report import GradientMismatch as GradientMismatch
+from bpcore.gradcheck._report import Status as Status
+from bpcore.gradcheck._subjects import BinaryLayer as BinaryLayer
+from bpcore.gradcheck._subjects import BinarySubject as BinarySubject
+from bpcore.gradcheck._subjects import Differentiable as Differentiable
+from bpcore.gradcheck._subjects import Factory as Factory
+from bpcore.gradcheck._subjects import LossLayer as LossLayer
+from bpcore.gradcheck._subjects import LossSubject as LossSubject
+from bpcore.gradcheck._subjects import UnaryLayer as UnaryLayer
+from bpcore.gradcheck._subjects import UnarySubject as UnarySubject
+from bpcore.gradcheck._subjects import binary as binary
+from bpcore.gradcheck._subjects import loss as loss
+from bpcore.gradcheck._subjects import unary as unary
+from bpcore.gradcheck._taylor import TaylorReport as TaylorReport
+from bpcore.gradcheck._taylor import taylor_test as taylor_test
+
+__all__ = [
+    "FULL_LIMIT",
+    "ArrayCheck",
+    "BinaryLayer",
+    "BinarySubject",
+    "Differentiable",
+    "Factory",
+    "GradcheckReport",
+    "GradientMismatch",
+    "LossLayer",
+    "LossSubject",
+    "Mode",
+    "Status",
+    "TaylorReport",
+    "UnaryLayer",
+    "UnarySubject",
+    "assert_gradients",
+    "binary",
+    "check_gradients",
+    "default_step",
+    "loss",
+    "numerical_gradient",
+    "taylor_test",
+    "unary",
+]

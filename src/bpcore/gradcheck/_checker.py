@@ -1,0 +1,512 @@
+"""Compare a layer's backward with finite differences, under a derived error model.
+
+The error model
+---------------
+Let ``φ(θ) = ⟨f(θ), dout⟩`` be the layer's output scalarised by a random upstream
+gradient, ``θ`` one input or parameter, ``g`` the analytic gradient (from
+``backward``, computed in the layer's dtype ``d``) and ``D_h`` the central difference
+``(φ(θ + h e) - φ(θ - h e)) / 2h``, always evaluated by a float64 twin of the layer
+holding the same parameter values. Write ``u64 = eps64 / 2`` and ``u_d = eps_d / 2``
+for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` with
+
+``tol_i = trunc_i + round_i + analytic_i``:
+
+* ``trunc_i = |D_2h,i - D_h,i| / 3`` -- the truncation error of ``D_h``. Since
+  ``D_h = φ' + c·h² + O(h⁴)``, ``D_2h - D_h = 3c·h²``: Richardson's estimate, which
+  is exactly zero for functions of degree two or less.
+* ``round_i = n·u64·(S / h_i + G)`` -- each evaluation of ``φ`` at ``θ ± h·e_i``
+  carries a rounding error of at most ``n·u64·(S + h·G)`` (a length-``n`` accumulation
+  over terms of total size ``S`` at ``θ``, plus the terms the step adds), and the
+  difference is divided by ``2h``. ``n`` is the largest
+  array size involved, plus 4 for the element-wise operations, and
+  ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``: the size of the output terms plus the
+  first-order effect of relative input perturbations (the condition of ``φ``).
+  ``G = ‖max(|g|, |backward(|dout|)|)‖∞`` is the size of the terms a gradient element
+  sums; ``|g|`` alone would understate it when they cancel.
+* ``analytic_i = n·u_d·G + n·s_i + n·η_d`` -- the rounding of the analytic gradient
+  itself in dtype ``d``: an accumulation of length ``n`` over terms of size ``G``,
+  plus ``s_i``, how much ``g_i`` moves when the inputs move by one unit roundoff of
+  ``d`` (measured on the twin), plus the absolute error of results that underflow
+  (``η_d`` is the smallest subnormal). This is what float32 costs; in float64 it is tiny.
+
+Nothing here is a hand-picked tolerance: every term is a rounding or truncation
+bound for the step and dtype used. The step is ``h_i = cbrt(eps64)·max(1, |θ_i|)``,
+which balances the two error terms of a central difference.
+
+Kinks
+-----
+Where the layer is not differentiable, no finite difference converges. An element
+that fails is re-examined: if it lies within ``2h`` of a declared kink, or its
+one-sided differences ``(φ(θ+h) - φ(θ))/h`` and ``(φ(θ) - φ(θ-h))/h`` disagree in a way
+that does not shrink like ``h`` (a jump, not curvature), and the analytic value lies
+between them (a one-sided derivative), the probe is reported as straddling a kink:
+:attr:`Status.NONDIFFERENTIABLE`, not a mismatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore._arrays import FloatArray, FloatDType, as_float_array, float_dtype_for
+from bpcore.errors import DtypeError, ShapeError
+from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
+from bpcore.gradcheck._subjects import Differentiable, Factory
+
+Mode = Literal["auto", "full", "directional"]
+
+_F64 = np.dtype(np.float64)
+_CBRT_EPS64 = float(np.cbrt(np.finfo(np.float64).eps))
+_U64 = float(np.finfo(np.float64).eps) / 2
+
+FULL_LIMIT = 1024
+"""In ``"auto"`` mode, arrays up to this many elements are checked element by element."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """Everything the checker needs about one layer at one point."""
+
+    subject_dtype: FloatDType
+    reference: Differentiable
+    inputs64: dict[str, FloatArray]
+    dout64: FloatArray
+    analytic: dict[str, FloatArray]
+    magnitude: dict[str, FloatArray]
+    sensitivity: dict[str, FloatArray]
+    scale: float
+    accumulation: int
+
+    def phi(self, inputs: Mapping[str, FloatArray]) -> float:
+        """``⟨f(inputs), dout⟩`` on the float64 twin, with its current parameters."""
+        out = np.asarray(self.reference.forward(inputs), dtype=np.float64)
+        return float(np.sum(out * self.dout64))
+
+    def values(self, name: str) -> FloatArray:
+        """The float64 values of input or parameter ``name`` (live for parameters)."""
+        if name in self.inputs64:
+            return self.inputs64[name]
+        return self.reference.parameters[name]
+
+    def phi_at(self, name: str, where: tuple[int, ...] | FloatArray, step: float) -> float:
+        """``φ`` with ``name`` moved by ``step`` at element ``where`` (an index) or along
+        ``where`` (a direction), then restored."""
+        is_input = name in self.inputs64
+        live = self.values(name)
+        target = live.copy() if is_input else live
+        backup = None if is_input else live.copy()
+        try:
+            if isinstance(where, tuple):
+                target[where] += step
+            else:
+                target += step * where
+            return self.phi({**self.inputs64, name: target} if is_input else self.inputs64)
+        finally:
+            if backup is not None:
+                np.copyto(live, backup)
+
+
+def check_gradients(
+    make: Factory,
+    inputs: Mapping[str, npt.ArrayLike],
+    *,
+    dtype: npt.DTypeLike | None = None,
+    dout: npt.ArrayLike | None = None,
+    rng: np.random.Generator | int | None = None,
+    mode: Mode = "auto",
+    directions: int = 8,
+    kinks: Mapping[str, Sequence[float]] | None = None,
+) -> GradcheckReport:
+    """Check ``backward`` against float64 finite differences for every input and parameter.
+
+    Args:
+        make: builds the layer as a :class:`Differentiable` in a given dtype; called
+            once in ``dtype`` (the subject) and once in float64 (the reference twin,
+            whose parameters are then set to the subject's values).
+        inputs: the point, by input name (``{"x": x}``, or ``{"x": x, "y": y}``).
+        dtype: the dtype the subject computes in; by default that of the inputs.
+        dout: the upstream gradient; by default drawn from ``rng`` (standard normal).
+        rng: a Generator or seed for ``dout`` and the directions.
+        mode: ``"full"`` compares every element; ``"directional"`` compares
+            ``directions`` random Gaussian directional derivatives per array
+            (``4k`` evaluations); ``"auto"`` picks full up to :data:`FULL_LIMIT` elements.
+        kinks: input name to the values where the layer is not differentiable
+            (``{"x": [0.0]}`` for ReLU).
+
+    Returns:
+        A :class:`GradcheckReport`; it does not raise on a mismatch
+        (see :func:`assert_gradients`).
+    """
+    generator = np.random.default_rng(rng)
+    problem = _prepare(make, inputs, dtype=dtype, dout=dout, rng=generator)
+    checks: list[ArrayCheck] = []
+    for name in problem.analytic:
+        values = problem.values(name)
+        chosen = (
+            mode if mode != "auto" else ("full" if values.size <= FULL_LIMIT else "directional")
+        )
+        declared = tuple(kinks.get(name, ())) if kinks else ()
+        role = "input" if name in problem.inputs64 else "parameter"
+        if chosen == "full":
+            checks.append(_check_full(problem, name, role, declared))
+        else:
+            checks.append(_check_directional(problem, name, role, declared, directions, generator))
+    return GradcheckReport(
+        subject=problem.reference.name, dtype=str(problem.subject_dtype), checks=tuple(checks)
+    )
+
+
+def assert_gradients(
+    make: Factory,
+    inputs: Mapping[str, npt.ArrayLike],
+    **options: object,
+) -> GradcheckReport:
+    """Like :func:`check_gradients`, but raise :class:`GradientMismatch` on a mismatch."""
+    report = check_gradients(make, inputs, **options)  # type: ignore[arg-type]  # options are check_gradients' keywords, forwarded unchanged
+    if not report.passed:
+        raise GradientMismatch(report)
+    return report
+
+
+def _subject_dtype(arrays: Mapping[str, FloatArray], dtype: npt.DTypeLike | None) -> FloatDType:
+    """The requested dtype, else float32 when every input is float32, else float64."""
+    if dtype is not None:
+        chosen = float_dtype_for(np.empty(0, dtype=dtype), where="check_gradients", name="dtype")
+        if chosen not in (np.dtype(np.float32), _F64):
+            raise DtypeError(f"check_gradients: expected float32 or float64, got dtype {chosen}.")
+        return chosen
+    if arrays and all(a.dtype == np.float32 for a in arrays.values()):
+        return np.dtype(np.float32)
+    return _F64
+
+
+def _copy_parameters(subject: Differentiable, reference: Differentiable) -> None:
+    """Give the float64 twin exactly the subject's parameter values (upcasting is exact)."""
+    for name, value in subject.parameters.items():
+        twin = reference.parameters[name]
+        if twin.dtype != _F64 or twin.shape != value.shape:
+            raise DtypeError(
+                f"check_gradients: expected the float64 twin's parameter {name!r} to be float64 "
+                f"of shape {value.shape}, got {twin.dtype} of shape {twin.shape}."
+            )
+        np.copyto(twin, value.astype(np.float64))
+
+
+def _analytic_gradients(
+    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
+) -> dict[str, FloatArray]:
+    """Run the subject's backward and keep, in float64, the gradient of each input and parameter."""
+    raw = subject.backward(dout)
+    params = subject.parameters
+    shapes = {**{n: p.shape for n, p in params.items()}, **{n: v.shape for n, v in inputs.items()}}
+    analytic: dict[str, FloatArray] = {}
+    for name, grad in raw.items():
+        if name not in shapes:
+            continue  # something backward reports that is neither an input nor a parameter
+        if np.shape(grad) != shapes[name]:
+            raise ShapeError(
+                f"check_gradients: {subject.name}.backward returned a gradient of shape "
+                f"{np.shape(grad)} for {name!r}, expected {shapes[name]}."
+            )
+        analytic[name] = np.asarray(grad, dtype=np.float64)
+    return analytic
+
+
+def _prepare(
+    make: Factory,
+    inputs: Mapping[str, npt.ArrayLike],
+    *,
+    dtype: npt.DTypeLike | None,
+    dout: npt.ArrayLike | None,
+    rng: np.random.Generator,
+) -> _Problem:
+    arrays = {
+        name: as_float_array(v, where="check_gradients", name=name) for name, v in inputs.items()
+    }
+    subject_dtype = _subject_dtype(arrays, dtype)
+    inputs_d = {name: np.asarray(v, dtype=subject_dtype) for name, v in arrays.items()}
+    subject = make(subject_dtype)
+    reference = make(_F64)
+    _copy_parameters(subject, reference)
+    output = np.asarray(subject.forward(inputs_d))
+    raw_dout = rng.standard_normal(output.shape) if dout is None else dout
+    dout_d = np.asarray(raw_dout, dtype=subject_dtype)
+    if dout_d.shape != output.shape:
+        raise ShapeError(
+            f"check_gradients: expected dout of the output's shape {output.shape}, "
+            f"got shape {dout_d.shape}."
+        )
+    analytic = _analytic_gradients(subject, inputs_d, dout_d)
+    inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs_d.items()}
+    dout64 = dout_d.astype(np.float64)
+    terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
+    scale = float(np.sum(np.abs(terms)))
+    for name, grad in analytic.items():
+        scale += float(np.sum(np.abs(grad * _value(name, inputs64, reference.parameters))))
+    return _Problem(
+        subject_dtype=subject_dtype,
+        reference=reference,
+        inputs64=inputs64,
+        dout64=dout64,
+        analytic=analytic,
+        magnitude=_magnitude(reference, inputs64, dout64, analytic),
+        sensitivity=_sensitivity(reference, inputs64, dout64, set(analytic), subject_dtype, rng),
+        scale=scale,
+        accumulation=max([dout64.size, *(a.size for a in analytic.values())]) + 4,
+    )
+
+
+def _magnitude(
+    reference: Differentiable,
+    inputs64: Mapping[str, FloatArray],
+    dout64: FloatArray,
+    analytic: Mapping[str, FloatArray],
+) -> dict[str, FloatArray]:
+    """``max(|g|, |backward(|dout|)|)`` per element: the size of the terms each gradient
+    element sums, which ``|g|`` alone understates when they cancel."""
+    reference.forward(inputs64)
+    absolute = reference.backward(np.abs(dout64))
+    return {
+        n: np.maximum(np.abs(g), np.abs(np.asarray(absolute[n], np.float64)))
+        for n, g in analytic.items()
+    }
+
+
+def _sensitivity(
+    reference: Differentiable,
+    inputs64: dict[str, FloatArray],
+    dout64: FloatArray,
+    names: set[str],
+    dtype: FloatDType,
+    rng: np.random.Generator,
+) -> dict[str, FloatArray]:
+    """How far each gradient element moves per unit roundoff of ``dtype`` in the inputs.
+
+    Moves every input and parameter by ``±eps_d`` relative (all up, then a random sign
+    pattern) on the float64 twin and takes half the spread of the resulting gradients,
+    divided by 2 to express it per ``u_d = eps_d / 2``.
+    """
+    eps = float(np.finfo(dtype).eps)
+    params = reference.parameters
+    originals = {name: p.copy() for name, p in params.items()}
+    spread: dict[str, FloatArray] = {
+        name: np.zeros_like(_value(name, inputs64, params)) for name in names
+    }
+    patterns: list[Callable[[FloatArray], FloatArray]] = [
+        np.ones_like,
+        lambda a: rng.choice(np.array([-1.0, 1.0]), size=a.shape),
+    ]
+    try:
+        for pattern in patterns:
+            signs = {name: pattern(v) for name, v in {**inputs64, **originals}.items()}
+            grads = []
+            for sign in (1.0, -1.0):
+                moved = {n: v * (1 + sign * eps * signs[n]) for n, v in inputs64.items()}
+                for n, p in params.items():
+                    np.copyto(p, originals[n] * (1 + sign * eps * signs[n]))
+                reference.forward(moved)
+                grads.append(reference.backward(dout64))
+            for name in names:
+                diff = np.abs(
+                    np.asarray(grads[0][name], np.float64) - np.asarray(grads[1][name], np.float64)
+                )
+                spread[name] = np.maximum(spread[name], diff / 4)
+    finally:
+        for n, p in params.items():
+            np.copyto(p, originals[n])
+    return spread
+
+
+def _value(
+    name: str, inputs64: Mapping[str, FloatArray], params: Mapping[str, FloatArray]
+) -> FloatArray:
+    return inputs64[name] if name in inputs64 else params[name]
+
+
+def _near_kink(value: float, reach: float, declared: Sequence[float]) -> bool:
+    return any(abs(value - k) <= reach for k in declared)
+
+
+def _straddles_kink(
+    problem: _Problem,
+    name: str,
+    where: tuple[int, ...] | FloatArray,
+    step: float,
+    analytic: float,
+    tolerance: float,
+) -> bool:
+    """Whether one-sided differences reveal a jump in the slope that the analytic value respects."""
+    centre = problem.phi(problem.inputs64)
+
+    def one_sided(h: float) -> tuple[float, float]:
+        plus = problem.phi_at(name, where, h)
+        minus = problem.phi_at(name, where, -h)
+        return (plus - centre) / h, (centre - minus) / h
+
+    forward, backward = one_sided(step)
+    jump = abs(forward - backward)
+    if jump <= tolerance:
+        return False  # the two sides agree: smooth here, so the mismatch is real
+    small_forward, small_backward = one_sided(step / 4)
+    ratio = abs(small_forward - small_backward) / jump
+    if 0.125 < ratio < 0.5:
+        return False  # the gap shrank like h: curvature, not a kink
+    low, high = min(forward, backward), max(forward, backward)
+    return low - tolerance <= analytic <= high + tolerance
+
+
+def _tolerance(
+    problem: _Problem, step: float, trunc: float, grad_scale: float, sens: float
+) -> float:
+    n = problem.accumulation
+    info = np.finfo(problem.subject_dtype)
+    u_d = float(info.eps) / 2
+    rounding = n * _U64 * (problem.scale / step + grad_scale)
+    # Each rounding in dtype d errs by at most u_d·|v| + η_d/2, where η_d is the smallest
+    # subnormal: the absolute term is what products that underflow cost.
+    analytic = n * u_d * grad_scale + n * sens + n * float(info.smallest_subnormal)
+    return trunc + rounding + analytic
+
+
+@dataclass
+class _Worst:
+    ratio: float = -1.0
+    index: tuple[int, ...] = ()
+    analytic: float = 0.0
+    numerical: float = 0.0
+    step: float = 0.0
+    tolerance: float = 0.0
+
+
+def _rel(a: float, b: float) -> float:
+    denominator = max(abs(a), abs(b))
+    return abs(a - b) / denominator if denominator > 0 else 0.0
+
+
+def _finish(
+    name: str,
+    role: str,
+    mode: str,
+    checked: int,
+    problem: _Problem,
+    worst: _Worst,
+    max_abs: float,
+    max_rel: float,
+    mismatches: int,
+    kink_count: int,
+) -> ArrayCheck:
+    if mismatches:
+        status = Status.MISMATCH
+    elif kink_count:
+        status = Status.NONDIFFERENTIABLE
+    else:
+        status = Status.PASS
+    return ArrayCheck(
+        name=name,
+        role=role,
+        status=status,
+        mode=mode,
+        checked=checked,
+        max_abs_error=max_abs,
+        max_rel_error=max_rel,
+        worst=worst.index,
+        analytic=worst.analytic,
+        numerical=worst.numerical,
+        step=worst.step,
+        tolerance=worst.tolerance,
+        dtype=str(problem.subject_dtype),
+        kinks=kink_count,
+    )
+
+
+def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[float]) -> ArrayCheck:
+    values = problem.values(name)
+    grad = problem.analytic[name]
+    sens = problem.sensitivity[name]
+    magnitude = problem.magnitude[name]
+    grad_scale = float(np.max(magnitude)) if magnitude.size else 0.0
+    worst = _Worst()
+    max_abs = max_rel = 0.0
+    mismatches = kink_count = 0
+    for index in np.ndindex(values.shape):
+        centre = float(values[index])
+        step = _CBRT_EPS64 * max(1.0, abs(centre))
+        d_h = (problem.phi_at(name, index, step) - problem.phi_at(name, index, -step)) / (2 * step)
+        d_2h = (problem.phi_at(name, index, 2 * step) - problem.phi_at(name, index, -2 * step)) / (
+            4 * step
+        )
+        tol = _tolerance(problem, step, abs(d_2h - d_h) / 3, grad_scale, float(sens[index]))
+        g = float(grad[index])
+        error = abs(g - d_h)
+        if error > tol:
+            if _near_kink(centre, 2 * step, declared) or _straddles_kink(
+                problem, name, index, step, g, tol
+            ):
+                kink_count += 1
+                continue
+            mismatches += 1
+        max_abs = max(max_abs, error)
+        max_rel = max(max_rel, _rel(g, d_h))
+        ratio = error / tol if tol > 0 else (np.inf if error > 0 else 0.0)
+        if ratio > worst.ratio:
+            worst = _Worst(float(ratio), tuple(int(i) for i in index), g, d_h, step, tol)
+    return _finish(
+        name, role, "full", values.size, problem, worst, max_abs, max_rel, mismatches, kink_count
+    )
+
+
+def _check_directional(
+    problem: _Problem,
+    name: str,
+    role: str,
+    declared: Sequence[float],
+    directions: int,
+    rng: np.random.Generator,
+) -> ArrayCheck:
+    values = problem.values(name)
+    grad = problem.analytic[name]
+    sens = problem.sensitivity[name]
+    magnitude = max(1.0, float(np.max(np.abs(values)))) if values.size else 1.0
+    worst = _Worst()
+    max_abs = max_rel = 0.0
+    mismatches = kink_count = 0
+    for k in range(directions):
+        v = rng.standard_normal(values.shape)
+        step = _CBRT_EPS64 * magnitude / max(float(np.max(np.abs(v))), 1e-300)
+        d_h = (problem.phi_at(name, v, step) - problem.phi_at(name, v, -step)) / (2 * step)
+        d_2h = (problem.phi_at(name, v, 2 * step) - problem.phi_at(name, v, -2 * step)) / (4 * step)
+        abs_v = np.abs(v)
+        grad_scale = float(np.sum(problem.magnitude[name] * abs_v))
+        tol = _tolerance(
+            problem, step, abs(d_2h - d_h) / 3, grad_scale, float(np.sum(sens * abs_v))
+        )
+        g = float(np.sum(grad * v))
+        error = abs(g - d_h)
+        if error > tol:
+            reach = 2 * step * abs_v
+            near = any(bool(np.any(np.abs(values - kink) <= reach)) for kink in declared)
+            if near or _straddles_kink(problem, name, v, step, g, tol):
+                kink_count += 1
+                continue
+            mismatches += 1
+        max_abs = max(max_abs, error)
+        max_rel = max(max_rel, _rel(g, d_h))
+        ratio = error / tol if tol > 0 else (np.inf if error > 0 else 0.0)
+        if ratio > worst.ratio:
+            worst = _Worst(float(ratio), (k,), g, d_h, step, tol)
+    return _finish(
+        name,
+        role,
+        "directional",
+        directions,
+        problem,
+        worst,
+        max_abs,
+        max_rel,
+        mismatches,
+        kink_count,
+    )

@@ -1,0 +1,190 @@
+"""How the checker sees a layer: a differentiable function of named float arrays.
+
+A :class:`Differentiable` wraps one layer instance. ``forward`` evaluates it at
+given input values with the parameters it currently holds; ``backward`` returns
+the gradient of ``⟨forward(...), dout⟩`` with respect to every input and every
+parameter, by name. The adapters below turn the book's three layer shapes --
+unary (``Relu``), binary (``MulLayer``) and losses (``SoftmaxWithLoss``) -- into
+this form, and read parameters the book's way: attribute ``W`` with gradient ``dW``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, TypeAlias, final
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore._arrays import FloatArray, FloatDType
+
+
+class Differentiable(Protocol):
+    """A layer viewed as ``y = f(inputs; parameters)`` with a hand-written backward."""
+
+    @property
+    def name(self) -> str:
+        """A short name for reports, usually the layer's class name."""
+        ...
+
+    @property
+    def parameters(self) -> Mapping[str, FloatArray]:
+        """The live parameter arrays by name; the checker perturbs them in place."""
+        ...
+
+    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
+        """Evaluate at ``inputs`` (by name) and return the output (0-d for a loss)."""
+        ...
+
+    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        """Gradients of ``⟨output, dout⟩`` for each input and parameter, after ``forward``."""
+        ...
+
+
+Factory: TypeAlias = Callable[[FloatDType], Differentiable]
+"""Builds the subject in a given dtype, with the same parameter values every call."""
+
+
+class UnaryLayer(Protocol):
+    """``forward(x) -> y`` and ``backward(dout) -> dx``, like ``Relu`` or ``Affine``."""
+
+    def forward(self, x: FloatArray, /) -> FloatArray: ...
+    def backward(self, dout: FloatArray, /) -> FloatArray: ...
+
+
+class BinaryLayer(Protocol):
+    """``forward(x, y) -> out`` and ``backward(dout) -> (dx, dy)``, like ``MulLayer``."""
+
+    def forward(self, x: FloatArray, y: FloatArray, /) -> FloatArray: ...
+    def backward(self, dout: FloatArray, /) -> tuple[FloatArray, FloatArray]: ...
+
+
+class LossLayer(Protocol):
+    """``forward(x, t) -> float`` and ``backward(dout) -> dx``, like ``SoftmaxWithLoss``."""
+
+    def forward(self, x: FloatArray, t: npt.NDArray[np.generic], /) -> float: ...
+    def backward(self, dout: FloatArray, /) -> FloatArray: ...
+
+
+def _read_params(layer: object, names: Sequence[str]) -> dict[str, FloatArray]:
+    params: dict[str, FloatArray] = {}
+    for name in names:
+        value = getattr(layer, name)
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"{type(layer).__name__}: expected parameter `{name}` to be a numpy array, "
+                f"got {type(value).__name__}."
+            )
+        params[name] = value
+    return params
+
+
+def _read_param_grads(layer: object, names: Sequence[str]) -> dict[str, FloatArray]:
+    grads: dict[str, FloatArray] = {}
+    for name in names:
+        value = getattr(layer, "d" + name, None)
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"{type(layer).__name__}: expected backward to set `d{name}` to a numpy array, "
+                f"got {type(value).__name__}."
+            )
+        grads[name] = value
+    return grads
+
+
+@final
+class UnarySubject:
+    """A :class:`UnaryLayer` with input ``x`` and parameters read as attributes."""
+
+    def __init__(self, layer: UnaryLayer, *, params: Sequence[str] = ()) -> None:
+        self.layer = layer
+        self._param_names = tuple(params)
+
+    @property
+    def name(self) -> str:
+        return type(self.layer).__name__
+
+    @property
+    def parameters(self) -> Mapping[str, FloatArray]:
+        return _read_params(self.layer, self._param_names)
+
+    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
+        return np.asarray(self.layer.forward(inputs["x"]))
+
+    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        grads = {"x": np.asarray(self.layer.backward(dout))}
+        grads.update(_read_param_grads(self.layer, self._param_names))
+        return grads
+
+
+@final
+class BinarySubject:
+    """A :class:`BinaryLayer` with inputs ``x`` and ``y``."""
+
+    def __init__(self, layer: BinaryLayer, *, params: Sequence[str] = ()) -> None:
+        self.layer = layer
+        self._param_names = tuple(params)
+
+    @property
+    def name(self) -> str:
+        return type(self.layer).__name__
+
+    @property
+    def parameters(self) -> Mapping[str, FloatArray]:
+        return _read_params(self.layer, self._param_names)
+
+    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
+        return np.asarray(self.layer.forward(inputs["x"], inputs["y"]))
+
+    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        dx, dy = self.layer.backward(dout)
+        grads = {"x": np.asarray(dx), "y": np.asarray(dy)}
+        grads.update(_read_param_grads(self.layer, self._param_names))
+        return grads
+
+
+@final
+class LossSubject:
+    """A :class:`LossLayer` with input ``x``; the targets ``t`` are fixed, not differentiated."""
+
+    def __init__(self, layer: LossLayer, t: npt.ArrayLike, *, params: Sequence[str] = ()) -> None:
+        self.layer = layer
+        self.t = np.asarray(t)
+        self._param_names = tuple(params)
+
+    @property
+    def name(self) -> str:
+        return type(self.layer).__name__
+
+    @property
+    def parameters(self) -> Mapping[str, FloatArray]:
+        return _read_params(self.layer, self._param_names)
+
+    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
+        return np.asarray(self.layer.forward(inputs["x"], self.t), dtype=inputs["x"].dtype)
+
+    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        grads = {"x": np.asarray(self.layer.backward(dout))}
+        grads.update(_read_param_grads(self.layer, self._param_names))
+        return grads
+
+
+def unary(make: Callable[[FloatDType], UnaryLayer], *, params: Sequence[str] = ()) -> Factory:
+    """Turn ``make(dtype) -> layer`` for a unary layer into a checker :data:`Factory`.
+
+    ``params`` names the parameter attributes (``("W", "b")`` for the book's Affine);
+    backward must set ``d<name>`` for each.
+    """
+    return lambda dtype: UnarySubject(make(dtype), params=params)
+
+
+def binary(make: Callable[[FloatDType], BinaryLayer], *, params: Sequence[str] = ()) -> Factory:
+    """Turn ``make(dtype) -> layer`` for a binary layer into a checker :data:`Factory`."""
+    return lambda dtype: BinarySubject(make(dtype), params=params)
+
+
+def loss(
+    make: Callable[[FloatDType], LossLayer], t: npt.ArrayLike, *, params: Sequence[str] = ()
+) -> Factory:
+    """Turn ``make(dtype) -> layer`` for a loss layer, with fixed targets ``t``, into a Factory."""
+    return lambda dtype: LossSubject(make(dtype), t, params=params)

@@ -1,0 +1,11 @@
+"""Networks built from the layers: the book's two-layer net and a net of any depth.
+
+Both have the book's interface: ``params`` (shared with the layers, so in-place
+updates train the network), ``layers``, ``last_layer``, ``predict``, ``loss``,
+``accuracy``, ``gradient`` (backpropagation) and ``numerical_gradient``.
+"""
+
+from bpcore.networks._multi_layer import MultiLayerNet as MultiLayerNet
+from bpcore.networks._two_layer import TwoLayerNet as TwoLayerNet
+
+__all__ = ["MultiLayerNet", "TwoLayerNet"]

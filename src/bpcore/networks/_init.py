@@ -1,0 +1,126 @@
+"""Validation of network constructor arguments, and weight initialisation.
+
+Weights are drawn as ``std · z`` with ``z ~ N(0, 1)`` from a caller-supplied
+:class:`numpy.random.Generator`, never from NumPy's global random state, and
+biases start at zero, as in the book. The standard deviation ``std`` is either
+fixed or chosen from the layer's fan-in ``n`` (the size of the layer feeding it),
+with the book's chapter 6 definitions:
+
+* ``"he"``: ``std = sqrt(2 / n)``, for ReLU;
+* ``"xavier"``: ``std = sqrt(1 / n)``, for sigmoid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore._arrays import FloatArray, FloatDType
+from bpcore.errors import DtypeError
+
+WeightInit: TypeAlias = Literal["he", "xavier"] | float
+"""``"he"``, ``"xavier"`` or a fixed standard deviation."""
+
+_NAMED_INITS = ("he", "xavier")
+_PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_size(value: object, *, where: str, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is a positive integer, else raise ``ValueError``."""
+    # bool is an int subclass, but `True` as a layer width is a bug, not a size.
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        size = int(value)
+        if size > 0:
+            return size
+    raise ValueError(f"{where}: expected `{name}` to be a positive int, got {value!r}.")
+
+
+def check_sizes(values: object, *, where: str, name: str) -> list[int]:
+    """Return ``values`` as a list of positive ints (possibly empty), else raise ``ValueError``."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(
+            f"{where}: expected `{name}` to be a sequence of positive ints, "
+            f"got {type(values).__name__} {values!r}."
+        )
+    return [check_size(v, where=where, name=f"{name}[{i}]") for i, v in enumerate(values)]
+
+
+def check_std(value: object, *, where: str, name: str) -> float:
+    """Return ``value`` as a ``float`` if it is a finite, non-negative real, else raise."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    ):
+        std = float(value)
+        if math.isfinite(std) and std >= 0:
+            return std
+    raise ValueError(
+        f"{where}: expected `{name}` to be a finite non-negative float, got {value!r}."
+    )
+
+
+def check_weight_init(value: object, *, where: str) -> WeightInit:
+    """Return ``"he"``, ``"xavier"`` or a fixed std as a ``float``, else raise ``ValueError``."""
+    if isinstance(value, str) and value in _NAMED_INITS:
+        return "he" if value == "he" else "xavier"
+    try:
+        return check_std(value, where=where, name="weight_init")
+    except ValueError:
+        raise ValueError(
+            f"{where}: expected `weight_init` to be one of 'he', 'xavier' or a finite "
+            f"non-negative float (a fixed std), got {value!r}."
+        ) from None
+
+
+def weight_std(weight_init: WeightInit, fan_in: int) -> float:
+    """The standard deviation of a weight matrix fed by ``fan_in`` units."""
+    if weight_init == "he":
+        return math.sqrt(2.0 / fan_in)
+    if weight_init == "xavier":
+        return math.sqrt(1.0 / fan_in)
+    return weight_init
+
+
+def resolve_rng(rng: object, *, where: str) -> np.random.Generator:
+    """Return ``rng`` itself, a new generator seeded with the int ``rng``, or a fresh one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool | np.bool_):
+        # default_rng rejects negative seeds with its own ValueError.
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{where}: expected `rng` to be a numpy.random.Generator, an int seed or None, "
+        f"got {type(rng).__name__}."
+    )
+
+
+def resolve_dtype(dtype: npt.DTypeLike, *, where: str) -> FloatDType:
+    """Return ``dtype`` as float32 or float64, the only dtypes a layer stores parameters in."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    for kept in _PARAM_DTYPES:
+        if resolved == kept:
+            return kept
+    raise DtypeError(f"{where}: expected `dtype` float32 or float64, got {dtype!r}.")
+
+
+def init_params(
+    sizes: Sequence[int], stds: Sequence[float], rng: np.random.Generator, dtype: FloatDType
+) -> dict[str, FloatArray]:
+    """Draw ``W{i}`` ``(sizes[i-1], sizes[i])`` as ``stds[i-1] · N(0, 1)``; ``b{i}`` are zeros.
+
+    The normals are drawn in float64 and then rounded to ``dtype``, so a float32
+    network is the float64 network of the same seed, rounded.
+    """
+    params: dict[str, FloatArray] = {}
+    for i, (fan_in, fan_out, std) in enumerate(zip(sizes[:-1], sizes[1:], stds, strict=True), 1):
+        params[f"W{i}"] = (std * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+        params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
+    return params

@@ -1,0 +1,312 @@
+"""The generic properties every registered layer must satisfy.
+
+Each property is a plain function of a registry :class:`~bpcore.registry.Case` and a
+``draw`` callable (Hypothesis's ``data.draw``) for whatever else it needs. It raises
+:class:`PropertyFailure` (an ``AssertionError``) with a bug-report message when the
+layer breaks the property, and returns the worst relative error it saw (0 when the
+property is exact), for the ``bpcore verify`` table. The pytest suite and
+``bpcore verify`` run the same functions.
+
+Tolerances are rounding bounds: an identity that holds exactly in real arithmetic
+(linearity, permutation of the batch) may differ in floating point by at most
+``n·u`` times the scale of the values combined, where ``u`` is the unit roundoff of
+the dtype and ``n`` the longest accumulation involved (the largest array size, plus 4
+for element-wise operations), as in the gradient checker's error model.
+
+Needs the ``verify`` extra (Hypothesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeAlias, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import strategies as st
+
+from bpcore import strategies as bst
+from bpcore._arrays import FloatArray
+from bpcore.errors import BpcoreError, NotForwardedError, ShapeError
+from bpcore.gradcheck import Differentiable, assert_gradients, taylor_test
+from bpcore.registry import Case
+
+__all__ = [
+    "GENERIC_PROPERTIES",
+    "Draw",
+    "PropertyFailure",
+    "backward_is_linear_in_dout",
+    "backward_matches_finite_differences",
+    "bad_calls_raise_clear_errors",
+    "batch_independent",
+    "deterministic",
+    "gradient_shapes_and_dtypes_match",
+    "never_mutates_or_aliases_arguments",
+    "taylor_remainder_is_second_order",
+]
+
+_T = TypeVar("_T")
+
+
+class Draw(Protocol):
+    """Draws one value from a strategy: Hypothesis's ``data.draw``."""
+
+    def __call__(self, strategy: st.SearchStrategy[_T], /) -> _T: ...
+
+
+Property: TypeAlias = Callable[[Case, Draw], float]
+
+DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+class PropertyFailure(BpcoreError, AssertionError):  # noqa: N818  # the name says what failed
+    """A registered layer broke a generic property."""
+
+
+def _fail(case: Case, prop: str, detail: str) -> PropertyFailure:
+    return PropertyFailure(f"{case.spec.name}: {prop} failed for {case!r}\n  {detail}")
+
+
+def _dtype(draw: Draw) -> np.dtype[np.floating]:
+    return draw(st.sampled_from(DTYPES))
+
+
+def _dout(subject: Differentiable, inputs: Mapping[str, FloatArray], draw: Draw) -> FloatArray:
+    dtype = next(iter(inputs.values())).dtype
+    shape = np.shape(subject.forward(inputs))
+    return draw(bst.upstream_gradients(shape=shape, dtype=dtype))
+
+
+def _unit_roundoff(dtype: np.dtype[np.floating]) -> float:
+    return float(np.finfo(dtype).eps) / 2
+
+
+def _accumulation(arrays: Mapping[str, FloatArray], dout: FloatArray) -> int:
+    return max([dout.size, *(a.size for a in arrays.values())]) + 4
+
+
+def _norm(a: FloatArray) -> float:
+    return float(np.max(np.abs(a))) if a.size else 0.0
+
+
+def _rel(error: float, scale: float) -> float:
+    return error / scale if scale > 0 else error
+
+
+def backward_matches_finite_differences(case: Case, draw: Draw) -> float:
+    """Backward matches float64 finite differences for every input and parameter."""
+    dtype = _dtype(draw)
+    seed = draw(st.integers(0, 2**32 - 1))
+    report = assert_gradients(
+        case.factory(), case.inputs_as(dtype), rng=seed, kinks=case.spec.kinks
+    )
+    return report.max_rel_error
+
+
+def taylor_remainder_is_second_order(case: Case, draw: Draw) -> float:
+    """For smooth layers, the first-order Taylor remainder falls as O(h²)."""
+    if not case.spec.smooth:
+        return 0.0
+    seed = draw(st.integers(0, 2**32 - 1))
+    report = taylor_test(case.factory(), case.inputs, rng=seed)
+    if not report.passed:
+        raise _fail(case, "Taylor remainder", str(report))
+    return 0.0 if report.observed_order is None else abs(report.observed_order - 2) / 2
+
+
+def backward_is_linear_in_dout(case: Case, draw: Draw) -> float:
+    """backward(a·d1 + b·d2) = a·backward(d1) + b·backward(d2)."""
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    subject = case.subject(dtype)
+    d1 = _dout(subject, inputs, draw)
+    d2 = _dout(subject, inputs, draw)
+    a = draw(st.floats(-3, 3, allow_subnormal=False).filter(lambda v: abs(v) > 0.1))
+    b = draw(st.floats(-3, 3, allow_subnormal=False).filter(lambda v: abs(v) > 0.1))
+    combined = np.asarray(a * d1 + b * d2, dtype=dtype)
+    subject.forward(inputs)
+    g1 = subject.backward(d1)
+    g2 = subject.backward(d2)
+    g12 = subject.backward(combined)
+    n = _accumulation({**inputs, **subject.parameters}, d1)
+    worst = 0.0
+    for name in g12:
+        lhs = np.asarray(g12[name], np.float64)
+        rhs = a * np.asarray(g1[name], np.float64) + b * np.asarray(g2[name], np.float64)
+        scale = abs(a) * _norm(g1[name]) + abs(b) * _norm(g2[name]) + _norm(g12[name])
+        bound = n * _unit_roundoff(dtype) * scale
+        error = _norm(lhs - rhs)
+        if error > bound:
+            raise _fail(
+                case,
+                "linearity in dout",
+                f"gradient {name!r} [{dtype}]: |g(a·d1+b·d2) - (a·g(d1)+b·g(d2))| = {error:.3e} "
+                f"> {bound:.3e} (a={a}, b={b})",
+            )
+        worst = max(worst, _rel(error, scale))
+    return worst
+
+
+def _snapshot(arrays: Mapping[str, npt.NDArray[np.generic]]) -> dict[str, bytes]:
+    return {n: np.ascontiguousarray(a).tobytes() for n, a in arrays.items()}
+
+
+def never_mutates_or_aliases_arguments(case: Case, draw: Draw) -> float:
+    """Forward and backward leave inputs, targets, dout and parameters bit-identical, and
+    return arrays that share no memory with them, so editing a result changes nothing."""
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    subject = case.subject(dtype)
+    dout = _dout(case.subject(dtype), inputs, draw)
+    watched: dict[str, npt.NDArray[np.generic]] = {**inputs, "dout": dout, **subject.parameters}
+    if case.target is not None:
+        watched["t"] = case.target
+    before = _snapshot(watched)
+    output = np.asarray(subject.forward(inputs))
+    grads = subject.backward(dout)
+    after = _snapshot(watched)
+    changed = [n for n in before if before[n] != after[n]]
+    if changed:
+        raise _fail(case, "no mutation", f"forward/backward modified {changed} [{dtype}]")
+    results = {"output": output, **{f"d{n}": g for n, g in grads.items()}}
+    for result_name, result in results.items():
+        for arg_name, arg in watched.items():
+            if np.shares_memory(result, arg):
+                raise _fail(case, "no aliasing", f"{result_name} shares memory with {arg_name!r}")
+    first = {n: np.array(g, copy=True) for n, g in grads.items()}
+    for result in results.values():
+        if result.flags.writeable:
+            result[...] = 7  # a caller's in-place edit of what it was handed
+    again = subject.backward(dout)
+    for name, g in again.items():
+        if np.asarray(g).tobytes() != first[name].tobytes():
+            raise _fail(case, "no aliasing", f"editing returned arrays changed a later d{name}")
+    return 0.0
+
+
+def gradient_shapes_and_dtypes_match(case: Case, draw: Draw) -> float:
+    """Each gradient has its input's or parameter's shape and dtype; the output has the
+    dtype under test."""
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    subject = case.subject(dtype)
+    dout = _dout(subject, inputs, draw)
+    output = np.asarray(subject.forward(inputs))
+    if output.dtype != dtype:
+        raise _fail(case, "dtype", f"forward returned {output.dtype} for {dtype} inputs")
+    grads = subject.backward(dout)
+    expected = {**inputs, **subject.parameters}
+    missing = sorted(set(expected) - set(grads))
+    if missing:
+        raise _fail(case, "gradients", f"backward gave no gradient for {missing}")
+    for name, ref in expected.items():
+        g = np.asarray(grads[name])
+        if g.shape != ref.shape or g.dtype != ref.dtype:
+            raise _fail(
+                case,
+                "gradient shape/dtype",
+                f"d{name}: expected {ref.shape} {ref.dtype}, got {g.shape} {g.dtype}",
+            )
+    return 0.0
+
+
+def deterministic(case: Case, draw: Draw) -> float:
+    """Repeated calls, on the same layer or a fresh one, give bit-identical results."""
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    dout = _dout(case.subject(dtype), inputs, draw)
+    runs = []
+    same = case.subject(dtype)
+    for subject in (same, same, case.subject(dtype)):
+        output = np.array(subject.forward(inputs), copy=True)
+        grads = {n: np.array(g, copy=True) for n, g in subject.backward(dout).items()}
+        runs.append((output, grads))
+    for output, grads in runs[1:]:
+        if output.tobytes() != runs[0][0].tobytes():
+            raise _fail(case, "determinism", "forward differs between identical calls")
+        for name, g in grads.items():
+            if g.tobytes() != runs[0][1][name].tobytes():
+                raise _fail(case, "determinism", f"d{name} differs between identical calls")
+    return 0.0
+
+
+def batch_independent(case: Case, draw: Draw) -> float:
+    """For per-sample layers, permuting the batch permutes outputs and input gradients and
+    leaves parameter gradients and losses unchanged (up to summation-order rounding)."""
+    if not case.spec.per_sample or any(v.ndim < 2 for v in case.inputs.values()):
+        return 0.0
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    n = next(iter(inputs.values())).shape[0]
+    perm = np.asarray(draw(st.permutations(range(n))), dtype=np.intp)
+    subject = case.subject(dtype)
+    dout = _dout(subject, inputs, draw)
+    output = np.asarray(subject.forward(inputs), np.float64)
+    grads = {k: np.asarray(g, np.float64) for k, g in subject.backward(dout).items()}
+    target = None if case.target is None else case.target[perm]
+    permuted = case.spec.subject(case.layer(dtype), target)
+    p_inputs = {k: v[perm] for k, v in inputs.items()}
+    p_output = np.asarray(permuted.forward(p_inputs), np.float64)
+    p_dout = dout if case.spec.kind == "loss" else dout[perm]
+    p_grads = {k: np.asarray(g, np.float64) for k, g in permuted.backward(p_dout).items()}
+    u = _unit_roundoff(dtype)
+    bound_n = _accumulation({**inputs, **subject.parameters}, dout)
+    pairs = [("output", output if case.spec.kind == "loss" else output[perm], p_output)]
+    for k, g in grads.items():
+        pairs.append((f"d{k}", g[perm] if k in inputs else g, p_grads[k]))
+    worst = 0.0
+    for name, expected, got in pairs:
+        scale = _norm(expected)
+        error = _norm(expected - got)
+        if error > bound_n * u * scale:
+            raise _fail(
+                case,
+                "batch independence",
+                f"{name} changed by {error:.3e} under a batch permutation",
+            )
+        worst = max(worst, _rel(error, scale))
+    return worst
+
+
+def bad_calls_raise_clear_errors(case: Case, draw: Draw) -> float:
+    """Backward before forward raises NotForwardedError; a wrongly shaped dout raises ShapeError."""
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    subject = case.subject(dtype)
+    shape = np.shape(subject.forward(inputs))
+    fresh = case.subject(dtype)
+    try:
+        fresh.backward(np.zeros(shape, dtype=dtype))
+    except NotForwardedError as error:
+        if case.spec.name not in str(error):
+            raise _fail(case, "clear errors", f"message does not name the layer: {error}") from None
+    else:
+        raise _fail(case, "clear errors", "backward before forward did not raise NotForwardedError")
+    wrong = (*shape, 2)
+    try:
+        subject.backward(np.ones(wrong, dtype=dtype))
+    except ShapeError as error:
+        if str(wrong) not in str(error):
+            raise _fail(
+                case, "clear errors", f"message does not give the shape received: {error}"
+            ) from None
+    else:
+        raise _fail(
+            case,
+            "clear errors",
+            f"dout of shape {wrong} for output {shape} did not raise ShapeError",
+        )
+    return 0.0
+
+
+GENERIC_PROPERTIES: dict[str, Property] = {
+    "gradients": backward_matches_finite_differences,
+    "taylor": taylor_remainder_is_second_order,
+    "linear-in-dout": backward_is_linear_in_dout,
+    "no-mutation": never_mutates_or_aliases_arguments,
+    "shapes-dtypes": gradient_shapes_and_dtypes_match,
+    "deterministic": deterministic,
+    "batch-independent": batch_independent,
+    "errors": bad_calls_raise_clear_errors,
+}
+"""Every generic property by short name, in the order ``bpcore verify`` runs them."""

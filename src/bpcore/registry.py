@@ -1,0 +1,239 @@
+"""The layer registry: declare a layer once, and every generic property checks it.
+
+A :class:`LayerSpec` says how to build the layer from parameters, which Hypothesis
+strategy draws its parameters, inputs and targets, where it has kinks, and what it
+promises (per-sample, smooth). :func:`register` adds a spec; the property suite,
+``bpcore verify`` and :func:`bpcore.strategies.registry_cases` iterate over them.
+
+Needs the ``verify`` extra (Hypothesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias, cast
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from bpcore import strategies as bst
+from bpcore._arrays import FloatArray
+from bpcore.gradcheck import (
+    BinaryLayer,
+    BinarySubject,
+    Differentiable,
+    Factory,
+    LossLayer,
+    LossSubject,
+    UnaryLayer,
+    UnarySubject,
+)
+from bpcore.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+
+Kind: TypeAlias = Literal["unary", "binary", "loss"]
+Arrays: TypeAlias = dict[str, FloatArray]
+Drawn: TypeAlias = tuple[Arrays, Arrays, "npt.NDArray[np.generic] | None"]
+"""What a spec's strategy draws: parameters, inputs and (for a loss) targets, all float64."""
+
+RELU_MARGIN = 1e-3
+"""How far registry inputs stay from ReLU's kink. The checker's probes reach
+``2·cbrt(eps64)·max(1, |x|) ≈ 1.2e-5·max(1, |x|)``, so at ``|x| <= 8`` this margin keeps
+every probe on one side; the kink itself is covered by the ReLU-specific properties."""
+
+
+@dataclass(frozen=True, eq=False)
+class LayerSpec:
+    """Everything the generic properties need to know about one layer.
+
+    Attributes:
+        name: the registry key, usually the class name.
+        kind: ``"unary"`` (``forward(x)``), ``"binary"`` (``forward(x, y)``) or
+            ``"loss"`` (``forward(x, t) -> float``).
+        construct: builds a fresh layer from parameter arrays (already in the dtype
+            under test); for parameterless layers it ignores its argument.
+        draw: a zero-argument callable returning the Hypothesis strategy for
+            ``(params, inputs, target)``, all float64 (targets integer or float).
+        param_names: parameter attributes, each with gradient ``d<name>`` after backward.
+        kinks: input name to the values where the layer is not differentiable.
+        per_sample: output row ``n`` (or loss term ``n``) depends on input row ``n`` only.
+        smooth: twice differentiable wherever the inputs are drawn (for the Taylor test).
+    """
+
+    name: str
+    kind: Kind
+    construct: Callable[[Mapping[str, FloatArray]], object]
+    draw: Callable[[], st.SearchStrategy[Drawn]]
+    param_names: tuple[str, ...] = ()
+    kinks: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    per_sample: bool = True
+    smooth: bool = True
+
+    def cases(self) -> st.SearchStrategy[Case]:
+        """The spec's strategy, as :class:`Case` objects."""
+        return self.draw().map(lambda d: Case(spec=self, params=d[0], inputs=d[1], target=d[2]))
+
+    def subject(self, layer: object, target: npt.ArrayLike | None) -> Differentiable:
+        """Wrap a layer built by :attr:`construct` for the gradient checker."""
+        # The spec's kind is the declaration of the layer's call shape; the generic
+        # properties are what test that the layer honours it.
+        if self.kind == "unary":
+            return UnarySubject(cast(UnaryLayer, layer), params=self.param_names)
+        if self.kind == "binary":
+            return BinarySubject(cast(BinaryLayer, layer), params=self.param_names)
+        if target is None:
+            raise ValueError(f"{self.name}: a loss case needs targets, got None.")
+        return LossSubject(cast(LossLayer, layer), target, params=self.param_names)
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One drawn example: a spec with concrete float64 parameters, inputs and targets."""
+
+    spec: LayerSpec
+    params: Arrays
+    inputs: Arrays
+    target: npt.NDArray[np.generic] | None
+
+    def layer(self, dtype: npt.DTypeLike = np.float64) -> object:
+        """A fresh layer with this case's parameters, cast to ``dtype``."""
+        return self.spec.construct({n: np.array(p, dtype=dtype) for n, p in self.params.items()})
+
+    def subject(self, dtype: npt.DTypeLike = np.float64) -> Differentiable:
+        """A fresh layer in ``dtype``, wrapped for the gradient checker."""
+        return self.spec.subject(self.layer(dtype), self.target)
+
+    def factory(self) -> Factory:
+        """A gradient-checker factory: ``dtype -> subject``."""
+        return self.subject
+
+    def inputs_as(self, dtype: npt.DTypeLike) -> Arrays:
+        """The inputs cast to ``dtype``."""
+        return {n: np.asarray(v, dtype=dtype) for n, v in self.inputs.items()}
+
+    def __repr__(self) -> str:
+        shapes = {n: v.shape for n, v in {**self.params, **self.inputs}.items()}
+        target = None if self.target is None else self.target.shape
+        return f"Case({self.spec.name}, shapes={shapes}, target={target})"
+
+
+_REGISTRY: dict[str, LayerSpec] = {}
+
+
+def register(spec: LayerSpec) -> LayerSpec:
+    """Add ``spec`` to the registry (replacing a spec of the same name) and return it."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def registered(names: Sequence[str] | None = None) -> list[LayerSpec]:
+    """The registered specs in registration order, or those named (``KeyError``-free:
+    an unknown name raises ``ValueError`` listing the known ones)."""
+    if names is None:
+        return list(_REGISTRY.values())
+    unknown = [n for n in names if n not in _REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown layer(s) {unknown}; registered: {sorted(_REGISTRY)}.")
+    return [_REGISTRY[n] for n in names]
+
+
+# -- the core layers -----------------------------------------------------------------
+
+
+def _unary_inputs(strategy: st.SearchStrategy[FloatArray]) -> st.SearchStrategy[Drawn]:
+    return strategy.map(lambda x: ({}, {"x": x}, None))
+
+
+_SHAPES = bst.batch_shapes(max_feature_dims=2)
+
+register(
+    LayerSpec(
+        name="Relu",
+        kind="unary",
+        construct=lambda _: Relu(),
+        draw=lambda: _unary_inputs(
+            bst.float_arrays(shape=_SHAPES, kinks=(0.0,), margin=RELU_MARGIN)
+        ),
+        kinks={"x": (0.0,)},
+        smooth=False,
+    )
+)
+register(
+    LayerSpec(
+        name="Sigmoid",
+        kind="unary",
+        construct=lambda _: Sigmoid(),
+        draw=lambda: _unary_inputs(
+            bst.float_arrays(shape=_SHAPES, min_value=-20.0, max_value=20.0)
+        ),
+    )
+)
+register(
+    LayerSpec(
+        name="Affine",
+        kind="unary",
+        construct=lambda p: Affine(p["W"], p["b"]),
+        draw=lambda: bst.affine_cases().map(lambda c: ({"W": c[0], "b": c[1]}, {"x": c[2]}, None)),
+        param_names=("W", "b"),
+    )
+)
+
+
+@st.composite
+def _loss_cases(draw: st.DrawFn) -> Drawn:
+    n = draw(st.integers(1, 5))
+    classes = draw(st.integers(1, 6))
+    x = draw(bst.float_arrays(shape=(n, classes), min_value=-10.0, max_value=10.0))
+    kind = draw(st.sampled_from(["labels", "one-hot", "soft", "one-sample"]))
+    target: npt.NDArray[np.generic]
+    if kind == "labels":
+        target = draw(bst.class_labels(n=n, classes=classes))
+    elif kind == "one-hot":
+        target = draw(bst.one_hot_targets(n=n, classes=classes))
+    elif kind == "soft":
+        target = draw(bst.soft_targets(n=n, classes=classes))
+    else:
+        return {}, {"x": x[0]}, np.asarray(draw(st.integers(0, classes - 1)), dtype=np.intp)
+    return {}, {"x": x}, target
+
+
+register(
+    LayerSpec(
+        name="SoftmaxWithLoss",
+        kind="loss",
+        construct=lambda _: SoftmaxWithLoss(),
+        draw=_loss_cases,
+    )
+)
+
+
+@st.composite
+def _broadcast_pair(draw: st.DrawFn) -> Drawn:
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
+    x = draw(bst.float_arrays(shape=shapes.input_shapes[0], min_value=-4.0, max_value=4.0))
+    y = draw(bst.float_arrays(shape=shapes.input_shapes[1], min_value=-4.0, max_value=4.0))
+    return {}, {"x": x, "y": y}, None
+
+
+register(
+    LayerSpec(
+        name="MulLayer",
+        kind="binary",
+        construct=lambda _: MulLayer(),
+        draw=_broadcast_pair,
+        per_sample=False,
+    )
+)
+register(
+    LayerSpec(
+        name="AddLayer",
+        kind="binary",
+        construct=lambda _: AddLayer(),
+        draw=_broadcast_pair,
+        per_sample=False,
+    )
+)
+
+__all__ = ["RELU_MARGIN", "Case", "Kind", "LayerSpec", "register", "registered"]

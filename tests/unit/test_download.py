@@ -1,0 +1,291 @@
+"""Tests of download_mnist against an in-memory fake server; no test touches the network."""
+
+from __future__ import annotations
+
+import email.message
+import hashlib
+import io
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bpcore.datasets import (
+    DEFAULT_MIRROR,
+    MNIST_FILE_NAMES,
+    MNIST_FILES,
+    FileSpec,
+    download_mnist,
+    load_mnist,
+    write_idx,
+)
+from bpcore.errors import DatasetError
+
+BASE = "https://mirror.invalid/mnist/"
+PAYLOADS = {
+    "alpha.gz": bytes(range(256)) * 40,
+    "beta.gz": b"small file",
+}
+
+
+def _spec(payload: bytes) -> FileSpec:
+    return FileSpec(size=len(payload), sha256=hashlib.sha256(payload).hexdigest())
+
+
+SPECS = {name: _spec(payload) for name, payload in PAYLOADS.items()}
+
+
+@dataclass
+class FakeResponse:
+    """A response with the status, headers, read and close of http.client.HTTPResponse."""
+
+    status: int
+    headers: dict[str, str]
+    body: io.BytesIO
+    fail_after: int | None = None
+    closed: bool = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Return up to ``size`` body bytes, or raise once ``fail_after`` bytes were sent."""
+        if self.fail_after is not None and self.body.tell() >= self.fail_after:
+            raise ConnectionResetError("connection reset by peer")
+        limit = size if self.fail_after is None else min(size, self.fail_after - self.body.tell())
+        return self.body.read(limit)
+
+    def close(self) -> None:
+        """Mark the response closed."""
+        self.closed = True
+
+
+@dataclass
+class FakeServer:
+    """Serves ``files`` by URL, honouring Range requests unless told not to."""
+
+    files: dict[str, bytes]
+    honour_range: bool = True
+    fail_after: int | None = None
+    requests: list[urllib.request.Request] = field(default_factory=list)
+    responses: list[FakeResponse] = field(default_factory=list)
+
+    def __call__(self, request: urllib.request.Request) -> FakeResponse:
+        """Answer ``request`` with 200, or 206 for a honoured Range header."""
+        self.requests.append(request)
+        payload = self.files[request.full_url]
+        status, start, headers = 200, 0, {}
+        wanted = request.get_header("Range")
+        if wanted is not None and self.honour_range:
+            match = re.fullmatch(r"bytes=(\d+)-", wanted)
+            assert match is not None
+            start = int(match.group(1))
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{len(payload) - 1}/{len(payload)}"
+        response = FakeResponse(status, headers, io.BytesIO(payload[start:]), self.fail_after)
+        self.responses.append(response)
+        return response
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any real urlopen call fail the test instead of reaching the network."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test tried to use the network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture
+def server() -> FakeServer:
+    """A fake server holding PAYLOADS under BASE."""
+    return FakeServer({BASE + name: payload for name, payload in PAYLOADS.items()})
+
+
+def _download(folder: Path, opener: Callable[[urllib.request.Request], FakeResponse]) -> list[Path]:
+    return download_mnist(folder, base_url=BASE, opener=opener, files=SPECS)
+
+
+def test_downloads_every_file_and_returns_paths(tmp_path: Path, server: FakeServer) -> None:
+    """Each file lands under its name with the served bytes, with no .part left behind."""
+    paths = _download(tmp_path / "new" / "dir", server)
+    assert paths == [tmp_path / "new" / "dir" / name for name in PAYLOADS]
+    for path in paths:
+        assert path.read_bytes() == PAYLOADS[path.name]
+    assert sorted(p.name for p in paths[0].parent.iterdir()) == sorted(PAYLOADS)
+    assert [r.get_header("Range") for r in server.requests] == [None, None]
+    assert all(response.closed for response in server.responses)
+
+
+def test_resumes_a_partial_file_with_a_range_request(tmp_path: Path, server: FakeServer) -> None:
+    """A .part of 1000 bytes is resumed with Range bytes=1000- and completed correctly."""
+    (tmp_path / "alpha.gz.part").write_bytes(PAYLOADS["alpha.gz"][:1000])
+    _download(tmp_path, server)
+    assert server.requests[0].get_header("Range") == "bytes=1000-"
+    assert server.responses[0].status == 206
+    assert (tmp_path / "alpha.gz").read_bytes() == PAYLOADS["alpha.gz"]
+    assert not (tmp_path / "alpha.gz.part").exists()
+
+
+def test_restarts_when_the_server_ignores_range(tmp_path: Path, server: FakeServer) -> None:
+    """A 200 answer to a Range request overwrites the .part instead of appending to it."""
+    server.honour_range = False
+    (tmp_path / "alpha.gz.part").write_bytes(PAYLOADS["alpha.gz"][:1000])
+    _download(tmp_path, server)
+    assert server.requests[0].get_header("Range") == "bytes=1000-"
+    assert (tmp_path / "alpha.gz").read_bytes() == PAYLOADS["alpha.gz"]
+
+
+def test_overlong_part_is_discarded(tmp_path: Path, server: FakeServer) -> None:
+    """A .part at least as long as the file is dropped and fetched afresh without Range."""
+    (tmp_path / "beta.gz.part").write_bytes(b"x" * 50)
+    _download(tmp_path, server)
+    assert server.requests[1].get_header("Range") is None
+    assert (tmp_path / "beta.gz").read_bytes() == PAYLOADS["beta.gz"]
+
+
+def test_checksum_mismatch_deletes_the_download(tmp_path: Path, server: FakeServer) -> None:
+    """Bytes of the right size but wrong SHA-256 raise DatasetError and leave no file."""
+    server.files[BASE + "beta.gz"] = b"SMALL FILE"
+    with pytest.raises(DatasetError, match=SPECS["beta.gz"].sha256) as info:
+        _download(tmp_path, server)
+    assert hashlib.sha256(b"SMALL FILE").hexdigest() in str(info.value)
+    assert not (tmp_path / "beta.gz").exists()
+    assert not (tmp_path / "beta.gz.part").exists()
+
+
+def test_size_mismatch_deletes_the_download(tmp_path: Path, server: FakeServer) -> None:
+    """A body longer than the pinned size raises DatasetError naming both sizes."""
+    server.files[BASE + "beta.gz"] = b"small file, then much more than expected"
+    with pytest.raises(DatasetError, match=r"beta\.gz to have 10 bytes, got 4\d bytes"):
+        _download(tmp_path, server)
+    assert not (tmp_path / "beta.gz.part").exists()
+
+
+def test_files_already_present_are_not_fetched(tmp_path: Path) -> None:
+    """Files whose SHA-256 already matches are kept and the opener is never called."""
+    for name, payload in PAYLOADS.items():
+        (tmp_path / name).write_bytes(payload)
+
+    def unreachable(request: urllib.request.Request) -> FakeResponse:
+        raise AssertionError(f"unexpected request for {request.full_url}")
+
+    paths = _download(tmp_path, unreachable)
+    assert [p.read_bytes() for p in paths] == list(PAYLOADS.values())
+
+
+def test_present_but_corrupt_file_is_replaced(tmp_path: Path, server: FakeServer) -> None:
+    """A final file with the wrong checksum is downloaded again and replaced."""
+    (tmp_path / "beta.gz").write_bytes(b"stale data")
+    _download(tmp_path, server)
+    assert (tmp_path / "beta.gz").read_bytes() == PAYLOADS["beta.gz"]
+    assert [r.full_url for r in server.requests] == [BASE + "alpha.gz", BASE + "beta.gz"]
+
+
+def test_network_error_becomes_dataset_error(tmp_path: Path) -> None:
+    """A URLError from the opener raises DatasetError naming the URL and the cause."""
+
+    def offline(request: urllib.request.Request) -> FakeResponse:
+        raise urllib.error.URLError("Name or service not known")
+
+    with pytest.raises(DatasetError, match=r"alpha\.gz.*Name or service not known") as info:
+        _download(tmp_path, offline)
+    assert isinstance(info.value.__cause__, urllib.error.URLError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_http_error_status_is_reported(tmp_path: Path) -> None:
+    """An HTTP 404 raises DatasetError that includes the status code."""
+
+    def not_found(request: urllib.request.Request) -> FakeResponse:
+        headers = email.message.Message()
+        raise urllib.error.HTTPError(request.full_url, 404, "Not Found", headers, None)
+
+    with pytest.raises(DatasetError, match=r"404"):
+        _download(tmp_path, not_found)
+
+
+def test_interrupted_download_keeps_part_and_resumes(tmp_path: Path, server: FakeServer) -> None:
+    """A connection reset keeps the received bytes in .part, and the next call finishes them."""
+    server.fail_after = 3000
+    with pytest.raises(DatasetError, match=r"3000 bytes received so far are kept"):
+        _download(tmp_path, server)
+    assert (tmp_path / "alpha.gz.part").read_bytes() == PAYLOADS["alpha.gz"][:3000]
+    server.fail_after = None
+    _download(tmp_path, server)
+    assert server.requests[-2].get_header("Range") == "bytes=3000-"
+    assert (tmp_path / "alpha.gz").read_bytes() == PAYLOADS["alpha.gz"]
+
+
+def test_wrong_content_range_discards_the_part(tmp_path: Path) -> None:
+    """A 206 answer that starts at another byte than asked raises and removes the .part."""
+    payload = PAYLOADS["alpha.gz"]
+
+    def misaligned(request: urllib.request.Request) -> FakeResponse:
+        headers = {"Content-Range": f"bytes 0-{len(payload) - 1}/{len(payload)}"}
+        return FakeResponse(206, headers, io.BytesIO(payload))
+
+    (tmp_path / "alpha.gz.part").write_bytes(payload[:10])
+    with pytest.raises(DatasetError, match=r"206 from byte 10, got status 206"):
+        _download(tmp_path, misaligned)
+    assert not (tmp_path / "alpha.gz.part").exists()
+
+
+def test_progress_reports_growing_counts_to_the_total(tmp_path: Path, server: FakeServer) -> None:
+    """The progress callback sees each file's byte count rise to its full size."""
+    calls: list[tuple[str, int, int]] = []
+    download_mnist(
+        tmp_path,
+        base_url=BASE,
+        opener=server,
+        files=SPECS,
+        progress=lambda name, done, total: calls.append((name, done, total)),
+    )
+    alpha = [call for call in calls if call[0] == "alpha.gz"]
+    assert alpha[0] == ("alpha.gz", 0, len(PAYLOADS["alpha.gz"]))
+    assert alpha[-1] == ("alpha.gz", len(PAYLOADS["alpha.gz"]), len(PAYLOADS["alpha.gz"]))
+    assert [done for _, done, _ in alpha] == sorted(done for _, done, _ in alpha)
+
+
+def test_base_url_without_trailing_slash(tmp_path: Path, server: FakeServer) -> None:
+    """A base_url missing its final slash still yields base/name URLs."""
+    download_mnist(tmp_path, base_url=BASE.rstrip("/"), opener=server, files=SPECS)
+    assert [r.full_url for r in server.requests] == [BASE + name for name in PAYLOADS]
+
+
+def test_pinned_table_covers_the_four_mnist_files() -> None:
+    """MNIST_FILES pins a size and a 64-hex-digit SHA-256 for each gzip MNIST file."""
+    assert list(MNIST_FILES) == [f"{name}.gz" for name in MNIST_FILE_NAMES]
+    for spec in MNIST_FILES.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
+        assert spec.size > 0
+    assert MNIST_FILES["t10k-labels-idx1-ubyte.gz"].size == 4542
+    assert DEFAULT_MIRROR.startswith("https://")
+
+
+def test_downloaded_files_load_with_load_mnist(tmp_path: Path) -> None:
+    """Files fetched by download_mnist are exactly what load_mnist reads back."""
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    t_train = rng.integers(0, 10, size=12, dtype=np.uint8)
+    x_test = rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    t_test = rng.integers(0, 10, size=4, dtype=np.uint8)
+    source = tmp_path / "source"
+    source.mkdir()
+    for name, array in zip(MNIST_FILE_NAMES, [x_train, t_train, x_test, t_test], strict=True):
+        write_idx(source / f"{name}.gz", array)
+    payloads = {path.name: path.read_bytes() for path in source.iterdir()}
+    server = FakeServer({BASE + name: data for name, data in payloads.items()})
+    specs = {name: _spec(data) for name, data in payloads.items()}
+    target = tmp_path / "target"
+    download_mnist(target, base_url=BASE, opener=server, files=specs)
+    (x_loaded, t_loaded), (x_test_loaded, t_test_loaded) = load_mnist(
+        normalize=False, flatten=False, data_dir=target
+    )
+    np.testing.assert_array_equal(x_loaded[:, 0], x_train)
+    np.testing.assert_array_equal(t_loaded, t_train)
+    np.testing.assert_array_equal(x_test_loaded[:, 0], x_test)
+    np.testing.assert_array_equal(t_test_loaded, t_test)
