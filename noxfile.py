@@ -37,3 +37,13 @@ def tests(session: nox.Session) -> None:
     session.install(*_group("test"))
     session.install("-e", ".[verify]")
     session.run("pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"})
+
+
+@nox.session
+def nightly(session: nox.Session) -> None:
+    """The property suite with ten times the examples, randomized."""
+    session.install(*_group("test"))
+    session.install("-e", ".[verify]")
+    session.run(
+        "pytest", "tests/properties", *session.posargs, env={"HYPOTHESIS_PROFILE": "nightly"}
+    )

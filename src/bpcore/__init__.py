@@ -22,6 +22,8 @@ from bpcore.layers import MulLayer as MulLayer
 from bpcore.layers import Relu as Relu
 from bpcore.layers import Sigmoid as Sigmoid
 from bpcore.layers import SoftmaxWithLoss as SoftmaxWithLoss
+from bpcore.networks import MultiLayerNet as MultiLayerNet
+from bpcore.networks import TwoLayerNet as TwoLayerNet
 
 __version__ = "0.1.0"
 
@@ -32,12 +34,14 @@ __all__ = [
     "DomainError",
     "DtypeError",
     "MulLayer",
+    "MultiLayerNet",
     "NotForwardedError",
     "Relu",
     "ShapeError",
     "Sigmoid",
     "SoftmaxWithLoss",
     "TargetError",
+    "TwoLayerNet",
     "cross_entropy_error",
     "log_softmax",
     "relu",

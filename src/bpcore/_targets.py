@@ -58,8 +58,12 @@ def validate_targets(
     if t_arr.shape == label_shape:
         return Targets(labels=_validate_labels(t_arr, c=c, where=where).reshape(n), dist=None)
     if t_arr.shape == dist_shape:
-        dist = _validate_distributions(t_arr, dtype=dtype, where=where)
-        return Targets(labels=None, dist=dist.reshape(n, c))
+        dist = _validate_distributions(t_arr, dtype=dtype, where=where).reshape(n, c)
+        if np.all((dist == 0) | (dist == 1)):
+            # One-hot rows are labels in another form: take the same (more accurate)
+            # path, so that the two give bit-identical losses and gradients.
+            return Targets(labels=np.argmax(dist, axis=1).astype(np.intp), dist=None)
+        return Targets(labels=None, dist=dist)
     raise TargetError(
         f"{where}: expected targets of shape {label_shape} (integer class labels) or "
         f"{dist_shape} (one-hot or soft rows), got shape {t_arr.shape}."

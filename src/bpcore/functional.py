@@ -47,29 +47,46 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
     return sigmoid_pair(as_float_array(x, where="sigmoid", name="x"))[0]
 
 
-def _shifted_logits(x: FloatArray, *, where: str) -> FloatArray:
-    """``x - max(x)`` along the last axis, with a check that there is a class axis."""
+def exp_and_log_normaliser(
+    x: FloatArray, *, where: str
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(z, e, lse)`` for logits ``x`` of shape ``(..., C)``, along the last axis:
+
+    * ``z = x - max(x)``, so ``max(z) = 0`` and ``e = exp(z)`` cannot overflow;
+    * ``lse = log Σ e = log1p(Σ_{j ≠ argmax} e_j)`` with shape ``(..., 1)``.
+
+    Summing the largest term (exactly 1) separately and using ``log1p`` keeps ``lse``
+    accurate to its last digits when it is tiny -- a confident prediction, whose loss
+    ``lse - z_t`` would otherwise be computed as ``log(1 + s)`` with ``s`` rounded away.
+    """
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ShapeError(
             f"{where}: expected logits with a non-empty class axis, got shape {x.shape}."
         )
-    peak: FloatArray = np.max(x, axis=-1, keepdims=True)
+    top = np.argmax(x, axis=-1)[..., None]
+    peak = np.take_along_axis(x, top, axis=-1)
     # Logits of opposite extreme sign (-1e308 against +1e308) overflow to -inf here;
     # exp(-inf) = 0 is then the exactly rounded probability, so the overflow is harmless.
     with np.errstate(over="ignore", invalid="ignore"):
-        return x - peak
+        z = x - peak
+    e = np.exp(z)
+    np.put_along_axis(e, top, 0.0, axis=-1)
+    rest: FloatArray = np.sum(e, axis=-1, keepdims=True)
+    np.put_along_axis(e, top, 1.0, axis=-1)
+    return z, e, np.log1p(rest)
 
 
 def log_softmax(x: npt.ArrayLike) -> FloatArray:
-    """``log(softmax(x))`` along the last axis, computed as ``z - log(sum(exp(z)))`` with
-    ``z = x - max(x)``, which is stable for logits of any finite magnitude.
+    """``log(softmax(x))`` along the last axis, computed as ``z - log Σ exp(z)`` with
+    ``z = x - max(x)`` (see :func:`exp_and_log_normaliser`), which is stable for logits
+    of any finite magnitude and accurate for probabilities near 1.
 
     ``x`` has shape ``(..., C)``; the result has the same shape and dtype.
     """
-    z = _shifted_logits(as_float_array(x, where="log_softmax", name="x"), where="log_softmax")
+    xa = as_float_array(x, where="log_softmax", name="x")
+    z, _, lse = exp_and_log_normaliser(xa, where="log_softmax")
     with np.errstate(invalid="ignore"):
-        total: FloatArray = np.sum(np.exp(z), axis=-1, keepdims=True)
-        return z - np.log(total)
+        return z - lse
 
 
 def softmax(x: npt.ArrayLike) -> FloatArray:
@@ -78,11 +95,10 @@ def softmax(x: npt.ArrayLike) -> FloatArray:
     ``x`` has shape ``(..., C)``; each row of the result is non-negative and sums to 1
     within ``C·eps``.
     """
-    z = _shifted_logits(as_float_array(x, where="softmax", name="x"), where="softmax")
-    e = np.exp(z)
+    xa = as_float_array(x, where="softmax", name="x")
+    _, e, _ = exp_and_log_normaliser(xa, where="softmax")
     total: FloatArray = np.sum(e, axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        return e / total
+    return e / total
 
 
 def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> float:

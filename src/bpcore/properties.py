@@ -29,6 +29,7 @@ from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
 from bpcore.errors import BpcoreError, NotForwardedError, ShapeError
 from bpcore.gradcheck import Differentiable, assert_gradients, taylor_test
+from bpcore.gradcheck._checker import term_magnitude
 from bpcore.registry import Case
 
 __all__ = [
@@ -128,13 +129,19 @@ def backward_is_linear_in_dout(case: Case, draw: Draw) -> float:
     g1 = subject.backward(d1)
     g2 = subject.backward(d2)
     g12 = subject.backward(combined)
+    abs1 = term_magnitude(subject, inputs, d1)
+    abs2 = term_magnitude(subject, inputs, d2)
     n = _accumulation({**inputs, **subject.parameters}, d1)
+    tiny = n * float(np.finfo(dtype).smallest_subnormal)  # results that underflow
     worst = 0.0
     for name in g12:
         lhs = np.asarray(g12[name], np.float64)
         rhs = a * np.asarray(g1[name], np.float64) + b * np.asarray(g2[name], np.float64)
-        scale = abs(a) * _norm(g1[name]) + abs(b) * _norm(g2[name]) + _norm(g12[name])
-        bound = n * _unit_roundoff(dtype) * scale
+        # The size of the terms each gradient sums, which g(d) understates where they cancel.
+        size1 = max(_norm(g1[name]), _norm(abs1[name]))
+        size2 = max(_norm(g2[name]), _norm(abs2[name]))
+        scale = abs(a) * size1 + abs(b) * size2 + _norm(g12[name])
+        bound = n * _unit_roundoff(dtype) * scale + tiny
         error = _norm(lhs - rhs)
         if error > bound:
             raise _fail(

@@ -21,7 +21,8 @@ for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` wit
   array size involved, plus 4 for the element-wise operations, and
   ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``: the size of the output terms plus the
   first-order effect of relative input perturbations (the condition of ``φ``).
-  ``G = ‖max(|g|, |backward(|dout|)|)‖∞`` is the size of the terms a gradient element
+  ``G = ‖max(|g|, |backward(±|dout|)|)‖∞`` (see :func:`term_magnitude`) is the size
+  of the terms a gradient element
   sums; ``|g|`` alone would understate it when they cancel.
 * ``analytic_i = n·u_d·G + n·s_i + n·η_d`` -- the rounding of the analytic gradient
   itself in dtype ``d``: an accumulation of length ``n`` over terms of size ``G``,
@@ -260,20 +261,54 @@ def _prepare(
     )
 
 
+EXACT_TERMS_LIMIT = 64
+"""Up to this many ``dout`` elements, :func:`term_magnitude` is computed exactly."""
+
+
+def term_magnitude(
+    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
+) -> dict[str, FloatArray]:
+    """Per gradient element, the size of the terms backward sums into it: ``Σ_j |dout_j|·|J_ji|``.
+
+    Backward is linear in ``dout``, so for a ``dout`` of up to :data:`EXACT_TERMS_LIMIT`
+    elements each term is computed on its own (one backward per element of ``dout``)
+    and their absolute values summed: exact. Beyond that it is estimated from ``|dout|``
+    and three random sign patterns of it (a fixed seed), keeping the largest result.
+    Rounding bounds of the form ``n·u·size`` use this size; ``|g|`` alone would
+    understate it where the terms cancel.
+    """
+    subject.forward(inputs)
+    size: dict[str, FloatArray] = {}
+
+    def accumulate(d: FloatArray, combine: Callable[[FloatArray, FloatArray], FloatArray]) -> None:
+        for name, g in subject.backward(np.asarray(d, dtype=dout.dtype)).items():
+            g_abs = np.abs(np.asarray(g, dtype=np.float64))
+            size[name] = g_abs if name not in size else combine(size[name], g_abs)
+
+    magnitude = np.abs(dout)
+    if dout.size <= EXACT_TERMS_LIMIT:
+        for j in range(dout.size):
+            single = np.zeros_like(dout)
+            single.flat[j] = magnitude.flat[j]
+            accumulate(single, np.add)
+        return size
+    signs = np.random.default_rng(0)
+    for pattern in range(4):
+        d = magnitude if pattern == 0 else magnitude * signs.choice([-1.0, 1.0], size=dout.shape)
+        accumulate(d, np.maximum)
+    return size
+
+
 def _magnitude(
     reference: Differentiable,
     inputs64: Mapping[str, FloatArray],
     dout64: FloatArray,
     analytic: Mapping[str, FloatArray],
 ) -> dict[str, FloatArray]:
-    """``max(|g|, |backward(|dout|)|)`` per element: the size of the terms each gradient
+    """``max(|g|, term_magnitude)`` per element: the size of the terms each gradient
     element sums, which ``|g|`` alone understates when they cancel."""
-    reference.forward(inputs64)
-    absolute = reference.backward(np.abs(dout64))
-    return {
-        n: np.maximum(np.abs(g), np.abs(np.asarray(absolute[n], np.float64)))
-        for n, g in analytic.items()
-    }
+    size = term_magnitude(reference, inputs64, dout64)
+    return {n: np.maximum(np.abs(g), size[n]) for n, g in analytic.items()}
 
 
 def _sensitivity(

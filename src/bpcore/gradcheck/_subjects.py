@@ -69,7 +69,7 @@ class LossLayer(Protocol):
 def _read_params(layer: object, names: Sequence[str]) -> dict[str, FloatArray]:
     params: dict[str, FloatArray] = {}
     for name in names:
-        value = getattr(layer, name)
+        value = getattr(layer, name, None)
         if not isinstance(value, np.ndarray):
             raise TypeError(
                 f"{type(layer).__name__}: expected parameter `{name}` to be a numpy array, "

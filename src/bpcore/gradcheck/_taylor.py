@@ -5,8 +5,9 @@ For a smooth ``φ(θ) = ⟨f(θ), dout⟩`` and a direction ``v``,
 any error ``δ`` in ``g`` leaves a term ``h·|⟨δ, v⟩|``, and ``r`` then falls only as
 ``O(h)``. Halving ``h`` must therefore divide the remainder by about 4: the observed
 order ``log2(r(h) / r(h/2))`` tends to 2 for a right gradient and to 1 for a wrong one.
-The verdict compares the order over the smallest steps above the rounding floor with
-1.5, the midpoint of the two; no error magnitude is ever compared with a threshold.
+The verdict compares the median order of the three smallest step pairs whose
+remainders stay ten times above the rounding floor with 1.5, the midpoint of the two;
+no error magnitude is ever compared with a threshold.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class TaylorReport:
         remainders: ``r(h)`` for each step.
         orders: ``log2(r(h) / r(h/2))`` for each consecutive pair above the rounding floor.
         noise_floor: the rounding level below which remainders carry no information.
-        observed_order: the median order over the last three usable pairs, or ``None``
+        observed_order: the median order of the last three usable pairs, or ``None``
             when every remainder sits at the rounding floor (``φ`` is affine along ``v``
             and the gradient is exact to rounding).
     """
@@ -51,9 +52,9 @@ class TaylorReport:
     @property
     def passed(self) -> bool:
         """Second order (observed order above 1.5), or exact to rounding at every step."""
-        if self.observed_order is None:
-            return all(r <= self.noise_floor for r in self.remainders)
-        return self.observed_order > 1.5
+        # No usable pair means no remainder stood clear of rounding at two consecutive
+        # steps: a first-order error that small (below ~300x the floor) cannot be resolved.
+        return self.observed_order is None or self.observed_order > 1.5
 
     def __str__(self) -> str:
         order = "exact to rounding" if self.observed_order is None else f"{self.observed_order:.2f}"
@@ -71,13 +72,14 @@ def taylor_test(
     dout: npt.ArrayLike | None = None,
     rng: np.random.Generator | int | None = None,
     first_step: float = 2.0**-4,
-    halvings: int = 14,
+    halvings: int = 20,
 ) -> TaylorReport:
     """Run the Taylor-remainder test on every input and parameter jointly, in float64.
 
     ``v`` is a standard normal direction over every input and parameter that backward
-    returns a gradient for, scaled per array by ``max(1, max|θ|)``. ``dout`` defaults to
-    a standard normal draw from ``rng``.
+    returns a gradient for; ``h`` runs from ``first_step`` through ``halvings`` halvings,
+    far enough for the remainder to reach its rounding floor. ``dout`` defaults to a
+    standard normal draw from ``rng``.
     """
     generator = np.random.default_rng(rng)
     subject = make(_F64)
@@ -94,8 +96,7 @@ def taylor_test(
     directions: dict[str, FloatArray] = {}
     for n in names:
         base = point[n] if n in point else origin[n]
-        magnitude = max(1.0, float(np.max(np.abs(base)))) if base.size else 1.0
-        directions[n] = generator.standard_normal(base.shape) * magnitude
+        directions[n] = generator.standard_normal(base.shape)
 
     def phi(h: float) -> float:
         moved = {n: (v + h * directions[n] if n in directions else v) for n, v in point.items()}
@@ -117,6 +118,8 @@ def taylor_test(
     orders = tuple(
         math.log2(a / b) for a, b in itertools.pairwise(remainders) if b > 10 * noise_floor
     )
+    # The asymptotic order is read at the smallest usable steps; the median of the last
+    # three pairs ignores one pair spoiled by a step where two terms of r(h) cancel.
     observed = float(np.median(orders[-3:])) if orders else None
     return TaylorReport(
         subject=subject.name,

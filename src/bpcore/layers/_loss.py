@@ -10,7 +10,7 @@ import numpy.typing as npt
 from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
 from bpcore._targets import Targets, validate_targets
 from bpcore.errors import ShapeError
-from bpcore.functional import _mean_cross_entropy
+from bpcore.functional import _mean_cross_entropy, exp_and_log_normaliser
 
 
 @final
@@ -37,6 +37,8 @@ class SoftmaxWithLoss:
     t: npt.NDArray[np.intp] | FloatArray | None
     _targets: Targets | None
     _x_shape: tuple[int, ...] | None
+    _top: npt.NDArray[np.intp] | None
+    _top_complement: FloatArray | None
 
     def __init__(self) -> None:
         self.loss = None
@@ -44,6 +46,8 @@ class SoftmaxWithLoss:
         self.t = None
         self._targets = None
         self._x_shape = None
+        self._top = None
+        self._top_complement = None
 
     def forward(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         """Return the mean cross-entropy loss of logits ``x`` against targets ``t``."""
@@ -58,14 +62,14 @@ class SoftmaxWithLoss:
         logits = xa.reshape(1, -1) if one_sample else xa
         n, c = logits.shape
         targets = validate_targets(t, n=n, c=c, one_sample=one_sample, dtype=xa.dtype, where=where)
-        peak = np.max(logits, axis=1, keepdims=True)
-        # Opposite extreme logits overflow to -inf here; exp(-inf) = 0 is then exact.
-        with np.errstate(over="ignore", invalid="ignore"):
-            z = logits - peak
-        e = np.exp(z)
-        total = np.sum(e, axis=1, keepdims=True)
-        self.y = e / total
-        loss = _mean_cross_entropy(z - np.log(total), targets)
+        z, e, lse = exp_and_log_normaliser(logits, where=where)
+        self.y = e / np.exp(lse)
+        # 1 - y for the top class, exactly as Σ_{j≠top} e_j / Σ e, instead of by a
+        # subtraction that rounds a confident prediction's gradient away.
+        self._top_complement = np.expm1(lse) / np.exp(lse)
+        self._top = np.argmax(logits, axis=1)
+        with np.errstate(invalid="ignore"):
+            loss = _mean_cross_entropy(z - lse, targets)
         self._targets = targets
         self.t = targets.labels if targets.labels is not None else targets.dist
         self._x_shape = xa.shape
@@ -85,8 +89,13 @@ class SoftmaxWithLoss:
         require_shape(d, (), where=where, name="dout")
         n = y.shape[0]
         if targets.dist is None:
+            rows = np.arange(n)
             dx = y.copy()
-            dx[np.arange(n), targets.labels] -= 1
+            dx[rows, targets.labels] -= 1
+            top = require_forwarded(self._top, where=where)
+            confident = top == targets.labels
+            complement = require_forwarded(self._top_complement, where=where)
+            dx[rows[confident], top[confident]] = -complement[confident, 0]
         else:
             dx = y * np.sum(targets.dist, axis=1, keepdims=True) - targets.dist
         dx *= d / n

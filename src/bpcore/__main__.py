@@ -1,0 +1,5 @@
+"""``python -m bpcore`` runs the command line."""
+
+from bpcore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,352 @@
+"""Saving and loading network parameters as ``.npz`` checkpoints, atomically and without pickle.
+
+File format: an uncompressed NumPy ``.npz`` archive holding
+
+* ``param/<name>``: one float32 or float64 array per parameter, and
+* ``meta``: a 0-d unicode array whose value is a JSON object mapping strings to
+  ints, floats or strings (``{}`` when there is no metadata).
+
+Nothing is pickled, so :func:`load_checkpoint` reads with ``allow_pickle=False``
+and a checkpoint from an untrusted source cannot run code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias, TypeGuard, final
+
+import numpy as np
+
+from bpcore._arrays import FloatArray, FloatDType
+from bpcore.errors import CheckpointError, DtypeError
+
+__all__ = ["Checkpoint", "MetaValue", "load_checkpoint", "restore_into", "save_checkpoint"]
+
+MetaValue: TypeAlias = int | float | str
+"""The type of a checkpoint metadata value."""
+
+_PARAM_PREFIX = "param/"
+_META_KEY = "meta"
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_TEMP_ATTEMPTS = 100
+# Everything np.load / NpzFile raise for a file that is not a readable .npz:
+# a bad zip directory or CRC (BadZipFile), a truncated member (EOFError), a bad
+# .npy header or pickled data (ValueError), a damaged deflate stream (zlib.error).
+_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """The contents of a checkpoint file.
+
+    Attributes:
+        params: the parameter arrays by name (fresh, writable arrays owned by the checkpoint).
+        meta: the metadata saved with them.
+    """
+
+    params: dict[str, FloatArray]
+    meta: dict[str, MetaValue]
+
+
+def _require_float_array(value: object, *, where: str, name: str) -> None:
+    if not isinstance(value, np.ndarray):
+        raise DtypeError(
+            f"{where}: expected params[{name!r}] to be a float32 or float64 numpy array, "
+            f"got {type(value).__name__}."
+        )
+    if value.dtype not in _FLOAT_DTYPES:
+        raise DtypeError(
+            f"{where}: expected params[{name!r}] to be a float32 or float64 array, "
+            f"got dtype {value.dtype}."
+        )
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """Create and open a new temporary file next to ``target``; return its descriptor and path.
+
+    Unlike :func:`tempfile.mkstemp` (always mode 0600), the file is created with
+    mode 0666 filtered by the umask, so the renamed checkpoint gets the same
+    permissions as any file the user writes directly.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(_TEMP_ATTEMPTS):
+        candidate = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(candidate, flags, 0o666), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(
+        f"save_checkpoint({str(target)!r}): could not create a unique temporary file "
+        f"next to it after {_TEMP_ATTEMPTS} attempts."
+    )
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable on POSIX. Best effort: Windows cannot open
+    # directories and some file systems reject fsync on them, and the checkpoint
+    # is already complete and in place when this runs.
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _meta_json(meta: Mapping[str, MetaValue], path: Path) -> str:
+    for key, value in meta.items():
+        if not isinstance(key, str):
+            raise CheckpointError(
+                f"save_checkpoint({str(path)!r}): expected meta keys to be str, "
+                f"got {type(key).__name__} {key!r}."
+            )
+        if not isinstance(value, (int, float, str)):
+            raise CheckpointError(
+                f"save_checkpoint({str(path)!r}): expected meta[{key!r}] to be int, float or str, "
+                f"got {type(value).__name__}."
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CheckpointError(
+                f"save_checkpoint({str(path)!r}): expected meta[{key!r}] to be finite "
+                f"(JSON has no NaN or infinity), got {value!r}."
+            )
+    return json.dumps(dict(meta), allow_nan=False)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    params: Mapping[str, FloatArray],
+    *,
+    meta: Mapping[str, MetaValue] | None = None,
+) -> Path:
+    """Write ``params`` and ``meta`` to the ``.npz`` checkpoint ``path`` atomically; return it.
+
+    The archive is written to a new temporary file ``.<name>.<random>.tmp`` in
+    the same directory, flushed and fsynced, then renamed over ``path`` with
+    :func:`os.replace`. If anything fails, the temporary file is removed and an
+    existing file at ``path`` is left as it was. ``path`` is used as given (no
+    ``.npz`` suffix is added). Metadata values round-trip with their Python
+    type (``bool`` is an ``int`` and stays a ``bool``).
+
+    Raises:
+        DtypeError: a parameter is not a float32 or float64 numpy array.
+        CheckpointError: a parameter name is not a ``str``, or ``meta`` has a
+            non-``str`` key, a value that is not int/float/str, or a non-finite float.
+        OSError: the file system refused the write (nothing was replaced).
+    """
+    target = Path(path)
+    arrays: dict[str, np.ndarray[tuple[int, ...], np.dtype[np.generic]]] = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise CheckpointError(
+                f"save_checkpoint({str(target)!r}): expected parameter names to be str, "
+                f"got {type(name).__name__} {name!r}."
+            )
+        _require_float_array(value, where=f"save_checkpoint({str(target)!r})", name=name)
+        arrays[_PARAM_PREFIX + name] = value
+    arrays[_META_KEY] = np.array(_meta_json({} if meta is None else meta, target))
+
+    directory = target.parent
+    fd, tmp_name = _create_temp(target)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            # The stub types `**kwds` against the `allow_pickle: bool` keyword as well;
+            # our keys are "meta" and "param/<name>", never "allow_pickle".
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        # BaseException too: a KeyboardInterrupt mid-write must not leave a stray temp file.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(directory)
+    return target
+
+
+def _is_float_array(
+    array: np.ndarray[tuple[int, ...], np.dtype[np.generic]],
+) -> TypeGuard[FloatArray]:
+    return array.dtype in _FLOAT_DTYPES
+
+
+def _read_member(
+    archive: np.lib.npyio.NpzFile, key: str, where: str
+) -> np.ndarray[tuple[int, ...], np.dtype[np.generic]]:
+    try:
+        raw: object = archive[key]
+    except _READ_ERRORS as exc:
+        raise CheckpointError(
+            f"{where}: key {key!r} is unreadable (corrupt, truncated or pickled data): {exc}"
+        ) from exc
+    if not isinstance(raw, np.ndarray):
+        # NpzFile returns the raw bytes of a member that is not a .npy file.
+        raise CheckpointError(
+            f"{where}: key {key!r}: expected a .npy array, got a {type(raw).__name__} member."
+        )
+    return raw
+
+
+def _read_meta(
+    raw: np.ndarray[tuple[int, ...], np.dtype[np.generic]], where: str
+) -> dict[str, MetaValue]:
+    if raw.ndim != 0 or raw.dtype.kind != "U":
+        raise CheckpointError(
+            f"{where}: expected key 'meta' to be a 0-d unicode array holding JSON, "
+            f"got shape {raw.shape} and dtype {raw.dtype}."
+        )
+    text = str(raw[()])
+    try:
+        decoded: object = json.loads(text)
+    except ValueError as exc:
+        raise CheckpointError(f"{where}: expected key 'meta' to hold JSON, got {exc}.") from exc
+    if not isinstance(decoded, dict):
+        raise CheckpointError(
+            f"{where}: expected key 'meta' to hold a JSON object, got {type(decoded).__name__}."
+        )
+    meta: dict[str, MetaValue] = {}
+    for key, value in decoded.items():
+        if not isinstance(value, (int, float, str)):
+            raise CheckpointError(
+                f"{where}: expected meta[{key!r}] to be int, float or str, "
+                f"got {type(value).__name__}."
+            )
+        meta[str(key)] = value
+    return meta
+
+
+def _check_expected(
+    params: Mapping[str, FloatArray],
+    expected: Mapping[str, tuple[tuple[int, ...], FloatDType]],
+    where: str,
+) -> None:
+    missing = sorted(expected.keys() - params.keys())
+    extra = sorted(params.keys() - expected.keys())
+    if missing or extra:
+        raise CheckpointError(
+            f"{where}: expected parameters {sorted(expected)}; missing from the file: {missing}, "
+            f"not expected: {extra}."
+        )
+    for name, (shape, dtype) in expected.items():
+        array = params[name]
+        want_shape = tuple(shape)
+        want_dtype = np.dtype(dtype)
+        if array.shape != want_shape or array.dtype != want_dtype:
+            raise CheckpointError(
+                f"{where}: key 'param/{name}': expected shape {want_shape} and dtype "
+                f"{want_dtype}, got shape {array.shape} and dtype {array.dtype}."
+            )
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    expected: Mapping[str, tuple[tuple[int, ...], FloatDType]] | None = None,
+) -> Checkpoint:
+    """Read the checkpoint at ``path`` (without pickle) and return its parameters and metadata.
+
+    If ``expected`` is given, it maps every parameter name to its required
+    ``(shape, dtype)``: the file must hold exactly those names, each with
+    exactly that shape and dtype.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable, not an ``.npz``
+            archive, truncated or corrupt; holds pickled data, a key other
+            than ``meta`` and ``param/<name>``, a parameter that is not
+            float32/float64, or bad metadata; or does not match ``expected``.
+            The message names the file and, where there is one, the key.
+    """
+    source = Path(path)
+    where = f"load_checkpoint({str(source)!r})"
+    params: dict[str, FloatArray] = {}
+    meta: dict[str, MetaValue] | None = None
+    try:
+        # Opening the file here, not in np.load, guarantees it is closed when
+        # np.load fails on a damaged archive (np.load leaks its own handle then).
+        with source.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise CheckpointError(
+                    f"{where}: expected an .npz archive, got a single .npy array."
+                )
+            with loaded as archive:
+                for key in archive.files:
+                    if key != _META_KEY and not key.startswith(_PARAM_PREFIX):
+                        raise CheckpointError(
+                            f"{where}: expected only keys 'meta' and 'param/<name>', "
+                            f"got key {key!r}."
+                        )
+                    raw = _read_member(archive, key, where)
+                    if key == _META_KEY:
+                        meta = _read_meta(raw, where)
+                        continue
+                    if not _is_float_array(raw):
+                        raise CheckpointError(
+                            f"{where}: key {key!r}: expected a float32 or float64 array, "
+                            f"got dtype {raw.dtype}."
+                        )
+                    params[key.removeprefix(_PARAM_PREFIX)] = raw
+    except CheckpointError:
+        raise
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{where}: the file does not exist.") from exc
+    except _READ_ERRORS as exc:
+        # np.load's own message for a non-zip file mentions pickling, which
+        # misleads; say what the file is not.
+        raise CheckpointError(f"{where}: not a readable .npz checkpoint: {exc}") from exc
+    if meta is None:
+        raise CheckpointError(f"{where}: expected key 'meta', but the file has none.")
+    if expected is not None:
+        _check_expected(params, expected, where)
+    return Checkpoint(params=params, meta=meta)
+
+
+def restore_into(params: Mapping[str, FloatArray], checkpoint: Checkpoint) -> None:
+    """Copy ``checkpoint.params`` into the existing arrays of ``params``, in place.
+
+    Every array keeps its identity, so layers holding references to
+    ``params[k]`` see the restored values. All names, shapes and dtypes are
+    checked before any array is written, so a mismatch leaves ``params``
+    untouched. No dtype conversion is done: restoring float64 values into
+    float32 parameters is a mismatch, not a silent rounding.
+
+    Raises:
+        CheckpointError: the names differ, or a shape or dtype differs.
+        DtypeError: a target in ``params`` is not a writable float32/float64 numpy array.
+    """
+    where = "restore_into"
+    source = checkpoint.params
+    missing = sorted(params.keys() - source.keys())
+    extra = sorted(source.keys() - params.keys())
+    if missing or extra:
+        raise CheckpointError(
+            f"{where}: expected the checkpoint to hold parameters {sorted(params)}; "
+            f"missing from the checkpoint: {missing}, not in params: {extra}."
+        )
+    for name, target in params.items():
+        _require_float_array(target, where=where, name=name)
+        if not target.flags.writeable:
+            raise DtypeError(
+                f"{where}: expected params[{name!r}] to be a writable array, got a read-only one."
+            )
+        value = source[name]
+        if value.shape != target.shape or value.dtype != target.dtype:
+            raise CheckpointError(
+                f"{where}: key 'param/{name}': expected shape {target.shape} and dtype "
+                f"{target.dtype} (as in params), got shape {value.shape} and dtype {value.dtype}."
+            )
+    for name, target in params.items():
+        np.copyto(target, source[name])

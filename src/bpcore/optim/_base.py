@@ -1,0 +1,27 @@
+"""The interface every bpcore optimizer implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from bpcore._arrays import FloatArray
+
+
+@runtime_checkable
+class Optimizer(Protocol):
+    """Anything that updates a network's parameters from their gradients.
+
+    ``update(params, grads)`` changes every array ``params[k]`` *in place*
+    (``params[k] -= ...``), so layers holding references to those arrays see
+    the new values, and it never writes to ``grads``.
+
+    ``params`` is typed :class:`~collections.abc.Mapping` rather than
+    ``MutableMapping`` because the mapping itself is never changed (no key is
+    added, removed or rebound), only the arrays in it; ``Mapping`` is also
+    covariant, so a ``dict[str, NDArray[np.float64]]`` is accepted.
+    """
+
+    def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
+        """Apply one optimization step to ``params`` using ``grads`` of the same keys and shapes."""
+        ...

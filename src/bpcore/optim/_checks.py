@@ -1,0 +1,148 @@
+"""Validation shared by the optimizers: hyperparameters, and params/grads at each step.
+
+Every check runs before any array is written, so a rejected ``update`` leaves
+the parameters and the optimizer's state exactly as they were.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import types
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from bpcore._arrays import FloatArray
+from bpcore.errors import DtypeError, ShapeError
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+Step = list[tuple[str, FloatArray, FloatArray]]
+"""``(name, param, grad)`` triples in the order of ``params``, all validated."""
+
+
+def _real(value: object, *, where: str, name: str) -> float:
+    # bool is an int subclass, but `lr=True` is always a mistake.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{where}: expected `{name}` to be a real number, got {type(value).__name__}."
+        )
+    return float(value)
+
+
+def positive_finite(value: object, *, where: str, name: str) -> float:
+    """Return ``value`` as a float if it is finite and ``> 0``; raise otherwise."""
+    x = _real(value, where=where, name=name)
+    if not (math.isfinite(x) and x > 0.0):
+        raise ValueError(f"{where}: expected `{name}` to be finite and > 0, got {value!r}.")
+    return x
+
+
+def unit_interval(value: object, *, where: str, name: str) -> float:
+    """Return ``value`` as a float if it lies in ``[0, 1)``; raise otherwise."""
+    x = _real(value, where=where, name=name)
+    if not 0.0 <= x < 1.0:
+        raise ValueError(f"{where}: expected `{name}` in [0, 1), got {value!r}.")
+    return x
+
+
+def _names(keys: Iterable[str]) -> str:
+    return "[" + ", ".join(repr(k) for k in sorted(keys, key=str)) + "]"
+
+
+def _require_same_keys(
+    reference: Mapping[str, object],
+    other: Mapping[str, object],
+    *,
+    where: str,
+    ref_name: str,
+    other_name: str,
+) -> None:
+    if reference.keys() == other.keys():
+        return
+    missing = reference.keys() - other.keys()
+    extra = other.keys() - reference.keys()
+    raise ValueError(
+        f"{where}: expected `{other_name}` to have the same keys as `{ref_name}`; "
+        f"missing: {_names(missing)}, unexpected: {_names(extra)}."
+    )
+
+
+def _float_array(value: object, *, where: str, label: str) -> FloatArray:
+    if not isinstance(value, np.ndarray):
+        raise DtypeError(
+            f"{where}: expected {label} to be a float32 or float64 numpy array, "
+            f"got {type(value).__name__}."
+        )
+    if value.dtype not in _FLOAT_DTYPES:
+        raise DtypeError(
+            f"{where}: expected {label} to be a float32 or float64 array, got dtype {value.dtype}."
+        )
+    return value
+
+
+def checked_step(
+    params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray], *, where: str
+) -> Step:
+    """Validate one ``update`` call and return its ``(name, param, grad)`` triples.
+
+    Raises ``ValueError`` when the key sets differ, :class:`DtypeError` when a
+    parameter is not a writable float32/float64 array or a gradient not a
+    float32/float64 array, and :class:`ShapeError` when shapes differ.
+    """
+    _require_same_keys(params, grads, where=where, ref_name="params", other_name="grads")
+    step: Step = []
+    for key, p_obj in params.items():
+        p = _float_array(p_obj, where=where, label=f"params[{key!r}]")
+        if not p.flags.writeable:
+            # Updating a copy instead would silently detach the layer holding `p`.
+            raise DtypeError(
+                f"{where}: expected params[{key!r}] to be a writable array, got a read-only one."
+            )
+        g = _float_array(grads[key], where=where, label=f"grads[{key!r}]")
+        if g.shape != p.shape:
+            raise ShapeError(
+                f"{where}: expected grads[{key!r}] of shape {p.shape} (the shape of "
+                f"params[{key!r}]), got shape {g.shape}."
+            )
+        step.append((key, p, g))
+    return step
+
+
+def check_state(state: Mapping[str, FloatArray], step: Step, *, where: str) -> None:
+    """Require ``step`` to update exactly the arrays ``state`` was allocated for.
+
+    The first ``update`` fixes the parameter names, shapes and dtypes of a
+    stateful optimizer; a later call that differs is a different network, and
+    silently resetting or reusing accumulated state for it would be wrong.
+    """
+    _require_same_keys(
+        state,
+        {key: p for key, p, _ in step},
+        where=where,
+        ref_name="the parameters of the first update",
+        other_name="params",
+    )
+    for key, p, _ in step:
+        s = state[key]
+        if p.shape != s.shape:
+            raise ShapeError(
+                f"{where}: expected params[{key!r}] of shape {s.shape} (as in the first update), "
+                f"got shape {p.shape}."
+            )
+        if p.dtype != s.dtype:
+            raise DtypeError(
+                f"{where}: expected params[{key!r}] of dtype {s.dtype} (as in the first update), "
+                f"got dtype {p.dtype}."
+            )
+
+
+def readonly_view(arrays: Mapping[str, FloatArray]) -> Mapping[str, FloatArray]:
+    """Return a read-only mapping of read-only views of ``arrays`` (for inspecting state)."""
+    views: dict[str, FloatArray] = {}
+    for key, array in arrays.items():
+        view = array.view()
+        view.flags.writeable = False
+        views[key] = view
+    return types.MappingProxyType(views)

@@ -1,0 +1,93 @@
+"""Gradient descent with (heavy-ball) momentum."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import final
+
+import numpy as np
+
+from bpcore._arrays import FloatArray
+from bpcore.optim._checks import (
+    check_state,
+    checked_step,
+    positive_finite,
+    readonly_view,
+    unit_interval,
+)
+
+
+@final
+class Momentum:
+    """Momentum SGD, as in the book::
+
+        v ← momentum · v - lr · g
+        p ← p + v
+
+    with one velocity ``v`` per parameter, of its shape and dtype, starting at
+    zero. ``params[k]`` is updated in place and ``grads[k]`` is only read.
+
+    The first ``update`` fixes the parameter names, shapes and dtypes: later
+    calls must pass the same ones (``ValueError``, :class:`ShapeError` or
+    :class:`DtypeError` otherwise). All buffers are allocated on that first
+    call and reused.
+
+    Attributes:
+        lr: the learning rate, finite and ``> 0`` (assignments are validated).
+        momentum: the velocity decay, in ``[0, 1)``.
+        v: read-only views of the velocities by parameter name (empty before the first update).
+    """
+
+    _lr: float
+    _momentum: float
+    _v: dict[str, FloatArray]
+    _scratch: dict[str, FloatArray]
+    _started: bool
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        """Create the optimizer; ``lr`` finite and ``> 0``, ``momentum`` in ``[0, 1)``."""
+        self._lr = positive_finite(lr, where="Momentum", name="lr")
+        self._momentum = unit_interval(momentum, where="Momentum", name="momentum")
+        self._v = {}
+        self._scratch = {}
+        self._started = False
+
+    @property
+    def lr(self) -> float:
+        """The learning rate."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = positive_finite(value, where="Momentum", name="lr")
+
+    @property
+    def momentum(self) -> float:
+        """The velocity decay factor."""
+        return self._momentum
+
+    @property
+    def v(self) -> Mapping[str, FloatArray]:
+        """Read-only views of the velocities by parameter name."""
+        return readonly_view(self._v)
+
+    def __repr__(self) -> str:
+        return f"Momentum(lr={self._lr!r}, momentum={self._momentum!r})"
+
+    def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
+        """Set ``v[k] = momentum * v[k] - lr * grads[k]`` then ``params[k] += v[k]``, in place."""
+        step = checked_step(params, grads, where="Momentum.update")
+        if self._started:
+            check_state(self._v, step, where="Momentum.update")
+        else:
+            self._v = {key: np.zeros_like(p) for key, p, _ in step}
+            self._scratch = {key: np.empty_like(p) for key, p, _ in step}
+            self._started = True
+        for key, p, g in step:
+            v = self._v[key]
+            s = self._scratch[key]
+            np.multiply(g, self._lr, out=s)
+            np.multiply(v, self._momentum, out=v)
+            np.subtract(v, s, out=v)
+            # `p` is written last, so a gradient that aliases its parameter is fully read first.
+            np.add(p, v, out=p)

@@ -1,0 +1,220 @@
+"""Meta-tests: the gate catches deliberately broken layers and passes the correct ones.
+
+Each broken layer below reproduces one kind of bug. It is registered in a private
+spec (never in bpcore's registry), and the generic property that should catch it is
+run over that spec until it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from bpcore import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from bpcore import properties as props
+from bpcore._arrays import FloatArray
+from bpcore.registry import LayerSpec, registered
+
+CORE = {spec.name: spec for spec in registered()}
+
+
+class OffByRelative:
+    """Affine whose dx is off by a relative 1e-6: (1 + 1e-6)·dout·Wᵀ."""
+
+    def __init__(self, W: FloatArray, b: FloatArray) -> None:
+        self.inner = Affine(W, b)
+        self.W, self.b = W, b
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dx = self.inner.backward(dout)
+        self.dW, self.db = self.inner.dW, self.inner.db
+        return dx * (1 + 1e-6)
+
+
+class MissingFactor:
+    """Sigmoid whose backward forgets the (1 - y) factor."""
+
+    def __init__(self) -> None:
+        self.inner = Sigmoid()
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        assert self.inner.out is not None
+        return dout * self.inner.out
+
+
+class IgnoresDout:
+    """ReLU whose backward ignores dout, as if it were always 1."""
+
+    def __init__(self) -> None:
+        self.inner = Relu()
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return self.inner.backward(np.ones_like(dout))
+
+
+class MutatesDout:
+    """The book's ReLU: backward writes zeros into the caller's dout and returns it."""
+
+    def __init__(self) -> None:
+        self.mask: npt.NDArray[np.bool_] | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dout[self.mask] = 0
+        return dout
+
+
+class FudgedLoss:
+    """The book's loss: -log(y + 1e-7) forward, (y - t)/N backward, so inexact."""
+
+    def __init__(self) -> None:
+        self.inner = SoftmaxWithLoss()
+
+    def forward(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
+        self.inner.forward(x, t)
+        y = self.inner.y
+        assert y is not None
+        labels = np.asarray(t).reshape(-1)
+        n = y.shape[0]
+        if labels.size == n and np.issubdtype(labels.dtype, np.integer):
+            picked = y[np.arange(n), labels]
+        else:
+            picked = np.sum(y * np.asarray(t).reshape(y.shape), axis=1)
+        return float(-np.sum(np.log(picked + 1e-7)) / n)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return self.inner.backward(dout)
+
+
+class WrongMask:
+    """ReLU that passes dout through where x >= 0, i.e. also at x = 0."""
+
+    def __init__(self) -> None:
+        self.x: FloatArray | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.x = np.asarray(x)
+        return np.maximum(self.x, 0)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        assert self.x is not None
+        return np.where(self.x >= 0, dout, 0.0)
+
+
+def _variant(base: str, construct: Callable[[Mapping[str, FloatArray]], object]) -> LayerSpec:
+    spec = CORE[base]
+    return LayerSpec(
+        name=spec.name,
+        kind=spec.kind,
+        construct=construct,
+        draw=spec.draw,
+        param_names=spec.param_names,
+        kinks=spec.kinks,
+        per_sample=spec.per_sample,
+        smooth=spec.smooth,
+    )
+
+
+def _falsified(spec: LayerSpec, prop: props.Property, examples: int = 60) -> bool:
+    """Whether `prop` fails on some case of `spec` within `examples` tries."""
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        prop(data.draw(spec.cases()), data.draw)
+
+    try:
+        run()
+    except AssertionError:
+        return True
+    return False
+
+
+BROKEN = [
+    (
+        "off by 1e-6",
+        "Affine",
+        lambda p: OffByRelative(p["W"], p["b"]),
+        props.backward_matches_finite_differences,
+    ),
+    (
+        "missing factor",
+        "Sigmoid",
+        lambda _: MissingFactor(),
+        props.backward_matches_finite_differences,
+    ),
+    (
+        "missing factor (Taylor)",
+        "Sigmoid",
+        lambda _: MissingFactor(),
+        props.taylor_remainder_is_second_order,
+    ),
+    ("ignored dout", "Relu", lambda _: IgnoresDout(), props.backward_is_linear_in_dout),
+    (
+        "ignored dout (gradcheck)",
+        "Relu",
+        lambda _: IgnoresDout(),
+        props.backward_matches_finite_differences,
+    ),
+    ("mutated dout", "Relu", lambda _: MutatesDout(), props.never_mutates_or_aliases_arguments),
+    (
+        "fudged loss",
+        "SoftmaxWithLoss",
+        lambda _: FudgedLoss(),
+        props.backward_matches_finite_differences,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "construct", "prop"),
+    [pytest.param(b, c, p, id=name) for name, b, c, p in BROKEN],
+)
+def test_gate_catches_broken_layer(
+    base: str, construct: Callable[[Mapping[str, FloatArray]], object], prop: props.Property
+) -> None:
+    """The generic property meant for this bug fails on the broken layer."""
+    assert _falsified(_variant(base, construct), prop)
+
+
+@pytest.mark.parametrize("name", sorted(CORE))
+def test_gate_passes_the_correct_layers(name: str) -> None:
+    """The same runs find nothing wrong with bpcore's own layers."""
+    for prop in props.GENERIC_PROPERTIES.values():
+        assert not _falsified(CORE[name], prop, examples=20)
+
+
+def test_wrong_mask_at_zero_is_caught_by_the_relu_property() -> None:
+    """A mask of x >= 0 instead of x > 0 differs from the book's ReLU at x = 0 exactly."""
+    layer = WrongMask()
+    layer.forward(np.array([0.0, -0.0, 1.0]))
+    assert layer.backward(np.ones(3))[0] != 0.0  # the bug the ReLU bitwise property pins down
+    relu = Relu()
+    relu.forward(np.array([0.0, -0.0, 1.0]))
+    np.testing.assert_array_equal(relu.backward(np.ones(3)), [0.0, 0.0, 1.0])

@@ -1,0 +1,492 @@
+"""Unit tests for bpcore.optim: hand-computed steps, in-place updates, dtypes and every error."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+
+from bpcore._arrays import FloatArray
+from bpcore.errors import DtypeError, ShapeError
+from bpcore.layers import Affine
+from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
+
+Factory = Callable[[], Optimizer]
+
+FACTORIES: list[tuple[str, Factory]] = [
+    ("SGD", lambda: SGD(lr=0.1)),
+    ("Momentum", lambda: Momentum(lr=0.1, momentum=0.9)),
+    ("AdaGrad", lambda: AdaGrad(lr=0.1)),
+    ("Adam", lambda: Adam(lr=0.1)),
+]
+ALL = pytest.mark.parametrize(("name", "make"), FACTORIES, ids=[name for name, _ in FACTORIES])
+STATEFUL = pytest.mark.parametrize(
+    ("name", "make"), FACTORIES[1:], ids=[name for name, _ in FACTORIES[1:]]
+)
+
+
+def f64(*values: float) -> FloatArray:
+    return np.array(values, dtype=np.float64)
+
+
+def close(
+    actual: FloatArray, expected: FloatArray | Sequence[float] | Sequence[Sequence[float]]
+) -> None:
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15)
+
+
+# --- hand-computed steps -----------------------------------------------------------
+
+
+def test_sgd_three_steps_match_hand_computation() -> None:
+    """SGD(lr=0.1) moves p by -0.1*g at each of three steps."""
+    p = f64(1.0, -2.0)
+    opt = SGD(lr=0.1)
+    opt.update({"p": p}, {"p": f64(0.5, 0.25)})
+    close(p, [0.95, -2.025])
+    opt.update({"p": p}, {"p": f64(1.0, -1.0)})
+    close(p, [0.85, -1.925])
+    opt.update({"p": p}, {"p": f64(-2.0, 0.0)})
+    close(p, [1.05, -1.925])
+
+
+def test_momentum_three_steps_match_hand_computation() -> None:
+    """Momentum(0.1, 0.9) follows v = 0.9 v - 0.1 g, p += v from v = 0."""
+    p = f64(1.0, 0.0)
+    opt = Momentum(lr=0.1, momentum=0.9)
+    opt.update({"p": p}, {"p": f64(1.0, -2.0)})
+    close(opt.v["p"], [-0.1, 0.2])
+    close(p, [0.9, 0.2])
+    opt.update({"p": p}, {"p": f64(2.0, 0.0)})
+    close(opt.v["p"], [-0.29, 0.18])
+    close(p, [0.61, 0.38])
+    opt.update({"p": p}, {"p": f64(-1.0, 1.0)})
+    close(opt.v["p"], [-0.161, 0.062])
+    close(p, [0.449, 0.442])
+
+
+def test_adagrad_three_steps_match_hand_computation() -> None:
+    """AdaGrad(0.1) accumulates h = sum g^2 and steps 0.1 g / (sqrt(h) + 1e-7)."""
+    p = f64(1.0, 2.0)
+    opt = AdaGrad(lr=0.1)
+    # h = [9, 16]: each coordinate moves by almost exactly lr = 0.1.
+    opt.update({"p": p}, {"p": f64(3.0, 4.0)})
+    p1 = [1.0 - 0.3 / (3.0 + 1e-7), 2.0 - 0.4 / (4.0 + 1e-7)]
+    close(opt.h["p"], [9.0, 16.0])
+    close(p, p1)
+    # h = [25, 16]; a zero gradient leaves its coordinate exactly where it was.
+    opt.update({"p": p}, {"p": f64(4.0, 0.0)})
+    p2 = [p1[0] - 0.4 / (5.0 + 1e-7), p1[1]]
+    close(opt.h["p"], [25.0, 16.0])
+    close(p, p2)
+    # h = [25, 25].
+    opt.update({"p": p}, {"p": f64(0.0, -3.0)})
+    p3 = [p2[0], p2[1] + 0.3 / (5.0 + 1e-7)]
+    close(opt.h["p"], [25.0, 25.0])
+    close(p, p3)
+
+
+def test_adam_two_steps_match_hand_computation() -> None:
+    """Adam(0.1, 0.9, 0.999) matches the book's bias-corrected-lr form for two steps."""
+    p = f64(1.0, -1.0)
+    opt = Adam(lr=0.1, beta1=0.9, beta2=0.999)
+    opt.update({"p": p}, {"p": f64(0.5, -2.0)})
+    # m = 0.1 g, v = 0.001 g^2, lr_1 = 0.1 * sqrt(0.001) / 0.1 = sqrt(0.001).
+    lr_1 = math.sqrt(0.001)
+    p1 = [
+        1.0 - lr_1 * 0.05 / (math.sqrt(0.00025) + 1e-7),
+        -1.0 - lr_1 * -0.2 / (math.sqrt(0.004) + 1e-7),
+    ]
+    assert opt.iter == 1
+    close(opt.m["p"], [0.05, -0.2])
+    close(opt.v["p"], [0.00025, 0.004])
+    close(p, p1)
+    # First Adam step is ~lr * sign(g): check the closed form above agrees with that.
+    np.testing.assert_allclose(p1, [0.9, -0.9], atol=1e-5)
+
+    opt.update({"p": p}, {"p": f64(-1.0, -2.0)})
+    # m = m + 0.1 (g - m) = [0.05 - 0.105, -0.2 - 0.18]
+    # v = v + 0.001 (g^2 - v) = [0.00025 + 0.00099975, 0.004 + 0.003996]
+    m2 = [-0.055, -0.38]
+    v2 = [0.00124975, 0.007996]
+    lr_2 = 0.1 * math.sqrt(1.0 - 0.999**2) / (1.0 - 0.9**2)
+    p2 = [p1[i] - lr_2 * m2[i] / (math.sqrt(v2[i]) + 1e-7) for i in range(2)]
+    assert opt.iter == 2
+    close(opt.m["p"], m2)
+    close(opt.v["p"], v2)
+    close(p, p2)
+
+
+def test_momentum_zero_is_sgd() -> None:
+    """Momentum with momentum=0 takes exactly the SGD step every time."""
+    p_m, p_s = f64(1.0, -3.0), f64(1.0, -3.0)
+    mom, sgd = Momentum(lr=0.25, momentum=0.0), SGD(lr=0.25)
+    for g in (f64(1.0, 2.0), f64(-4.0, 0.5), f64(0.0, 8.0)):
+        mom.update({"p": p_m}, {"p": g})
+        sgd.update({"p": p_s}, {"p": g})
+        np.testing.assert_array_equal(p_m, p_s)
+
+
+def test_defaults_are_the_books() -> None:
+    """Default hyperparameters are the book's: lr 0.01, momentum 0.9, Adam 0.001/0.9/0.999."""
+    assert SGD().lr == 0.01
+    assert (Momentum().lr, Momentum().momentum) == (0.01, 0.9)
+    assert AdaGrad().lr == 0.01
+    adam = Adam()
+    assert (adam.lr, adam.beta1, adam.beta2, adam.iter) == (0.001, 0.9, 0.999, 0)
+
+
+# --- in-place semantics --------------------------------------------------------------
+
+
+@ALL
+def test_update_is_in_place_and_reaches_a_layer(name: str, make: Factory) -> None:
+    """The params dict keeps its array objects, and an Affine layer sharing them sees the step."""
+    W = np.ones((2, 3))
+    b = np.zeros(3)
+    layer = Affine(W, b)
+    params = layer.params
+    before = {k: v.copy() for k, v in params.items()}
+    make().update(params, {"W": np.full((2, 3), 0.5), "b": np.full(3, -1.0)})
+    assert params["W"] is W
+    assert params["b"] is b
+    assert layer.W is W
+    assert layer.b is b
+    assert np.all(before["W"] > layer.W), name
+    assert np.all(layer.b > before["b"]), name
+
+
+@ALL
+def test_strided_view_parameter_updates_its_base(name: str, make: Factory) -> None:
+    """A non-contiguous view as a parameter is updated in place, so its base array changes."""
+    base = np.zeros((3, 4))
+    view = base[:, ::2]
+    make().update({"p": view}, {"p": np.ones((3, 2))})
+    assert np.all(base[:, ::2] < 0.0), name
+    np.testing.assert_array_equal(base[:, 1::2], 0.0)
+
+
+@ALL
+def test_grads_are_never_written(name: str, make: Factory) -> None:
+    """Read-only gradients are accepted and keep their values over three steps."""
+    grads = {"W": np.array([[1.0, -2.0], [0.5, 3.0]]), "b": f64(0.25, -0.75)}
+    saved = {k: v.copy() for k, v in grads.items()}
+    for g in grads.values():
+        # Any write by the optimizer would raise here.
+        g.flags.writeable = False
+    opt = make()
+    params = {"W": np.zeros((2, 2)), "b": np.zeros(2)}
+    for _ in range(3):
+        opt.update(params, grads)
+    for key, g in grads.items():
+        np.testing.assert_array_equal(g, saved[key], err_msg=name)
+
+
+@ALL
+def test_gradient_aliasing_its_parameter_equals_a_copied_gradient(name: str, make: Factory) -> None:
+    """Passing params[k] itself as grads[k] gives the same result as passing a copy of it."""
+    aliased = f64(1.0, -2.0, 3.0)
+    copied = aliased.copy()
+    opt_a, opt_c = make(), make()
+    for _ in range(3):
+        opt_a.update({"p": aliased}, {"p": aliased})
+        opt_c.update({"p": copied}, {"p": copied.copy()})
+    np.testing.assert_array_equal(aliased, copied, err_msg=name)
+
+
+@ALL
+def test_float32_stays_float32(name: str, make: Factory) -> None:
+    """float32 params and state stay float32 and track the float64 result to float32 precision."""
+    p32 = np.array([[1.0, -2.0], [0.5, 4.0]], dtype=np.float32)
+    p64 = p32.astype(np.float64)
+    opt32, opt64 = make(), make()
+    for g in ([[1.0, 2.0], [-3.0, 0.5]], [[0.5, -1.0], [2.0, 2.0]], [[-1.0, 0.0], [1.0, -4.0]]):
+        opt32.update({"p": p32}, {"p": np.array(g, dtype=np.float32)})
+        opt64.update({"p": p64}, {"p": np.array(g, dtype=np.float64)})
+        assert p32.dtype == np.float32
+    np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-6, err_msg=name)
+    states: list[FloatArray] = []
+    if isinstance(opt32, Momentum):
+        states = list(opt32.v.values())
+    elif isinstance(opt32, AdaGrad):
+        states = list(opt32.h.values())
+    elif isinstance(opt32, Adam):
+        states = [*opt32.m.values(), *opt32.v.values()]
+    assert all(s.dtype == np.float32 for s in states)
+
+
+@ALL
+def test_float64_grads_on_float32_params_keep_float32(name: str, make: Factory) -> None:
+    """float64 gradients update float32 parameters without promoting them."""
+    p = np.ones(3, dtype=np.float32)
+    make().update({"p": p}, {"p": np.full(3, 0.5)})
+    assert p.dtype == np.float32
+    assert np.all(p < 1.0), name
+
+
+@ALL
+def test_zero_dimensional_parameter(name: str, make: Factory) -> None:
+    """A 0-d parameter array is updated in place like any other."""
+    p = np.array(2.0)
+    make().update({"p": p}, {"p": np.array(1.0)})
+    assert p.shape == ()
+    assert float(p) < 2.0, name
+
+
+@ALL
+def test_steady_state_steps_allocate_no_arrays(name: str, make: Factory) -> None:
+    """After the first step, updates reuse their buffers: peak new memory is far below one array."""
+    params = {"W": np.ones((400, 500)), "b": np.zeros(500)}
+    grads = {"W": np.full((400, 500), 0.5), "b": np.full(500, 0.25)}
+    opt = make()
+    opt.update(params, grads)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(3):
+            opt.update(params, grads)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One temporary the size of W would be 1.6 MB.
+    assert peak - start < 64_000, name
+
+
+@ALL
+def test_implements_the_optimizer_protocol(name: str, make: Factory) -> None:
+    """Every optimizer is an instance of the runtime-checkable Optimizer protocol."""
+    assert isinstance(make(), Optimizer), name
+
+
+def test_sgd_accepts_a_different_network_on_each_call() -> None:
+    """SGD keeps no state, so consecutive updates may use different keys and shapes."""
+    opt = SGD(lr=0.5)
+    a = f64(1.0)
+    b = np.ones((2, 2))
+    opt.update({"a": a}, {"a": f64(1.0)})
+    opt.update({"b": b}, {"b": np.ones((2, 2))})
+    opt.update({"a": b}, {"a": np.ones((2, 2))})
+    close(a, [0.5])
+    close(b, np.zeros((2, 2)))
+
+
+def test_lr_can_be_changed_between_steps() -> None:
+    """Assigning a new lr changes the next step size."""
+    p = f64(1.0)
+    opt = SGD(lr=0.5)
+    opt.update({"p": p}, {"p": f64(1.0)})
+    opt.lr = 0.25
+    opt.update({"p": p}, {"p": f64(1.0)})
+    close(p, [0.25])
+
+
+@STATEFUL
+def test_state_views_are_read_only(name: str, make: Factory) -> None:
+    """The exposed state arrays are read-only views, so callers cannot corrupt the optimizer."""
+    opt = make()
+    opt.update({"p": f64(1.0)}, {"p": f64(1.0)})
+    states: list[FloatArray] = []
+    if isinstance(opt, Momentum):
+        states = list(opt.v.values())
+    elif isinstance(opt, AdaGrad):
+        states = list(opt.h.values())
+    elif isinstance(opt, Adam):
+        states = [*opt.m.values(), *opt.v.values()]
+    assert states, name
+    for s in states:
+        with pytest.raises(ValueError, match="read-only"):
+            s[...] = 0.0
+
+
+# --- hyperparameter errors ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1, math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("cls", [SGD, Momentum, AdaGrad, Adam])
+def test_invalid_lr_is_rejected(cls: Callable[..., Optimizer], lr: float) -> None:
+    """An lr that is not finite and positive raises ValueError naming the optimizer and lr."""
+    with pytest.raises(ValueError, match=r"\w+: expected `lr` to be finite and > 0, got"):
+        cls(lr=lr)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda v: Momentum(momentum=v), "momentum"),
+        (lambda v: Adam(beta1=v), "beta1"),
+        (lambda v: Adam(beta2=v), "beta2"),
+    ],
+)
+@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, math.nan, math.inf])
+def test_decay_rates_outside_unit_interval_are_rejected(
+    make: Callable[[float], Optimizer], name: str, value: float
+) -> None:
+    """momentum, beta1 and beta2 outside [0, 1) raise ValueError naming the argument."""
+    with pytest.raises(ValueError, match=rf"expected `{name}` in \[0, 1\), got {value!r}"):
+        make(value)
+
+
+def test_decay_rate_zero_is_accepted() -> None:
+    """0 is inside [0, 1) for momentum, beta1 and beta2."""
+    assert Momentum(momentum=0.0).momentum == 0.0
+    adam = Adam(beta1=0.0, beta2=0.0)
+    assert (adam.beta1, adam.beta2) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("value", ["0.1", True, None, [0.1]])
+def test_non_numeric_hyperparameter_is_a_type_error(value: object) -> None:
+    """A string, bool, None or list hyperparameter raises TypeError naming its type."""
+    with pytest.raises(
+        TypeError, match=rf"SGD: expected `lr` to be a real number, got {type(value).__name__}"
+    ):
+        SGD(lr=value)  # type: ignore[arg-type]  # deliberately wrong type to test the runtime check
+
+
+def test_numpy_scalar_hyperparameters_are_accepted() -> None:
+    """NumPy scalars count as real numbers and are stored as Python floats."""
+    # np.float32 is no `float` subclass for mypy, but it is a numbers.Real at run time.
+    opt = Adam(lr=np.float32(0.5), beta1=np.float64(0.5))  # type: ignore[arg-type]
+    assert type(opt.lr) is float
+    assert opt.lr == 0.5
+
+
+@pytest.mark.parametrize("cls", [SGD, Momentum, AdaGrad, Adam])
+def test_invalid_lr_assignment_is_rejected_and_keeps_old_lr(cls: Callable[[], Optimizer]) -> None:
+    """Assigning an invalid lr raises ValueError and leaves the previous lr in place."""
+    opt = cls()
+    assert isinstance(opt, SGD | Momentum | AdaGrad | Adam)
+    old = opt.lr
+    with pytest.raises(ValueError, match="`lr`"):
+        opt.lr = -1.0
+    assert opt.lr == old
+
+
+# --- update errors -------------------------------------------------------------------
+
+
+@ALL
+def test_missing_gradient_key_is_named(name: str, make: Factory) -> None:
+    """A params key without a gradient raises ValueError listing it as missing."""
+    with pytest.raises(ValueError, match=rf"{name}\.update: .*missing: \['b'\], unexpected: \[\]"):
+        make().update({"W": f64(1.0), "b": f64(1.0)}, {"W": f64(1.0)})
+
+
+@ALL
+def test_extra_gradient_key_is_named(name: str, make: Factory) -> None:
+    """A gradient without a parameter raises ValueError listing it as unexpected."""
+    with pytest.raises(ValueError, match=r"missing: \[\], unexpected: \['x'\]"):
+        make().update({"W": f64(1.0)}, {"W": f64(1.0), "x": f64(1.0)})
+
+
+@ALL
+def test_gradient_shape_mismatch_is_a_shape_error(name: str, make: Factory) -> None:
+    """A gradient whose shape differs from its parameter's raises ShapeError with both shapes."""
+    with pytest.raises(
+        ShapeError,
+        match=rf"{name}\.update: expected grads\['W'\] of shape \(2, 3\).*got shape \(3, 2\)",
+    ):
+        make().update({"W": np.zeros((2, 3))}, {"W": np.zeros((3, 2))})
+
+
+@ALL
+@pytest.mark.parametrize(
+    ("param", "match"),
+    [
+        ([1.0, 2.0], r"params\['p'\] to be a float32 or float64 numpy array, got list"),
+        (np.array([1, 2]), r"params\['p'\] to be a float32 or float64 array, got dtype int64"),
+        (np.array([1.0, 2.0], dtype=np.float16), r"got dtype float16"),
+    ],
+)
+def test_non_float_parameter_is_a_dtype_error(
+    name: str, make: Factory, param: object, match: str
+) -> None:
+    """A parameter that is not a float32/float64 ndarray raises DtypeError."""
+    with pytest.raises(DtypeError, match=match):
+        make().update({"p": param}, {"p": f64(1.0, 1.0)})  # type: ignore[dict-item]  # deliberately wrong type to test the runtime check
+
+
+@ALL
+def test_read_only_parameter_is_a_dtype_error(name: str, make: Factory) -> None:
+    """A read-only parameter raises DtypeError instead of being silently copied."""
+    p = f64(1.0, 2.0)
+    p.flags.writeable = False
+    with pytest.raises(DtypeError, match=r"params\['p'\] to be a writable array"):
+        make().update({"p": p}, {"p": f64(1.0, 1.0)})
+
+
+@ALL
+@pytest.mark.parametrize(
+    ("grad", "match"),
+    [
+        ([1.0, 2.0], r"grads\['p'\] to be a float32 or float64 numpy array, got list"),
+        (np.array([1, 2]), r"grads\['p'\] to be a float32 or float64 array, got dtype int64"),
+        (np.array([1j, 2j]), r"got dtype complex128"),
+    ],
+)
+def test_non_float_gradient_is_a_dtype_error(
+    name: str, make: Factory, grad: object, match: str
+) -> None:
+    """A gradient that is not a float32/float64 ndarray raises DtypeError."""
+    with pytest.raises(DtypeError, match=match):
+        make().update({"p": f64(1.0, 2.0)}, {"p": grad})  # type: ignore[dict-item]  # deliberately wrong type to test the runtime check
+
+
+@ALL
+def test_rejected_update_changes_nothing(name: str, make: Factory) -> None:
+    """When a later key is invalid, earlier parameters are not updated either."""
+    a = f64(1.0, 2.0)
+    opt = make()
+    with pytest.raises(ShapeError):
+        opt.update({"a": a, "b": f64(1.0)}, {"a": f64(1.0, 1.0), "b": f64(1.0, 1.0)})
+    np.testing.assert_array_equal(a, [1.0, 2.0])
+    # The optimizer is still fresh: its first real step matches a new instance's.
+    fresh, used = f64(1.0, 2.0), f64(1.0, 2.0)
+    make().update({"a": fresh}, {"a": f64(1.0, -1.0)})
+    opt.update({"a": used}, {"a": f64(1.0, -1.0)})
+    np.testing.assert_array_equal(used, fresh, err_msg=name)
+
+
+@STATEFUL
+def test_state_is_bound_to_the_first_update_keys(name: str, make: Factory) -> None:
+    """After the first update, a different key set raises ValueError naming the differences."""
+    opt = make()
+    opt.update({"W": f64(1.0), "b": f64(1.0)}, {"W": f64(1.0), "b": f64(1.0)})
+    with pytest.raises(ValueError, match=r"missing: \['b'\], unexpected: \['c'\]"):
+        opt.update({"W": f64(1.0), "c": f64(1.0)}, {"W": f64(1.0), "c": f64(1.0)})
+
+
+@STATEFUL
+def test_state_is_bound_to_the_first_update_shapes(name: str, make: Factory) -> None:
+    """After the first update, a parameter of another shape raises ShapeError."""
+    opt = make()
+    opt.update({"W": f64(1.0)}, {"W": f64(1.0)})
+    with pytest.raises(
+        ShapeError,
+        match=r"params\['W'\] of shape \(1,\) \(as in the first update\), got shape \(2,\)",
+    ):
+        opt.update({"W": f64(1.0, 2.0)}, {"W": f64(1.0, 2.0)})
+
+
+@STATEFUL
+def test_state_is_bound_to_the_first_update_dtypes(name: str, make: Factory) -> None:
+    """After the first update, a parameter of another dtype raises DtypeError."""
+    opt = make()
+    opt.update({"W": f64(1.0)}, {"W": f64(1.0)})
+    p32 = np.ones(1, dtype=np.float32)
+    with pytest.raises(
+        DtypeError, match=r"of dtype float64 \(as in the first update\), got dtype float32"
+    ):
+        opt.update({"W": p32}, {"W": p32.copy()})
+
+
+def test_rejected_update_does_not_advance_adam() -> None:
+    """A rejected Adam update leaves the step counter where it was."""
+    opt = Adam()
+    opt.update({"W": f64(1.0)}, {"W": f64(1.0)})
+    with pytest.raises(ShapeError):
+        opt.update({"W": f64(1.0)}, {"W": f64(1.0, 2.0)})
+    assert opt.iter == 1
