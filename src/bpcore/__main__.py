@@ -1,5 +1,6 @@
-"""``python -m bpcore`` runs the command line."""
+"""``python -m bpcore``: the ``bpcore`` command line."""
 
 from bpcore.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,9 @@
-"""The ``bpcore`` command line: one small module per subcommand.
+"""The ``bpcore`` command line: ``bpcore train``, ``bpcore download``, ``bpcore gradcheck``.
 
-Each subcommand module exposes ``add_parser(subparsers)`` and ``run(args) -> int``.
-Errors bpcore raises on purpose (bad arguments, missing files) become a one-line
-message and exit code 2, with no traceback.
+Each subcommand is a module with ``add_parser(subparsers)`` and ``run(args) -> int``
+(see :class:`bpcore.cli._common.Command`); :func:`main` builds the parser from the
+tuple of those modules, so adding a command means adding a module to it.
+``bpcore verify`` is included when its module, ``bpcore.cli._verify``, is importable.
 """
 
 from __future__ import annotations
@@ -11,38 +12,88 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
+from bpcore.cli import _download, _gradcheck, _train
+from bpcore.cli._common import Command, Parser, one_line, print_error
 from bpcore.errors import BpcoreError
 
-_SUBCOMMANDS = ("_train", "_download", "_gradcheck", "_verify")
+__all__ = ["main"]
+
+_INTERRUPTED = 130
+_USAGE = 2
 
 
-def _modules() -> list[ModuleType]:
-    modules = []
-    for name in _SUBCOMMANDS:
-        try:
-            modules.append(importlib.import_module(f"bpcore.cli.{name}"))
-        except ModuleNotFoundError as error:
-            if error.name not in (f"bpcore.cli.{name}", "hypothesis"):
-                raise  # a real import error inside an installed subcommand
-    return modules
+def _commands() -> tuple[Command, ...]:
+    commands: tuple[Command, ...] = (_train, _download, _gradcheck)
+    try:
+        # Imported by name: the module is optional, and a static import of a module
+        # that may not exist could not type-check both with and without it.
+        verify = importlib.import_module("bpcore.cli._verify")
+    except ImportError:
+        return commands
+    if isinstance(verify, Command):
+        return (*commands, verify)
+    return commands
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    """The parser, and which command module handles each subcommand name."""
+    parser = Parser(
+        prog="bpcore",
+        description="Train and check the backpropagation networks of bpcore.",
+    )
+    # Typed as the base class so commands can annotate plain argparse types; the
+    # parsers made are still Parsers, whose usage errors are one line.
+    parser_class: type[argparse.ArgumentParser] = Parser
+    subparsers = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        required=True,
+        title="commands",
+        parser_class=parser_class,
+    )
+    owners: dict[str, Command] = {}
+    for command in _commands():
+        # A command only adds parsers; the names it added tell whose `run` to call.
+        before = set(subparsers.choices)
+        command.add_parser(subparsers)
+        owners.update(dict.fromkeys(set(subparsers.choices) - before, command))
+    return parser, owners
+
+
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit code."""
-    parser = argparse.ArgumentParser(
-        prog="bpcore", description="Backpropagation in NumPy, done properly and proven."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    handlers = {}
-    for module in _modules():
-        module.add_parser(subparsers)
-        handlers[module.NAME] = module.run
-    args = parser.parse_args(argv)
+    """Run the ``bpcore`` command line on ``argv`` (default: ``sys.argv[1:]``); return the status.
+
+    0 on success (``--help`` included); 2 for a usage error, a missing or invalid
+    file or any other :class:`~bpcore.errors.BpcoreError`, ``OSError`` or
+    ``ValueError``, reported as one line ``bpcore: error: ...`` on stderr with no
+    traceback; 130 on Ctrl-C; and
+    what the command returns otherwise (``train`` returns 1 when training diverges,
+    ``gradcheck`` 1 when gradients disagree).
+    """
+    parser, owners = _parser()
     try:
-        code: int = handlers[args.command](args)
-    except (BpcoreError, ValueError, OSError) as error:
-        print(f"bpcore: error: {error}", file=sys.stderr)
-        return 2
-    return code
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits for --help and usage errors; return the status instead, so
+        # that main() can be called from Python (tests, scripts) like any function.
+        return _exit_status(exc)
+    try:
+        return owners[args.command].run(args)
+    except KeyboardInterrupt:
+        print("bpcore: interrupted", file=sys.stderr)
+        return _INTERRUPTED
+    # ValueError too: bpcore validates arguments (sizes, learning rates, layer names)
+    # with it, and on the command line those are the user's input, not a bug.
+    except (BpcoreError, OSError, ValueError) as exc:
+        print_error(one_line(str(exc)) or type(exc).__name__)
+        return _USAGE

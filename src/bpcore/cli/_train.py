@@ -1,0 +1,428 @@
+"""``bpcore train``: train a MultiLayerNet on the embedded 8x8 digits or on MNIST."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TextIO, TypeVar, final
+
+import numpy as np
+
+from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint
+from bpcore.cli._common import (
+    Subparsers,
+    UsageError,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    print_error,
+    sizes,
+)
+from bpcore.cli._plot import can_plot, plot_history
+from bpcore.datasets import MnistImages, TargetArray, load_digits, load_mnist
+from bpcore.errors import CheckpointError
+from bpcore.networks import MultiLayerNet
+from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
+from bpcore.training import EpochStats, ProgressBar, Trainer, TrainingDiverged
+
+__all__ = ["add_parser", "run"]
+
+# Chosen by measurement on the embedded digits (1,438 train / 359 test samples):
+# over seeds 0..9 this reaches a final test accuracy of 0.969..0.981 (mean 0.975)
+# in about a second of training.
+DEFAULT_HIDDEN: Final = (256, 128)
+DEFAULT_OPTIMIZER: Final = "adam"
+DEFAULT_BATCH_SIZE: Final = 50
+DEFAULT_EPOCHS: Final = 40
+DEFAULT_SEED: Final = 0
+DEFAULT_DTYPE: Final = "float64"
+DEFAULT_DATASET: Final = "digits"
+DEFAULT_CHECKPOINT: Final = "bpcore-checkpoint.npz"
+# Each optimizer's own default learning rate: one size does not fit all
+# (Adam's steps are about `lr` in size, SGD's are `lr` times the gradient).
+DEFAULT_LR: Final[Mapping[str, float]] = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "adagrad": 0.05,
+    "adam": 0.001,
+}
+CLASSES: Final = 10
+INTERRUPTED: Final = 130
+DIVERGED: Final = 1
+
+_T = TypeVar("_T")
+
+
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``train`` and its options to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a network on the embedded digits or on MNIST",
+        description=(
+            "Train a fully connected ReLU network (He initialisation, softmax "
+            "cross-entropy) with mini-batches, printing a table of loss and accuracy per "
+            "epoch. A checkpoint is written after every epoch and on Ctrl-C; --resume "
+            "continues from it, taking the dataset, layers, dtype, seed, optimizer and "
+            "batch size from it unless given again."
+        ),
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=("digits", "mnist"),
+        help=f"training data: the 8x8 digits inside bpcore, or MNIST (default: {DEFAULT_DATASET})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder with the MNIST files (required for --dataset mnist; "
+        "fill it with 'bpcore download mnist --data-dir DIR')",
+    )
+    parser.add_argument(
+        "--hidden",
+        type=sizes,
+        metavar="SIZES",
+        help="comma-separated hidden layer sizes; '' for none "
+        f"(default: {','.join(map(str, DEFAULT_HIDDEN))})",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=tuple(DEFAULT_LR),
+        help=f"the update rule (default: {DEFAULT_OPTIMIZER})",
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        help="learning rate (default: "
+        + ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help=f"samples per mini-batch (default: {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help=f"total number of epochs, resumed ones included (default: {DEFAULT_EPOCHS})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        help=f"seed of the initial weights and the shuffling (default: {DEFAULT_SEED})",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        help=f"dtype of the parameters and the computation (default: {DEFAULT_DTYPE})",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path(DEFAULT_CHECKPOINT),
+        metavar="PATH",
+        help=f"checkpoint file written after every epoch (default: {DEFAULT_CHECKPOINT})",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --checkpoint",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="also write loss and accuracy curves to this PNG (needs matplotlib)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (it is only shown when stderr is a terminal anyway)",
+    )
+    return parser
+
+
+@final
+@dataclass(frozen=True)
+class _Config:
+    """The settings of a run, after merging the options with a resumed checkpoint."""
+
+    dataset: str
+    data_dir: Path | None
+    hidden: tuple[int, ...]
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    seed: int
+    dtype: str
+
+    def meta(self) -> dict[str, MetaValue]:
+        """What the checkpoint records so that ``--resume`` can rebuild the run."""
+        return {
+            "dataset": self.dataset,
+            "hidden": ",".join(map(str, self.hidden)),
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+        }
+
+
+def _saved_str(meta: Mapping[str, MetaValue] | None, key: str) -> str | None:
+    value = None if meta is None else meta.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise CheckpointError(f"checkpoint meta {key!r}: expected a string, got {value!r}.")
+
+
+def _saved_int(meta: Mapping[str, MetaValue] | None, key: str) -> int | None:
+    value = None if meta is None else meta.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise CheckpointError(f"checkpoint meta {key!r}: expected an integer, got {value!r}.")
+
+
+def _saved_float(meta: Mapping[str, MetaValue] | None, key: str) -> float | None:
+    value = None if meta is None else meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise CheckpointError(f"checkpoint meta {key!r}: expected a number, got {value!r}.")
+    return float(value)
+
+
+def _fixed(
+    option: str,
+    given: _T | None,
+    saved: _T | None,
+    default: _T,
+    show: Callable[[_T], str] = str,
+) -> _T:
+    """A setting a resumed run keeps: the checkpoint's unless given, and then it must agree."""
+    if given is not None and saved is not None and given != saved:
+        raise UsageError(
+            f"{option} {show(given)} differs from the checkpoint's {show(saved)}; a resumed "
+            f"run cannot change it (drop {option}, or start a new run without --resume)."
+        )
+    if given is not None:
+        return given
+    return saved if saved is not None else default
+
+
+def _resolve(args: argparse.Namespace, meta: Mapping[str, MetaValue] | None) -> _Config:
+    """Merge the options with the checkpoint's settings (``meta``, when resuming) and defaults."""
+    hidden_text = _saved_str(meta, "hidden")
+    saved_hidden = None if hidden_text is None else _parse_saved_hidden(hidden_text)
+    hidden: tuple[int, ...] = _fixed(
+        "--hidden", args.hidden, saved_hidden, DEFAULT_HIDDEN, show=_show_sizes
+    )
+    dataset: str = _fixed("--dataset", args.dataset, _saved_str(meta, "dataset"), DEFAULT_DATASET)
+    dtype: str = _fixed("--dtype", args.dtype, _saved_str(meta, "dtype"), DEFAULT_DTYPE)
+    seed: int = _fixed("--seed", args.seed, _saved_int(meta, "seed"), DEFAULT_SEED)
+    saved_optimizer = _saved_str(meta, "optimizer")
+    optimizer: str = args.optimizer or saved_optimizer or DEFAULT_OPTIMIZER
+    if optimizer not in DEFAULT_LR:
+        raise CheckpointError(f"checkpoint meta 'optimizer': unknown optimizer {optimizer!r}.")
+    # A saved learning rate belongs to the saved optimizer; a new optimizer gets its own default.
+    saved_lr = _saved_float(meta, "lr") if optimizer == saved_optimizer else None
+    lr: float = args.lr or saved_lr or DEFAULT_LR[optimizer]
+    batch_size: int = args.batch_size or _saved_int(meta, "batch_size") or DEFAULT_BATCH_SIZE
+    if dataset not in ("digits", "mnist"):
+        raise CheckpointError(f"checkpoint meta 'dataset': unknown dataset {dataset!r}.")
+    if dtype not in ("float32", "float64"):
+        raise CheckpointError(
+            f"checkpoint meta 'dtype': expected float32 or float64, got {dtype!r}."
+        )
+    if dataset == "digits" and args.data_dir is not None:
+        raise UsageError(
+            "--data-dir is only read with --dataset mnist; the digits ship with bpcore."
+        )
+    return _Config(
+        dataset=dataset,
+        data_dir=args.data_dir,
+        hidden=hidden,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=batch_size,
+        epochs=args.epochs or DEFAULT_EPOCHS,
+        seed=seed,
+        dtype=dtype,
+    )
+
+
+def _show_sizes(values: tuple[int, ...]) -> str:
+    return ",".join(map(str, values)) or "''"
+
+
+def _parse_saved_hidden(text: str) -> tuple[int, ...]:
+    try:
+        return sizes(text)
+    except argparse.ArgumentTypeError as exc:
+        raise CheckpointError(f"checkpoint meta 'hidden': {exc}.") from exc
+
+
+def _load(config: _Config) -> tuple[MnistImages, TargetArray, MnistImages, TargetArray]:
+    """The training and test sets as ``(x_train, t_train, x_test, t_test)``, ``x`` flattened."""
+    if config.dataset == "mnist":
+        if config.data_dir is None:
+            raise UsageError(
+                "--dataset mnist needs --data-dir DIR, the folder with the MNIST files "
+                "(fill it with 'bpcore download mnist --data-dir DIR')."
+            )
+        (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=config.data_dir)
+    else:
+        (x_train, t_train), (x_test, t_test) = load_digits(dtype=config.dtype)
+    # No conversion here: the Trainer converts to the network's dtype, once.
+    return x_train, t_train, x_test, t_test
+
+
+def _optimizer(name: str, lr: float) -> Optimizer:
+    if name == "sgd":
+        return SGD(lr=lr)
+    if name == "momentum":
+        return Momentum(lr=lr)
+    if name == "adagrad":
+        return AdaGrad(lr=lr)
+    return Adam(lr=lr)
+
+
+@final
+class _Table:
+    """Prints one row per epoch to ``out``, clearing the progress bar first."""
+
+    _out: TextIO
+    _bar: ProgressBar | None
+
+    def __init__(self, out: TextIO, bar: ProgressBar | None) -> None:
+        self._out = out
+        self._bar = bar
+
+    def header(self) -> None:
+        """Print the column names."""
+        print(
+            f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'test acc':>8}  {'seconds':>7}",
+            file=self._out,
+            flush=True,
+        )
+
+    def row(self, stats: EpochStats) -> None:
+        """Print the row of one epoch."""
+        if self._bar is not None:
+            self._bar.clear()
+        print(
+            f"{stats.epoch:>5}  {stats.train_loss:>8.4f}  {stats.train_acc:>9.4f}  "
+            f"{stats.test_acc:>8.4f}  {stats.seconds:>7.2f}",
+            file=self._out,
+            flush=True,
+        )
+
+
+def _where(trainer: Trainer) -> str:
+    """``epoch 3`` (completed), or ``epoch 4, batch 12 of 29`` (part-way)."""
+    if trainer.batches_done:
+        return (
+            f"epoch {trainer.epochs_done + 1}, batch {trainer.batches_done} "
+            f"of {trainer.steps_per_epoch}"
+        )
+    return f"the end of epoch {trainer.epochs_done}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as ``args`` say; return 0, 1 if training diverged, or 130 if interrupted."""
+    plot_path: Path | None = args.plot
+    if plot_path is not None and not can_plot():
+        print(
+            "bpcore: note: --plot needs matplotlib (pip install matplotlib); "
+            "no plot will be written",
+            file=sys.stderr,
+        )
+        plot_path = None
+    checkpoint_path: Path = args.checkpoint
+    if not checkpoint_path.parent.is_dir():
+        # Found now rather than when the first epoch's checkpoint cannot be written.
+        raise UsageError(
+            f"--checkpoint {checkpoint_path}: the folder {checkpoint_path.parent} does not exist."
+        )
+    resumed: Checkpoint | None = load_checkpoint(checkpoint_path) if args.resume else None
+    config = _resolve(args, None if resumed is None else resumed.meta)
+    x_train, t_train, x_test, t_test = _load(config)
+    input_size = int(np.prod(x_train.shape[1:]))
+    n_train, n_test = x_train.shape[0], x_test.shape[0]
+    network = MultiLayerNet(input_size, config.hidden, CLASSES, rng=config.seed, dtype=config.dtype)
+    show_bar = not args.quiet and sys.stderr.isatty()
+    bar = ProgressBar(sys.stderr, epochs=config.epochs) if show_bar else None
+    table = _Table(sys.stdout, bar)
+    trainer = Trainer(
+        network,
+        _optimizer(config.optimizer, config.lr),
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        rng=config.seed,
+        checkpoint_path=checkpoint_path,
+        on_step=None if bar is None else bar.update,
+        on_epoch=table.row,
+        meta=config.meta(),
+    )
+    # The trainer holds the data in the network's dtype now; for MNIST in float64,
+    # keeping the loader's float32 copies too would cost another 200 MB.
+    del x_train, t_train, x_test, t_test
+    print(
+        f"training {config.dataset} ({n_train} train, {n_test} test): "
+        f"layers {_show_sizes((input_size, *config.hidden, CLASSES))}, "
+        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+        f"{config.epochs} epochs, seed {config.seed}, {config.dtype}",
+        flush=True,
+    )
+    table.header()
+    if resumed is not None:
+        done = trainer.resume(resumed)
+        if trainer.history:
+            table.row(trainer.history[-1])
+        print(f"resumed from {checkpoint_path} at {_where(trainer)}", flush=True)
+        if done >= config.epochs:
+            print(
+                f"nothing to train: the checkpoint is at epoch {done} of --epochs {config.epochs}"
+            )
+        elif config.optimizer != "sgd":
+            print(
+                f"bpcore: note: {config.optimizer}'s state is not saved in checkpoints; "
+                "it restarts from zero",
+                file=sys.stderr,
+            )
+    start = time.perf_counter()
+    try:
+        history = trainer.fit()
+    except TrainingDiverged as exc:
+        print_error(str(exc))
+        return DIVERGED
+    finally:
+        # Before any message, so that it does not share a line with the bar.
+        if bar is not None:
+            bar.clear()
+    seconds = time.perf_counter() - start
+    if history.interrupted:
+        print(
+            f"bpcore: interrupted at {_where(trainer)}; checkpoint saved to "
+            f"{checkpoint_path} (continue with --resume)",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    last = history.epochs[-1]
+    print(
+        f"final: train accuracy {last.train_acc:.4f}, test accuracy {last.test_acc:.4f} "
+        f"after {last.epoch} epochs ({seconds:.2f} s)"
+    )
+    print(f"checkpoint: {checkpoint_path}")
+    if plot_path is not None:
+        print(f"plot: {plot_history(history, plot_path)}")
+    return 0

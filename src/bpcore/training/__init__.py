@@ -1,0 +1,34 @@
+"""Training a bpcore network on mini-batches, with checkpoints, resume and a clean Ctrl-C.
+
+:class:`Trainer` runs the book's training loop (chapter 4's ``train_neuralnet.py``
+with chapter 5's backpropagation and chapter 6's optimizers): shuffled
+mini-batches that cover every sample once per epoch, train and test accuracy
+after every epoch, a checkpoint after every epoch, and :class:`TrainingDiverged`
+as soon as the loss stops being finite.
+"""
+
+from bpcore.training._errors import TrainingDiverged as TrainingDiverged
+from bpcore.training._history import EpochStats as EpochStats
+from bpcore.training._history import History as History
+from bpcore.training._history import StepInfo as StepInfo
+from bpcore.training._progress import ProgressBar as ProgressBar
+from bpcore.training._trainer import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
+from bpcore.training._trainer import LossLayer as LossLayer
+from bpcore.training._trainer import OnEpoch as OnEpoch
+from bpcore.training._trainer import OnStep as OnStep
+from bpcore.training._trainer import TrainableNetwork as TrainableNetwork
+from bpcore.training._trainer import Trainer as Trainer
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "EpochStats",
+    "History",
+    "LossLayer",
+    "OnEpoch",
+    "OnStep",
+    "ProgressBar",
+    "StepInfo",
+    "TrainableNetwork",
+    "Trainer",
+    "TrainingDiverged",
+]

@@ -1,0 +1,132 @@
+"""What a training run records: an :class:`EpochStats` per epoch, gathered in a :class:`History`."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import final
+
+from bpcore.errors import CheckpointError
+
+__all__ = ["EpochStats", "History", "StepInfo"]
+
+
+@final
+@dataclass(frozen=True)
+class StepInfo:
+    """One optimizer step, as passed to a trainer's ``on_step`` callback.
+
+    Attributes:
+        epoch: the epoch the step belongs to, counted from 1.
+        step: the step within the epoch, from 1 to ``steps_per_epoch``.
+        steps_per_epoch: the number of mini-batches in an epoch.
+        global_step: the number of steps taken since training began (resumes included).
+        loss: the mean loss of the step's mini-batch, computed before the update.
+    """
+
+    epoch: int
+    step: int
+    steps_per_epoch: int
+    global_step: int
+    loss: float
+
+
+@final
+@dataclass(frozen=True)
+class EpochStats:
+    """The record of one completed epoch.
+
+    Attributes:
+        epoch: the epoch number, counted from 1.
+        train_loss: the mean over the epoch's samples of the loss each had in its
+            mini-batch, computed before that batch's update (so it lags the
+            end-of-epoch parameters a little). Every sample counts once, so a
+            smaller last batch weighs in proportion to its size.
+        train_acc: the accuracy on the whole training set after the epoch.
+        test_acc: the accuracy on the whole test set after the epoch.
+        seconds: wall time of the epoch's steps and its two evaluations (not the checkpoint write).
+    """
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_acc: float
+    seconds: float
+
+
+@final
+@dataclass(frozen=True)
+class History:
+    """The result of :meth:`~bpcore.training.Trainer.fit`.
+
+    Attributes:
+        epochs: one record per completed epoch, in order, including the epochs
+            of earlier runs when training resumed from a checkpoint.
+        interrupted: ``True`` if a ``KeyboardInterrupt`` stopped training early.
+        checkpoint: the checkpoint file last written, or ``None`` if none was.
+    """
+
+    epochs: tuple[EpochStats, ...]
+    interrupted: bool
+    checkpoint: Path | None
+
+    @property
+    def train_loss(self) -> list[float]:
+        """The per-epoch mean training loss, one value per epoch."""
+        return [e.train_loss for e in self.epochs]
+
+    @property
+    def train_acc(self) -> list[float]:
+        """The per-epoch training accuracy."""
+        return [e.train_acc for e in self.epochs]
+
+    @property
+    def test_acc(self) -> list[float]:
+        """The per-epoch test accuracy."""
+        return [e.test_acc for e in self.epochs]
+
+
+_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
+
+
+def history_to_json(epochs: tuple[EpochStats, ...]) -> str:
+    """Encode epoch records as a JSON list of ``[epoch, loss, train_acc, test_acc, seconds]``."""
+    return json.dumps(
+        [[e.epoch, e.train_loss, e.train_acc, e.test_acc, e.seconds] for e in epochs],
+        allow_nan=False,
+    )
+
+
+def history_from_json(text: str, *, where: str) -> tuple[EpochStats, ...]:
+    """Decode what :func:`history_to_json` wrote; raise :class:`CheckpointError` if malformed."""
+    try:
+        rows: object = json.loads(text)
+    except ValueError as exc:
+        raise CheckpointError(f"{where}: expected meta 'history' to hold JSON, got {exc}.") from exc
+    if not isinstance(rows, list):
+        raise CheckpointError(f"{where}: expected meta 'history' to be a JSON list.")
+    epochs: list[EpochStats] = []
+    for index, row in enumerate(rows):
+        if not (
+            isinstance(row, list)
+            and len(row) == len(_FIELDS)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row)
+            and all(math.isfinite(v) for v in row)
+            and row[0] == index + 1
+        ):
+            raise CheckpointError(
+                f"{where}: expected meta 'history' row {index} to be "
+                f"[{index + 1}, loss, train_acc, test_acc, seconds], got {row!r}."
+            )
+        epochs.append(
+            EpochStats(
+                epoch=int(row[0]),
+                train_loss=float(row[1]),
+                train_acc=float(row[2]),
+                test_acc=float(row[3]),
+                seconds=float(row[4]),
+            )
+        )
+    return tuple(epochs)

@@ -1,0 +1,331 @@
+"""The ``bpcore`` command line: train, download, gradcheck, help, errors and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+import bpcore.datasets
+from bpcore._arrays import FloatArray
+from bpcore.checkpoint import load_checkpoint
+from bpcore.cli import _parser, _train, main
+from bpcore.cli._plot import plot_history
+from bpcore.datasets import write_idx
+from bpcore.errors import DatasetError
+from bpcore.networks import TwoLayerNet
+from bpcore.training import EpochStats, History
+
+Capsys = pytest.CaptureFixture[str]
+
+
+def _train_args(tmp_path: Path, *extra: str) -> list[str]:
+    """A quick digits run: a small net for two epochs, checkpointing into tmp_path."""
+    return [
+        "train",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--checkpoint",
+        str(tmp_path / "ck.npz"),
+        *extra,
+    ]
+
+
+def _assert_one_line_error(err: str, *fragments: str) -> None:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bpcore: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+
+
+def test_train_prints_the_table_and_writes_the_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
+    """A two-epoch digits run returns 0, prints a row per epoch and the final accuracies."""
+    assert main(_train_args(tmp_path)) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["epoch", "loss"])
+    assert [line.split()[0] for line in lines[header + 1 : header + 3]] == ["1", "2"]
+    assert len(lines[header + 1].split()) == 5
+    assert "final: train accuracy" in out
+    assert "test accuracy" in out
+    checkpoint = load_checkpoint(tmp_path / "ck.npz")
+    assert checkpoint.meta["epoch"] == 2
+    assert checkpoint.meta["dataset"] == "digits"
+    assert checkpoint.meta["hidden"] == "16"
+    assert checkpoint.params["W1"].shape == (64, 16)
+
+
+def test_the_default_run_reaches_97_percent(tmp_path: Path, capsys: Capsys) -> None:
+    """With every default, training on the digits ends at >= 0.97 test accuracy."""
+    assert main(["train", "--checkpoint", str(tmp_path / "ck.npz")]) == 0
+    final = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("final"))
+    test_accuracy = float(final.split("test accuracy ")[1].split()[0])
+    assert test_accuracy >= 0.97
+
+
+def test_train_float32_writes_float32_params(tmp_path: Path, capsys: Capsys) -> None:
+    """--dtype float32 trains and checkpoints float32 parameters."""
+    assert main([*_train_args(tmp_path), "--dtype", "float32"]) == 0
+    checkpoint = load_checkpoint(tmp_path / "ck.npz")
+    assert {p.dtype for p in checkpoint.params.values()} == {np.dtype(np.float32)}
+    assert checkpoint.meta["dtype"] == "float32"
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
+    """--resume --epochs 3 after a two-epoch run trains only epoch 3, with the saved settings."""
+    assert main(_train_args(tmp_path, "--optimizer", "sgd")) == 0
+    capsys.readouterr()
+    path = str(tmp_path / "ck.npz")
+    assert main(["train", "--resume", "--epochs", "3", "--checkpoint", path]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out
+    assert "layers 64,16,10, sgd" in out
+    rows = [line.split()[0] for line in out.splitlines() if line[:5].strip().isdigit()]
+    assert rows == ["2", "3"]
+    assert load_checkpoint(path).meta["epoch"] == 3
+
+
+def test_resume_refuses_a_different_architecture(tmp_path: Path, capsys: Capsys) -> None:
+    """--resume with another --hidden than the checkpoint's exits 2 with one line."""
+    assert main(_train_args(tmp_path)) == 0
+    capsys.readouterr()
+    assert main(_train_args(tmp_path, "--resume", "--hidden", "8")) == 2
+    _assert_one_line_error(capsys.readouterr().err, "--hidden 8", "16")
+
+
+def test_resume_without_a_checkpoint_exits_2(tmp_path: Path, capsys: Capsys) -> None:
+    """--resume when the checkpoint file does not exist is a one-line error, exit 2."""
+    assert main(_train_args(tmp_path, "--resume")) == 2
+    _assert_one_line_error(capsys.readouterr().err, "does not exist")
+
+
+def test_divergence_exits_1_with_the_epoch_and_step(tmp_path: Path, capsys: Capsys) -> None:
+    """A learning rate that makes the loss NaN ends with one error line naming epoch and step."""
+    assert main(_train_args(tmp_path, "--optimizer", "sgd", "--lr", "1e300")) == 1
+    _assert_one_line_error(capsys.readouterr().err, "diverged at epoch 1, step")
+
+
+def test_ctrl_c_during_training_saves_and_exits_130(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt during training saves a checkpoint and exits 130 with one line."""
+
+    def interrupt(self: object, stats: EpochStats) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_train._Table, "row", interrupt)
+    assert main(_train_args(tmp_path)) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "interrupted" in err
+    assert "--resume" in err
+    assert load_checkpoint(tmp_path / "ck.npz").meta["interrupted"] == 1
+
+
+def test_ctrl_c_outside_training_exits_130(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt while loading data exits 130 with one line and no traceback."""
+
+    def interrupt(**kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_train, "load_digits", interrupt)
+    assert main(_train_args(tmp_path)) == 130
+    assert capsys.readouterr().err == "bpcore: interrupted\n"
+
+
+def test_plot_without_matplotlib_prints_a_note(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--plot without matplotlib notes it on one line and still trains (exit 0)."""
+    monkeypatch.setattr(_train, "can_plot", lambda: False)
+    plot = tmp_path / "curves.png"
+    assert main(_train_args(tmp_path, "--plot", str(plot))) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("bpcore: note: --plot needs matplotlib")
+    assert err.count("\n") == 1
+    assert not plot.exists()
+
+
+def test_plot_with_matplotlib_draws_the_history(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With matplotlib, --plot hands the whole history and the path to the plotter."""
+    drawn: list[tuple[History, Path]] = []
+
+    def plot(history: History, path: Path) -> Path:
+        drawn.append((history, path))
+        return path
+
+    monkeypatch.setattr(_train, "can_plot", lambda: True)
+    monkeypatch.setattr(_train, "plot_history", plot)
+    plot_path = tmp_path / "curves.png"
+    assert main(_train_args(tmp_path, "--plot", str(plot_path))) == 0
+    assert [(len(h.epochs), p) for h, p in drawn] == [(2, plot_path)]
+    assert f"plot: {plot_path}" in capsys.readouterr().out
+
+
+def test_plot_history_writes_a_png(tmp_path: Path) -> None:
+    """plot_history writes a PNG file when matplotlib is installed."""
+    pytest.importorskip("matplotlib")
+    stats = (EpochStats(1, 1.0, 0.5, 0.4, 0.1), EpochStats(2, 0.5, 0.8, 0.7, 0.1))
+    path = plot_history(History(stats, interrupted=False, checkpoint=None), tmp_path / "c.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def _commands() -> list[str]:
+    _, owners = _parser()
+    return sorted(owners)
+
+
+@pytest.mark.parametrize("argv", [[], *[[name] for name in _commands()]])
+def test_help_exits_0_for_every_command(argv: list[str], capsys: Capsys) -> None:
+    """--help prints a usage for the program and for every command and returns 0."""
+    assert main([*argv, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: bpcore {' '.join(argv)}".rstrip())
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        ([], "COMMAND"),
+        (["fly"], "invalid choice"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--lr", "-1"], "--lr"),
+        (["train", "--lr", "nan"], "--lr"),
+        (["train", "--hidden", "16,x"], "--hidden"),
+        (["train", "--optimizer", "rmsprop"], "--optimizer"),
+        (["train", "--dataset", "cifar"], "--dataset"),
+        (["train", "--seed", "-3"], "--seed"),
+        (["train", "--dataset", "mnist"], "--data-dir"),
+        (["train", "--data-dir", "."], "--data-dir"),
+        (["train", "--checkpoint", "/nonexistent-folder/ck.npz"], "does not exist"),
+        (["download"], "dataset"),
+        (["download", "mnist"], "--data-dir"),
+        (["gradcheck", "--input", "5"], "--input 5"),
+        (["gradcheck", "--batch", "0"], "--batch"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], fragment: str, capsys: Capsys) -> None:
+    """A bad argument prints one line 'bpcore: error: ...' naming it, no traceback, and exits 2."""
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, fragment)
+
+
+def test_mnist_from_an_empty_folder_exits_2(tmp_path: Path, capsys: Capsys) -> None:
+    """Training on MNIST from a folder without its files is a one-line error with the fix."""
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path)]
+    assert main([*argv, "--checkpoint", str(tmp_path / "ck.npz")]) == 2
+    _assert_one_line_error(capsys.readouterr().err, "bpcore download mnist", str(tmp_path))
+
+
+def test_train_reads_mnist_from_data_dir(tmp_path: Path, capsys: Capsys) -> None:
+    """--dataset mnist trains on the IDX files in --data-dir (a tiny set in MNIST's format)."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 12)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, np.uint8))
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--hidden", "8"]
+    assert main([*argv, "--epochs", "1", "--checkpoint", str(tmp_path / "ck.npz")]) == 0
+    assert "training mnist (40 train, 12 test): layers 784,8,10" in capsys.readouterr().out
+    checkpoint = load_checkpoint(tmp_path / "ck.npz")
+    assert checkpoint.meta["dataset"] == "mnist"
+    assert checkpoint.params["W1"].shape == (784, 8)
+
+
+def test_download_calls_download_mnist(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Download passes the folder and mirror to download_mnist and prints the paths it returns."""
+    calls: list[tuple[Path, Mapping[str, object]]] = []
+
+    def fake(data_dir: Path, **kwargs: object) -> list[Path]:
+        calls.append((data_dir, kwargs))
+        return [data_dir / "a.gz", data_dir / "b.gz"]
+
+    monkeypatch.setattr(bpcore.datasets, "download_mnist", fake)
+    argv = ["download", "mnist", "--data-dir", str(tmp_path), "--base-url", "https://m.example/"]
+    assert main(argv) == 0
+    assert [(d, k["base_url"]) for d, k in calls] == [(tmp_path, "https://m.example/")]
+    assert capsys.readouterr().out.splitlines() == [str(tmp_path / "a.gz"), str(tmp_path / "b.gz")]
+
+
+def test_download_failure_exits_2_with_one_line(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download error (no network, bad checksum) is one error line and exit 2."""
+
+    def fail(data_dir: Path, **kwargs: object) -> list[Path]:
+        raise DatasetError("download_mnist: expected to download x, got URLError:\n no route")
+
+    monkeypatch.setattr(bpcore.datasets, "download_mnist", fail)
+    assert main(["download", "mnist", "--data-dir", str(tmp_path)]) == 2
+    _assert_one_line_error(capsys.readouterr().err, "URLError: no route")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradcheck_reports_every_parameter(dtype: str, capsys: Capsys) -> None:
+    """A small gradcheck returns 0 and prints a row for W1, b1, W2 and b2 and the timings."""
+    assert main(["gradcheck", "--hidden", "5", "--batch", "2", "--dtype", dtype]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
+    for name in ("W1", "b1", "W2", "b2"):
+        assert rows[name].endswith("ok"), out
+    assert "numerical/backprop" in out
+    assert "all gradients agree" in out
+
+
+def test_gradcheck_on_random_data(capsys: Capsys) -> None:
+    """--dataset random takes any input size and number of classes."""
+    argv = ["gradcheck", "--dataset", "random", "--input", "3", "--hidden", "4", "--output", "2"]
+    assert main(argv) == 0
+    assert "TwoLayerNet 3-4-2" in capsys.readouterr().out
+
+
+def test_gradcheck_detects_a_wrong_gradient(
+    capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backprop gradient off by a factor makes gradcheck print MISMATCH and return 1."""
+    original = TwoLayerNet.gradient
+
+    def doubled_b1(self: TwoLayerNet, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
+        grads = original(self, x, t)
+        grads["b1"] = 2 * grads["b1"]
+        return grads
+
+    monkeypatch.setattr(TwoLayerNet, "gradient", doubled_b1)
+    assert main(["gradcheck", "--hidden", "5", "--batch", "2"]) == 1
+    out = capsys.readouterr().out
+    b1 = next(line for line in out.splitlines() if line.startswith("b1"))
+    assert b1.endswith("MISMATCH")
+    assert "b1" in out.splitlines()[-1]
+
+
+def test_python_dash_m_bpcore_runs_the_cli() -> None:
+    """`python -m bpcore train --help` exits 0 and prints the train usage."""
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bpcore", "train", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: bpcore train")
