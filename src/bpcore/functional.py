@@ -18,9 +18,10 @@ __all__ = ["cross_entropy_error", "log_softmax", "relu", "sigmoid", "softmax"]
 
 
 def relu(x: npt.ArrayLike) -> FloatArray:
-    """Rectified linear unit, ``max(x, 0)`` element-wise, with ``-0.0`` mapped to ``+0.0``."""
+    """Rectified linear unit, ``max(x, 0)`` element-wise, with ``-0.0`` mapped to ``+0.0``
+    and NaN passed through."""
     xa = as_float_array(x, where="relu", name="x")
-    return np.where(xa > 0, xa, xa.dtype.type(0))
+    return np.where(xa <= 0, xa.dtype.type(0), xa)
 
 
 def sigmoid_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
-from bpcore.errors import BpcoreError, NotForwardedError, ShapeError
+from bpcore.errors import BpcoreError, NotForwardedError, ShapeError, TargetError
 from bpcore.gradcheck import Differentiable, assert_gradients, taylor_test
 from bpcore.gradcheck._checker import term_magnitude
 from bpcore.registry import Case
@@ -202,7 +202,7 @@ def gradient_shapes_and_dtypes_match(case: Case, draw: Draw) -> float:
     if output.dtype != dtype:
         raise _fail(case, "dtype", f"forward returned {output.dtype} for {dtype} inputs")
     grads = subject.backward(dout)
-    expected = {**inputs, **subject.parameters}
+    expected = {**(inputs if case.spec.input_gradients else {}), **subject.parameters}
     missing = sorted(set(expected) - set(grads))
     if missing:
         raise _fail(case, "gradients", f"backward gave no gradient for {missing}")
@@ -254,16 +254,19 @@ def batch_independent(case: Case, draw: Draw) -> float:
     permuted = case.spec.subject(case.layer(dtype), target)
     p_inputs = {k: v[perm] for k, v in inputs.items()}
     p_output = np.asarray(permuted.forward(p_inputs), np.float64)
-    p_dout = dout if case.spec.kind == "loss" else dout[perm]
+    p_dout = dout if case.spec.scalar_output else dout[perm]
     p_grads = {k: np.asarray(g, np.float64) for k, g in permuted.backward(p_dout).items()}
     u = _unit_roundoff(dtype)
     bound_n = _accumulation({**inputs, **subject.parameters}, dout)
-    pairs = [("output", output if case.spec.kind == "loss" else output[perm], p_output)]
+    # Reordering a batch sum errs by n·u times the sum of the per-sample magnitudes,
+    # which the batch result itself understates where samples cancel.
+    per_sample = _per_sample_magnitude(case, inputs, dout, dtype)
+    pairs = [("output", output if case.spec.scalar_output else output[perm], p_output)]
     for k, g in grads.items():
         pairs.append((f"d{k}", g[perm] if k in inputs else g, p_grads[k]))
     worst = 0.0
     for name, expected, got in pairs:
-        scale = _norm(expected)
+        scale = max(_norm(expected), per_sample.get(name, 0.0))
         error = _norm(expected - got)
         if error > bound_n * u * scale:
             raise _fail(
@@ -275,35 +278,78 @@ def batch_independent(case: Case, draw: Draw) -> float:
     return worst
 
 
+def _per_sample_magnitude(
+    case: Case, inputs: Mapping[str, FloatArray], dout: FloatArray, dtype: np.dtype[np.floating]
+) -> dict[str, float]:
+    """``‖Σ_k |result for sample k alone|‖∞`` for the output and each gradient (÷N for a loss)."""
+    n = next(iter(inputs.values())).shape[0]
+    totals: dict[str, FloatArray] = {}
+    for k in range(n):
+        subject = case.spec.subject(
+            case.layer(dtype), None if case.target is None else case.target[k : k + 1]
+        )
+        single = {name: v[k : k + 1] for name, v in inputs.items()}
+        results = {"output": np.asarray(subject.forward(single), np.float64)}
+        d_k = dout if case.spec.scalar_output else dout[k : k + 1]
+        results.update(
+            {f"d{m}": np.asarray(g, np.float64) for m, g in subject.backward(d_k).items()}
+        )
+        for name, value in results.items():
+            magnitude = np.abs(value) / (n if case.spec.scalar_output else 1)
+            if name in totals and totals[name].shape == magnitude.shape:
+                totals[name] = totals[name] + magnitude
+            else:
+                totals[name] = magnitude
+    return {name: _norm(total) for name, total in totals.items()}
+
+
 def bad_calls_raise_clear_errors(case: Case, draw: Draw) -> float:
-    """Backward before forward raises NotForwardedError; a wrongly shaped dout raises ShapeError."""
+    """Backward before forward raises NotForwardedError and a wrongly shaped dout raises
+    ShapeError (for networks, which have no separate backward: a wrongly shaped x raises
+    ShapeError and an out-of-range label raises TargetError)."""
     dtype = _dtype(draw)
     inputs = case.inputs_as(dtype)
+    if case.spec.kind == "network":
+        _network_errors(case, inputs)
+        return 0.0
     subject = case.subject(dtype)
     shape = np.shape(subject.forward(inputs))
     fresh = case.subject(dtype)
-    try:
-        fresh.backward(np.zeros(shape, dtype=dtype))
-    except NotForwardedError as error:
-        if case.spec.name not in str(error):
-            raise _fail(case, "clear errors", f"message does not name the layer: {error}") from None
-    else:
-        raise _fail(case, "clear errors", "backward before forward did not raise NotForwardedError")
+    _expect(
+        case,
+        NotForwardedError,
+        case.spec.name,
+        lambda: fresh.backward(np.zeros(shape, dtype=dtype)),
+    )
     wrong = (*shape, 2)
+    _expect(case, ShapeError, str(wrong), lambda: subject.backward(np.ones(wrong, dtype=dtype)))
+    return 0.0
+
+
+def _network_errors(case: Case, inputs: Mapping[str, FloatArray]) -> None:
+    network = case.layer(inputs["x"].dtype)
+    x = inputs["x"]
+    wide = np.concatenate([x, x[:, :1]], axis=1)
+    loss = getattr(network, "loss")  # noqa: B009  # the network kind promises `loss`
+    _expect(case, ShapeError, str(wide.shape), lambda: loss(wide, case.target))
+    classes = int(case.params[f"W{len(case.params) // 2}"].shape[1])
+    labels = np.full(x.shape[0], classes, dtype=np.intp)
+    _expect(case, TargetError, f"got label {classes}", lambda: loss(x, labels))
+
+
+def _expect(case: Case, error: type[Exception], mention: str, call: Callable[[], object]) -> None:
+    """``call()`` must raise ``error`` with a message that mentions ``mention``."""
     try:
-        subject.backward(np.ones(wrong, dtype=dtype))
-    except ShapeError as error:
-        if str(wrong) not in str(error):
+        call()
+    except error as raised:
+        if mention not in str(raised):
             raise _fail(
-                case, "clear errors", f"message does not give the shape received: {error}"
+                case, "clear errors", f"message does not mention {mention!r}: {raised}"
             ) from None
     else:
         raise _fail(
-            case,
-            "clear errors",
-            f"dout of shape {wrong} for output {shape} did not raise ShapeError",
+            case, "clear errors", f"expected {error.__name__} (about {mention!r}), nothing raised"
         )
-    return 0.0
 
 
 GENERIC_PROPERTIES: dict[str, Property] = {

@@ -10,6 +10,7 @@ Needs the ``verify`` extra (Hypothesis).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, cast
@@ -28,12 +29,15 @@ from bpcore.gradcheck import (
     Factory,
     LossLayer,
     LossSubject,
+    Network,
+    NetworkSubject,
     UnaryLayer,
     UnarySubject,
 )
 from bpcore.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+from bpcore.networks import MultiLayerNet, TwoLayerNet
 
-Kind: TypeAlias = Literal["unary", "binary", "loss"]
+Kind: TypeAlias = Literal["unary", "binary", "loss", "network"]
 Arrays: TypeAlias = dict[str, FloatArray]
 Drawn: TypeAlias = tuple[Arrays, Arrays, "npt.NDArray[np.generic] | None"]
 """What a spec's strategy draws: parameters, inputs and (for a loss) targets, all float64."""
@@ -50,8 +54,10 @@ class LayerSpec:
 
     Attributes:
         name: the registry key, usually the class name.
-        kind: ``"unary"`` (``forward(x)``), ``"binary"`` (``forward(x, y)``) or
-            ``"loss"`` (``forward(x, t) -> float``).
+        kind: ``"unary"`` (``forward(x)``), ``"binary"`` (``forward(x, y)``),
+            ``"loss"`` (``forward(x, t) -> float``) or ``"network"`` (the book's
+            ``params``, ``loss(x, t)`` and ``gradient(x, t)``; parameters only are
+            differentiated).
         construct: builds a fresh layer from parameter arrays (already in the dtype
             under test); for parameterless layers it ignores its argument.
         draw: a zero-argument callable returning the Hypothesis strategy for
@@ -71,6 +77,16 @@ class LayerSpec:
     per_sample: bool = True
     smooth: bool = True
 
+    @property
+    def scalar_output(self) -> bool:
+        """Whether the output is one number (a loss) rather than an array per sample."""
+        return self.kind in ("loss", "network")
+
+    @property
+    def input_gradients(self) -> bool:
+        """Whether backward returns gradients for the inputs (networks skip them)."""
+        return self.kind != "network"
+
     def cases(self) -> st.SearchStrategy[Case]:
         """The spec's strategy, as :class:`Case` objects."""
         return self.draw().map(lambda d: Case(spec=self, params=d[0], inputs=d[1], target=d[2]))
@@ -84,7 +100,9 @@ class LayerSpec:
         if self.kind == "binary":
             return BinarySubject(cast(BinaryLayer, layer), params=self.param_names)
         if target is None:
-            raise ValueError(f"{self.name}: a loss case needs targets, got None.")
+            raise ValueError(f"{self.name}: a {self.kind} case needs targets, got None.")
+        if self.kind == "network":
+            return NetworkSubject(cast(Network, layer), target)
         return LossSubject(cast(LossLayer, layer), target, params=self.param_names)
 
 
@@ -236,4 +254,138 @@ register(
     )
 )
 
-__all__ = ["RELU_MARGIN", "Case", "Kind", "LayerSpec", "register", "registered"]
+
+# -- the networks --------------------------------------------------------------------
+
+
+def _network_params(sizes: Sequence[int]) -> st.SearchStrategy[Arrays]:
+    """Weights and biases for layer sizes ``sizes``, keyed ``W1, b1, W2, ...``."""
+    pairs = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
+        pairs.append(
+            st.tuples(
+                st.just(i),
+                bst.float_arrays(shape=(fan_in, fan_out), min_value=-2.0, max_value=2.0),
+                bst.float_arrays(shape=(fan_out,), min_value=-1.0, max_value=1.0),
+            )
+        )
+    return st.tuples(*pairs).map(
+        lambda drawn: {k: v for i, w, b in drawn for k, v in ((f"W{i}", w), (f"b{i}", b))}
+    )
+
+
+NETWORK_MARGIN = 1e-2
+"""How far a ReLU network's hidden pre-activations stay from 0 in registry cases.
+
+With ``|x| <= 3``, ``|W| <= 2``, ``|b| <= 1`` and at most 5 units per layer, activations
+stay below ``5·3·2 + 1 = 31`` after the first layer and ``5·31·2 + 1 = 311`` after the
+second, so a probe of ``2h = 2·cbrt(eps64)·max(1, |θ|) <= 2.4e-5`` on any parameter
+moves a pre-activation by at most ``2.4e-5 · 311 ≈ 7.5e-3``: under this margin, no probe
+crosses a hidden kink. Without it, two kinks ``1e-266`` apart (Hypothesis finds them)
+leave a slope no finite difference can see."""
+
+
+def _clear_hidden_kinks(params: Arrays, x: FloatArray, margin: float) -> Arrays:
+    """Shift hidden biases so that every hidden pre-activation is at least ``margin`` from 0.
+
+    For each unit, the first shift in ``0, +2m, -2m, +4m, ...`` that clears every sample
+    is used; with ``N`` samples one of the first ``2N + 1`` shifts always does.
+    """
+    params = {k: v.copy() for k, v in params.items()}
+    depth = len(params) // 2
+    h = x
+    for i in range(1, depth):
+        a = h @ params[f"W{i}"] + params[f"b{i}"]
+        for unit in range(a.shape[1]):
+            for k in range(2 * a.shape[0] + 2):
+                shift = (k + 1) // 2 * 2 * margin * (1 if k % 2 else -1)
+                if np.all(np.abs(a[:, unit] + shift) >= margin):
+                    params[f"b{i}"][unit] += shift
+                    a[:, unit] += shift
+                    break
+        h = np.maximum(a, 0.0)
+    return params
+
+
+@st.composite
+def _network_cases(draw: st.DrawFn, *, depth: int, relu: bool) -> Drawn:
+    sizes = [draw(st.integers(1, 5)) for _ in range(depth + 1)]
+    sizes[-1] = draw(st.integers(2, 4))  # classes
+    params = draw(_network_params(sizes))
+    n = draw(st.integers(1, 4))
+    x = draw(bst.float_arrays(shape=(n, sizes[0]), min_value=-3.0, max_value=3.0))
+    if relu:
+        params = _clear_hidden_kinks(params, x, NETWORK_MARGIN)
+    target: npt.NDArray[np.generic] = draw(
+        st.one_of(
+            bst.class_labels(n=n, classes=sizes[-1]),
+            bst.soft_targets(n=n, classes=sizes[-1]),
+        )
+    )
+    return params, {"x": x}, target
+
+
+def _sizes(params: Mapping[str, FloatArray]) -> list[int]:
+    depth = len(params) // 2
+    return [params["W1"].shape[0], *(params[f"W{i}"].shape[1] for i in range(1, depth + 1))]
+
+
+def _load(network: TwoLayerNet | MultiLayerNet, params: Mapping[str, FloatArray]) -> object:
+    for name, value in params.items():
+        np.copyto(network.params[name], value)
+    return network
+
+
+def _two_layer(params: Mapping[str, FloatArray]) -> object:
+    sizes = _sizes(params)
+    net = TwoLayerNet(sizes[0], sizes[1], sizes[2], rng=0, dtype=params["W1"].dtype)
+    return _load(net, params)
+
+
+def _multi_layer(
+    activation: Literal["relu", "sigmoid"],
+) -> Callable[[Mapping[str, FloatArray]], object]:
+    def construct(params: Mapping[str, FloatArray]) -> object:
+        sizes = _sizes(params)
+        net = MultiLayerNet(
+            sizes[0],
+            sizes[1:-1],
+            sizes[-1],
+            activation=activation,
+            rng=0,
+            dtype=params["W1"].dtype,
+        )
+        return _load(net, params)
+
+    return construct
+
+
+register(
+    LayerSpec(
+        name="TwoLayerNet",
+        kind="network",
+        construct=_two_layer,
+        draw=lambda: _network_cases(depth=2, relu=True),
+        kinks={},
+        smooth=False,
+    )
+)
+register(
+    LayerSpec(
+        name="MultiLayerNet-sigmoid",
+        kind="network",
+        construct=_multi_layer("sigmoid"),
+        draw=lambda: _network_cases(depth=3, relu=False),
+    )
+)
+register(
+    LayerSpec(
+        name="MultiLayerNet-relu",
+        kind="network",
+        construct=_multi_layer("relu"),
+        draw=lambda: _network_cases(depth=3, relu=True),
+        smooth=False,
+    )
+)
+
+__all__ = ["NETWORK_MARGIN", "RELU_MARGIN", "Case", "Kind", "LayerSpec", "register", "registered"]

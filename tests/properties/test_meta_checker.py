@@ -134,8 +134,8 @@ def _variant(base: str, construct: Callable[[Mapping[str, FloatArray]], object])
     )
 
 
-def _falsified(spec: LayerSpec, prop: props.Property, examples: int = 60) -> bool:
-    """Whether `prop` fails on some case of `spec` within `examples` tries."""
+def _falsified(spec: LayerSpec, prop: props.Property, examples: int = 60) -> str | None:
+    """The failure message if `prop` fails on some case of `spec` within `examples` tries."""
 
     @settings(
         max_examples=examples,
@@ -151,9 +151,9 @@ def _falsified(spec: LayerSpec, prop: props.Property, examples: int = 60) -> boo
 
     try:
         run()
-    except AssertionError:
-        return True
-    return False
+    except AssertionError as error:
+        return str(error) or type(error).__name__
+    return None
 
 
 BROKEN = [
@@ -200,14 +200,15 @@ def test_gate_catches_broken_layer(
     base: str, construct: Callable[[Mapping[str, FloatArray]], object], prop: props.Property
 ) -> None:
     """The generic property meant for this bug fails on the broken layer."""
-    assert _falsified(_variant(base, construct), prop)
+    assert _falsified(_variant(base, construct), prop) is not None
 
 
 @pytest.mark.parametrize("name", sorted(CORE))
 def test_gate_passes_the_correct_layers(name: str) -> None:
     """The same runs find nothing wrong with bpcore's own layers."""
     for prop in props.GENERIC_PROPERTIES.values():
-        assert not _falsified(CORE[name], prop, examples=20)
+        failure = _falsified(CORE[name], prop, examples=20)
+        assert failure is None, failure
 
 
 def test_wrong_mask_at_zero_is_caught_by_the_relu_property() -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bpcore import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from bpcore import Affine, Relu, Sigmoid, SoftmaxWithLoss, relu
 
 
 def test_relu_forward_and_backward_by_hand() -> None:
@@ -19,6 +19,16 @@ def test_relu_forward_and_backward_by_hand() -> None:
     assert not np.any(np.signbit(y)), "-0.0 must come out as +0.0, as the book's mask gives"
     dx = layer.backward(np.array([[5.0, 6.0, 7.0], [8.0, 9.0, 10.0]]))
     np.testing.assert_array_equal(dx, [[0.0, 0.0, 7.0], [0.0, 9.0, 0.0]])
+
+
+def test_relu_propagates_nan() -> None:
+    """A NaN input stays NaN in the output and receives dout, so divergence shows in the loss."""
+    layer = Relu()
+    y = layer.forward(np.array([np.nan, -1.0, 2.0]))
+    assert np.isnan(y[0])
+    np.testing.assert_array_equal(y[1:], [0.0, 2.0])
+    np.testing.assert_array_equal(layer.backward(np.array([3.0, 4.0, 5.0])), [3.0, 0.0, 5.0])
+    assert np.isnan(relu(np.array([np.nan]))[0])
 
 
 def test_relu_backward_leaves_dout_untouched() -> None:

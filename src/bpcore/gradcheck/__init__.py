@@ -24,10 +24,13 @@ from bpcore.gradcheck._subjects import Differentiable as Differentiable
 from bpcore.gradcheck._subjects import Factory as Factory
 from bpcore.gradcheck._subjects import LossLayer as LossLayer
 from bpcore.gradcheck._subjects import LossSubject as LossSubject
+from bpcore.gradcheck._subjects import Network as Network
+from bpcore.gradcheck._subjects import NetworkSubject as NetworkSubject
 from bpcore.gradcheck._subjects import UnaryLayer as UnaryLayer
 from bpcore.gradcheck._subjects import UnarySubject as UnarySubject
 from bpcore.gradcheck._subjects import binary as binary
 from bpcore.gradcheck._subjects import loss as loss
+from bpcore.gradcheck._subjects import network as network
 from bpcore.gradcheck._subjects import unary as unary
 from bpcore.gradcheck._taylor import TaylorReport as TaylorReport
 from bpcore.gradcheck._taylor import taylor_test as taylor_test
@@ -44,6 +47,8 @@ __all__ = [
     "LossLayer",
     "LossSubject",
     "Mode",
+    "Network",
+    "NetworkSubject",
     "Status",
     "TaylorReport",
     "UnaryLayer",
@@ -53,6 +58,7 @@ __all__ = [
     "check_gradients",
     "default_step",
     "loss",
+    "network",
     "numerical_gradient",
     "taylor_test",
     "unary",

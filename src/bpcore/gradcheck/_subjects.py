@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType
+from bpcore.errors import NotForwardedError
 
 
 class Differentiable(Protocol):
@@ -169,6 +170,53 @@ class LossSubject:
         return grads
 
 
+class Network(Protocol):
+    """The book's network interface: ``params``, ``loss(x, t)`` and ``gradient(x, t)``."""
+
+    @property
+    def params(self) -> Mapping[str, FloatArray]: ...
+    def loss(self, x: FloatArray, t: npt.NDArray[np.generic], /) -> float: ...
+    def gradient(
+        self, x: FloatArray, t: npt.NDArray[np.generic], /
+    ) -> Mapping[str, FloatArray]: ...
+
+
+@final
+class NetworkSubject:
+    """A :class:`Network` seen as ``loss(x; params)``; only the parameters are differentiated.
+
+    The network's ``gradient`` is the gradient of the loss itself, so backward scales it
+    by the scalar ``dout``. The input ``x`` gets no gradient: networks skip it on purpose.
+    """
+
+    def __init__(self, network: Network, t: npt.ArrayLike) -> None:
+        self.network = network
+        self.t = np.asarray(t)
+        self._x: FloatArray | None = None
+
+    @property
+    def name(self) -> str:
+        return type(self.network).__name__
+
+    @property
+    def parameters(self) -> Mapping[str, FloatArray]:
+        return self.network.params
+
+    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
+        self._x = inputs["x"]
+        dtype = next(iter(self.network.params.values())).dtype
+        return np.asarray(self.network.loss(self._x, self.t), dtype=dtype)
+
+    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        if self._x is None:
+            raise NotForwardedError(f"{self.name}: backward() was called before forward().")
+        scale = np.asarray(dout)
+        return {
+            k: np.asarray(g * scale, dtype=g.dtype)
+            for k, g in self.network.gradient(self._x, self.t).items()
+        }
+
+
 def unary(make: Callable[[FloatDType], UnaryLayer], *, params: Sequence[str] = ()) -> Factory:
     """Turn ``make(dtype) -> layer`` for a unary layer into a checker :data:`Factory`.
 
@@ -188,3 +236,8 @@ def loss(
 ) -> Factory:
     """Turn ``make(dtype) -> layer`` for a loss layer, with fixed targets ``t``, into a Factory."""
     return lambda dtype: LossSubject(make(dtype), t, params=params)
+
+
+def network(make: Callable[[FloatDType], Network], t: npt.ArrayLike) -> Factory:
+    """Turn ``make(dtype) -> network``, with fixed targets ``t``, into a checker Factory."""
+    return lambda dtype: NetworkSubject(make(dtype), t)

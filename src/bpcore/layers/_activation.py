@@ -42,8 +42,9 @@ class Relu:
     def forward(self, x: npt.ArrayLike) -> FloatArray:
         """Return ``max(x, 0)`` as a new array of ``x``'s shape and dtype."""
         xa = as_float_array(x, where="Relu.forward", name="x")
-        # The book's mask, x <= 0, written as "not x > 0" so that NaN also counts as masked.
-        self.mask = ~(xa > 0)
+        # The book's mask. NaN is not <= 0, so a NaN passes through unmasked: a diverging
+        # network must show NaN in its loss, not have it silently turned into 0.
+        self.mask = xa <= 0
         self._dtype = xa.dtype
         return np.where(self.mask, xa.dtype.type(0), xa)
 
