@@ -285,7 +285,8 @@ def test_gradcheck_reports_every_parameter(dtype: str, capsys: Capsys) -> None:
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
     for name in ("W1", "b1", "W2", "b2"):
-        assert rows[name].endswith("ok"), out
+        # A probe that straddles a ReLU kink is reported as such, never as a mismatch.
+        assert rows[name].endswith(("pass", "non-differentiable")), out
     assert "numerical/backprop" in out
     assert "all gradients agree" in out
 
