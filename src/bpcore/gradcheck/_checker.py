@@ -418,55 +418,92 @@ def _tolerance(
     return trunc + rounding + analytic
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """One comparison: along ``where`` (an element index or a direction) with ``step``.
+
+    ``analytic`` is the backward value to compare, ``grad_scale`` and ``sensitivity`` the
+    sizes that enter its rounding bound, ``near_kink`` whether the probe reaches a
+    declared kink, and ``label`` how the report names it.
+    """
+
+    where: tuple[int, ...] | FloatArray
+    step: float
+    analytic: float
+    grad_scale: float
+    sensitivity: float
+    near_kink: bool
+    label: tuple[int, ...]
+
+
 @dataclass
-class _Worst:
+class _Tally:
+    """The running verdict over the probes of one array."""
+
     ratio: float = -1.0
-    index: tuple[int, ...] = ()
-    analytic: float = 0.0
+    worst: _Probe | None = None
     numerical: float = 0.0
-    step: float = 0.0
     tolerance: float = 0.0
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    mismatches: int = 0
+    kinks: int = 0
+    checked: int = 0
+
+    def add(self, problem: _Problem, name: str, probe: _Probe) -> None:
+        """Evaluate ``probe`` and fold its outcome into the tally."""
+        self.checked += 1
+        step, g = probe.step, probe.analytic
+        d_h = (
+            problem.phi_at(name, probe.where, step) - problem.phi_at(name, probe.where, -step)
+        ) / (2 * step)
+        d_2h = (
+            problem.phi_at(name, probe.where, 2 * step)
+            - problem.phi_at(name, probe.where, -2 * step)
+        ) / (4 * step)
+        tol = _tolerance(problem, step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity)
+        error = abs(g - d_h)
+        if error > tol:
+            if probe.near_kink or _straddles_kink(problem, name, probe.where, step, g, tol):
+                self.kinks += 1
+                return
+            self.mismatches += 1
+        self.max_abs = max(self.max_abs, error)
+        self.max_rel = max(self.max_rel, _rel(g, d_h))
+        ratio = error / tol if tol > 0 else (np.inf if error > 0 else 0.0)
+        if ratio > self.ratio:
+            self.ratio, self.worst, self.numerical, self.tolerance = float(ratio), probe, d_h, tol
+
+    def result(self, name: str, role: str, mode: str, dtype: FloatDType) -> ArrayCheck:
+        """The :class:`ArrayCheck` for everything added so far."""
+        if self.mismatches:
+            status = Status.MISMATCH
+        elif self.kinks:
+            status = Status.NONDIFFERENTIABLE
+        else:
+            status = Status.PASS
+        worst = self.worst
+        return ArrayCheck(
+            name=name,
+            role=role,
+            status=status,
+            mode=mode,
+            checked=self.checked,
+            max_abs_error=self.max_abs,
+            max_rel_error=self.max_rel,
+            worst=() if worst is None else worst.label,
+            analytic=0.0 if worst is None else worst.analytic,
+            numerical=self.numerical,
+            step=0.0 if worst is None else worst.step,
+            tolerance=self.tolerance,
+            dtype=str(dtype),
+            kinks=self.kinks,
+        )
 
 
 def _rel(a: float, b: float) -> float:
     denominator = max(abs(a), abs(b))
     return abs(a - b) / denominator if denominator > 0 else 0.0
-
-
-def _finish(
-    name: str,
-    role: str,
-    mode: str,
-    checked: int,
-    problem: _Problem,
-    worst: _Worst,
-    max_abs: float,
-    max_rel: float,
-    mismatches: int,
-    kink_count: int,
-) -> ArrayCheck:
-    if mismatches:
-        status = Status.MISMATCH
-    elif kink_count:
-        status = Status.NONDIFFERENTIABLE
-    else:
-        status = Status.PASS
-    return ArrayCheck(
-        name=name,
-        role=role,
-        status=status,
-        mode=mode,
-        checked=checked,
-        max_abs_error=max_abs,
-        max_rel_error=max_rel,
-        worst=worst.index,
-        analytic=worst.analytic,
-        numerical=worst.numerical,
-        step=worst.step,
-        tolerance=worst.tolerance,
-        dtype=str(problem.subject_dtype),
-        kinks=kink_count,
-    )
 
 
 def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[float]) -> ArrayCheck:
@@ -475,34 +512,21 @@ def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[floa
     sens = problem.sensitivity[name]
     magnitude = problem.magnitude[name]
     grad_scale = float(np.max(magnitude)) if magnitude.size else 0.0
-    worst = _Worst()
-    max_abs = max_rel = 0.0
-    mismatches = kink_count = 0
+    tally = _Tally()
     for index in np.ndindex(values.shape):
         centre = float(values[index])
         step = _CBRT_EPS64 * max(1.0, abs(centre))
-        d_h = (problem.phi_at(name, index, step) - problem.phi_at(name, index, -step)) / (2 * step)
-        d_2h = (problem.phi_at(name, index, 2 * step) - problem.phi_at(name, index, -2 * step)) / (
-            4 * step
+        probe = _Probe(
+            where=index,
+            step=step,
+            analytic=float(grad[index]),
+            grad_scale=grad_scale,
+            sensitivity=float(sens[index]),
+            near_kink=_near_kink(centre, 2 * step, declared),
+            label=tuple(int(i) for i in index),
         )
-        tol = _tolerance(problem, step, abs(d_2h - d_h), grad_scale, float(sens[index]))
-        g = float(grad[index])
-        error = abs(g - d_h)
-        if error > tol:
-            if _near_kink(centre, 2 * step, declared) or _straddles_kink(
-                problem, name, index, step, g, tol
-            ):
-                kink_count += 1
-                continue
-            mismatches += 1
-        max_abs = max(max_abs, error)
-        max_rel = max(max_rel, _rel(g, d_h))
-        ratio = error / tol if tol > 0 else (np.inf if error > 0 else 0.0)
-        if ratio > worst.ratio:
-            worst = _Worst(float(ratio), tuple(int(i) for i in index), g, d_h, step, tol)
-    return _finish(
-        name, role, "full", values.size, problem, worst, max_abs, max_rel, mismatches, kink_count
-    )
+        tally.add(problem, name, probe)
+    return tally.result(name, role, "full", problem.subject_dtype)
 
 
 def _check_directional(
@@ -517,40 +541,20 @@ def _check_directional(
     grad = problem.analytic[name]
     sens = problem.sensitivity[name]
     magnitude = max(1.0, float(np.max(np.abs(values)))) if values.size else 1.0
-    worst = _Worst()
-    max_abs = max_rel = 0.0
-    mismatches = kink_count = 0
+    tally = _Tally()
     for k in range(directions):
         v = rng.standard_normal(values.shape)
-        step = _CBRT_EPS64 * magnitude / max(float(np.max(np.abs(v))), 1e-300)
-        d_h = (problem.phi_at(name, v, step) - problem.phi_at(name, v, -step)) / (2 * step)
-        d_2h = (problem.phi_at(name, v, 2 * step) - problem.phi_at(name, v, -2 * step)) / (4 * step)
         abs_v = np.abs(v)
-        grad_scale = float(np.sum(problem.magnitude[name] * abs_v))
-        tol = _tolerance(problem, step, abs(d_2h - d_h), grad_scale, float(np.sum(sens * abs_v)))
-        g = float(np.sum(grad * v))
-        error = abs(g - d_h)
-        if error > tol:
-            reach = 2 * step * abs_v
-            near = any(bool(np.any(np.abs(values - kink) <= reach)) for kink in declared)
-            if near or _straddles_kink(problem, name, v, step, g, tol):
-                kink_count += 1
-                continue
-            mismatches += 1
-        max_abs = max(max_abs, error)
-        max_rel = max(max_rel, _rel(g, d_h))
-        ratio = error / tol if tol > 0 else (np.inf if error > 0 else 0.0)
-        if ratio > worst.ratio:
-            worst = _Worst(float(ratio), (k,), g, d_h, step, tol)
-    return _finish(
-        name,
-        role,
-        "directional",
-        directions,
-        problem,
-        worst,
-        max_abs,
-        max_rel,
-        mismatches,
-        kink_count,
-    )
+        step = _CBRT_EPS64 * magnitude / max(float(np.max(abs_v)), 1e-300)
+        reach = 2 * step * abs_v
+        probe = _Probe(
+            where=v,
+            step=step,
+            analytic=float(np.sum(grad * v)),
+            grad_scale=float(np.sum(problem.magnitude[name] * abs_v)),
+            sensitivity=float(np.sum(sens * abs_v)),
+            near_kink=any(bool(np.any(np.abs(values - kink) <= reach)) for kink in declared),
+            label=(k,),
+        )
+        tally.add(problem, name, probe)
+    return tally.result(name, role, "directional", problem.subject_dtype)

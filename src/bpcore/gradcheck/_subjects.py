@@ -10,6 +10,7 @@ this form, and read parameters the book's way: attribute ``W`` with gradient ``d
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeAlias, final
 
@@ -67,107 +68,93 @@ class LossLayer(Protocol):
     def backward(self, dout: FloatArray, /) -> FloatArray: ...
 
 
-def _read_params(layer: object, names: Sequence[str]) -> dict[str, FloatArray]:
-    params: dict[str, FloatArray] = {}
-    for name in names:
-        value = getattr(layer, name, None)
-        if not isinstance(value, np.ndarray):
-            raise TypeError(
-                f"{type(layer).__name__}: expected parameter `{name}` to be a numpy array, "
-                f"got {type(value).__name__}."
-            )
-        params[name] = value
-    return params
+class _LayerSubject(abc.ABC):
+    """What the three layer adapters share: a name, and parameters read the book's way
+    (attribute ``W``, gradient ``dW`` after backward)."""
 
-
-def _read_param_grads(layer: object, names: Sequence[str]) -> dict[str, FloatArray]:
-    grads: dict[str, FloatArray] = {}
-    for name in names:
-        value = getattr(layer, "d" + name, None)
-        if not isinstance(value, np.ndarray):
-            raise TypeError(
-                f"{type(layer).__name__}: expected backward to set `d{name}` to a numpy array, "
-                f"got {type(value).__name__}."
-            )
-        grads[name] = value
-    return grads
-
-
-@final
-class UnarySubject:
-    """A :class:`UnaryLayer` with input ``x`` and parameters read as attributes."""
-
-    def __init__(self, layer: UnaryLayer, *, params: Sequence[str] = ()) -> None:
-        self.layer = layer
+    def __init__(self, layer: object, params: Sequence[str]) -> None:
+        self._layer = layer
         self._param_names = tuple(params)
 
     @property
     def name(self) -> str:
-        return type(self.layer).__name__
+        """The layer's class name."""
+        return type(self._layer).__name__
 
     @property
     def parameters(self) -> Mapping[str, FloatArray]:
-        return _read_params(self.layer, self._param_names)
+        """The live parameter arrays, by attribute name."""
+        return {n: self._attribute(n, "parameter") for n in self._param_names}
+
+    @abc.abstractmethod
+    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
+        """Evaluate the layer at ``inputs``."""
+
+    @abc.abstractmethod
+    def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
+        """Run the layer's backward and return the gradient of each input."""
+
+    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        """The input gradients, then ``d<name>`` for each parameter ``name``."""
+        grads = self._input_gradients(dout)
+        grads.update({n: self._attribute("d" + n, "gradient") for n in self._param_names})
+        return grads
+
+    def _attribute(self, attribute: str, role: str) -> FloatArray:
+        value = getattr(self._layer, attribute, None)
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"{self.name}: expected {role} attribute `{attribute}` to be a numpy array, "
+                f"got {type(value).__name__}."
+            )
+        return value
+
+
+@final
+class UnarySubject(_LayerSubject):
+    """A :class:`UnaryLayer` with input ``x``."""
+
+    def __init__(self, layer: UnaryLayer, *, params: Sequence[str] = ()) -> None:
+        super().__init__(layer, params)
+        self.layer = layer
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
         return np.asarray(self.layer.forward(inputs["x"]))
 
-    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
-        grads = {"x": np.asarray(self.layer.backward(dout))}
-        grads.update(_read_param_grads(self.layer, self._param_names))
-        return grads
+    def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
+        return {"x": np.asarray(self.layer.backward(dout))}
 
 
 @final
-class BinarySubject:
+class BinarySubject(_LayerSubject):
     """A :class:`BinaryLayer` with inputs ``x`` and ``y``."""
 
     def __init__(self, layer: BinaryLayer, *, params: Sequence[str] = ()) -> None:
+        super().__init__(layer, params)
         self.layer = layer
-        self._param_names = tuple(params)
-
-    @property
-    def name(self) -> str:
-        return type(self.layer).__name__
-
-    @property
-    def parameters(self) -> Mapping[str, FloatArray]:
-        return _read_params(self.layer, self._param_names)
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
         return np.asarray(self.layer.forward(inputs["x"], inputs["y"]))
 
-    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+    def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
         dx, dy = self.layer.backward(dout)
-        grads = {"x": np.asarray(dx), "y": np.asarray(dy)}
-        grads.update(_read_param_grads(self.layer, self._param_names))
-        return grads
+        return {"x": np.asarray(dx), "y": np.asarray(dy)}
 
 
 @final
-class LossSubject:
+class LossSubject(_LayerSubject):
     """A :class:`LossLayer` with input ``x``; the targets ``t`` are fixed, not differentiated."""
 
     def __init__(self, layer: LossLayer, t: npt.ArrayLike, *, params: Sequence[str] = ()) -> None:
+        super().__init__(layer, params)
         self.layer = layer
         self.t = np.asarray(t)
-        self._param_names = tuple(params)
-
-    @property
-    def name(self) -> str:
-        return type(self.layer).__name__
-
-    @property
-    def parameters(self) -> Mapping[str, FloatArray]:
-        return _read_params(self.layer, self._param_names)
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
         return np.asarray(self.layer.forward(inputs["x"], self.t), dtype=inputs["x"].dtype)
 
-    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
-        grads = {"x": np.asarray(self.layer.backward(dout))}
-        grads.update(_read_param_grads(self.layer, self._param_names))
-        return grads
+    def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
+        return {"x": np.asarray(self.layer.backward(dout))}
 
 
 class Network(Protocol):

@@ -8,7 +8,7 @@ from typing import final
 import numpy as np
 
 from bpcore._arrays import FloatArray
-from bpcore.optim._checks import check_state, checked_step, positive_finite, readonly_view
+from bpcore.optim._checks import Slots, checked_step, positive_finite, readonly_view
 
 _EPS = 1e-7
 
@@ -36,16 +36,12 @@ class AdaGrad:
     """
 
     _lr: float
-    _h: dict[str, FloatArray]
-    _scratch: dict[str, FloatArray]
-    _started: bool
+    _slots: Slots
 
     def __init__(self, lr: float = 0.01) -> None:
         """Create the optimizer; ``lr`` must be finite and ``> 0``."""
         self._lr = positive_finite(lr, where="AdaGrad", name="lr")
-        self._h = {}
-        self._scratch = {}
-        self._started = False
+        self._slots = Slots("h", "scratch", where="AdaGrad.update")
 
     @property
     def lr(self) -> float:
@@ -59,7 +55,7 @@ class AdaGrad:
     @property
     def h(self) -> Mapping[str, FloatArray]:
         """Read-only views of the squared-gradient accumulators by parameter name."""
-        return readonly_view(self._h)
+        return readonly_view(self._slots["h"])
 
     def __repr__(self) -> str:
         return f"AdaGrad(lr={self._lr!r})"
@@ -67,15 +63,10 @@ class AdaGrad:
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Set ``h[k] += g*g`` then ``params[k] -= lr * g / (sqrt(h[k]) + 1e-7)``, in place."""
         step = checked_step(params, grads, where="AdaGrad.update")
-        if self._started:
-            check_state(self._h, step, where="AdaGrad.update")
-        else:
-            self._h = {key: np.zeros_like(p) for key, p, _ in step}
-            self._scratch = {key: np.empty_like(p) for key, p, _ in step}
-            self._started = True
+        self._slots.prepare(step)
         for key, p, g in step:
-            h = self._h[key]
-            s = self._scratch[key]
+            h = self._slots["h"][key]
+            s = self._slots["scratch"][key]
             np.multiply(g, g, out=s)
             np.add(h, s, out=h)
             np.sqrt(h, out=s)

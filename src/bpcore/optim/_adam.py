@@ -10,7 +10,7 @@ import numpy as np
 
 from bpcore._arrays import FloatArray
 from bpcore.optim._checks import (
-    check_state,
+    Slots,
     checked_step,
     positive_finite,
     readonly_view,
@@ -52,10 +52,7 @@ class Adam:
     _beta1: float
     _beta2: float
     _iter: int
-    _m: dict[str, FloatArray]
-    _v: dict[str, FloatArray]
-    _scratch: dict[str, FloatArray]
-    _started: bool
+    _slots: Slots
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         """Create the optimizer; ``lr`` finite and ``> 0``, ``beta1``, ``beta2`` in ``[0, 1)``."""
@@ -63,10 +60,7 @@ class Adam:
         self._beta1 = unit_interval(beta1, where="Adam", name="beta1")
         self._beta2 = unit_interval(beta2, where="Adam", name="beta2")
         self._iter = 0
-        self._m = {}
-        self._v = {}
-        self._scratch = {}
-        self._started = False
+        self._slots = Slots("m", "v", "scratch", where="Adam.update")
 
     @property
     def lr(self) -> float:
@@ -95,12 +89,12 @@ class Adam:
     @property
     def m(self) -> Mapping[str, FloatArray]:
         """Read-only views of the first moments by parameter name."""
-        return readonly_view(self._m)
+        return readonly_view(self._slots["m"])
 
     @property
     def v(self) -> Mapping[str, FloatArray]:
         """Read-only views of the second moments by parameter name."""
-        return readonly_view(self._v)
+        return readonly_view(self._slots["v"])
 
     def __repr__(self) -> str:
         return f"Adam(lr={self._lr!r}, beta1={self._beta1!r}, beta2={self._beta2!r})"
@@ -108,21 +102,15 @@ class Adam:
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Advance ``t``, update ``m``, ``v``, then ``params[k] -= lr_t * m / (sqrt(v) + 1e-7)``."""
         step = checked_step(params, grads, where="Adam.update")
-        if self._started:
-            check_state(self._m, step, where="Adam.update")
-        else:
-            self._m = {key: np.zeros_like(p) for key, p, _ in step}
-            self._v = {key: np.zeros_like(p) for key, p, _ in step}
-            self._scratch = {key: np.empty_like(p) for key, p, _ in step}
-            self._started = True
+        self._slots.prepare(step)
         self._iter += 1
         t = self._iter
         b1, b2 = self._beta1, self._beta2
         lr_t = self._lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         for key, p, g in step:
-            m = self._m[key]
-            v = self._v[key]
-            s = self._scratch[key]
+            m = self._slots["m"][key]
+            v = self._slots["v"][key]
+            s = self._slots["scratch"][key]
             np.subtract(g, m, out=s)
             np.multiply(s, 1.0 - b1, out=s)
             np.add(m, s, out=m)

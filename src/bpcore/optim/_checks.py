@@ -10,6 +10,7 @@ import math
 import numbers
 import types
 from collections.abc import Iterable, Mapping
+from typing import final
 
 import numpy as np
 
@@ -146,3 +147,31 @@ def readonly_view(arrays: Mapping[str, FloatArray]) -> Mapping[str, FloatArray]:
         view.flags.writeable = False
         views[key] = view
     return types.MappingProxyType(views)
+
+
+@final
+class Slots:
+    """Per-parameter state buffers of a stateful optimizer, by slot name (``"v"``, ...).
+
+    Every slot holds one array per parameter, of its shape and dtype, allocated as
+    zeros on the first :meth:`prepare` and reused afterwards; later steps must update
+    the same parameters (see :func:`check_state`).
+    """
+
+    def __init__(self, *names: str, where: str) -> None:
+        self._where = where
+        self._slots: dict[str, dict[str, FloatArray]] = {name: {} for name in names}
+        self._started = False
+
+    def prepare(self, step: Step) -> None:
+        """Allocate the buffers for ``step``'s parameters, or check they are the same ones."""
+        if self._started:
+            check_state(next(iter(self._slots.values())), step, where=self._where)
+            return
+        for name in self._slots:
+            self._slots[name] = {key: np.zeros_like(p) for key, p, _ in step}
+        self._started = True
+
+    def __getitem__(self, name: str) -> dict[str, FloatArray]:
+        """The buffers of slot ``name``, by parameter name (empty before the first step)."""
+        return self._slots[name]

@@ -9,7 +9,7 @@ import numpy as np
 
 from bpcore._arrays import FloatArray
 from bpcore.optim._checks import (
-    check_state,
+    Slots,
     checked_step,
     positive_finite,
     readonly_view,
@@ -40,17 +40,13 @@ class Momentum:
 
     _lr: float
     _momentum: float
-    _v: dict[str, FloatArray]
-    _scratch: dict[str, FloatArray]
-    _started: bool
+    _slots: Slots
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         """Create the optimizer; ``lr`` finite and ``> 0``, ``momentum`` in ``[0, 1)``."""
         self._lr = positive_finite(lr, where="Momentum", name="lr")
         self._momentum = unit_interval(momentum, where="Momentum", name="momentum")
-        self._v = {}
-        self._scratch = {}
-        self._started = False
+        self._slots = Slots("v", "scratch", where="Momentum.update")
 
     @property
     def lr(self) -> float:
@@ -69,7 +65,7 @@ class Momentum:
     @property
     def v(self) -> Mapping[str, FloatArray]:
         """Read-only views of the velocities by parameter name."""
-        return readonly_view(self._v)
+        return readonly_view(self._slots["v"])
 
     def __repr__(self) -> str:
         return f"Momentum(lr={self._lr!r}, momentum={self._momentum!r})"
@@ -77,15 +73,10 @@ class Momentum:
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Set ``v[k] = momentum * v[k] - lr * grads[k]`` then ``params[k] += v[k]``, in place."""
         step = checked_step(params, grads, where="Momentum.update")
-        if self._started:
-            check_state(self._v, step, where="Momentum.update")
-        else:
-            self._v = {key: np.zeros_like(p) for key, p, _ in step}
-            self._scratch = {key: np.empty_like(p) for key, p, _ in step}
-            self._started = True
+        self._slots.prepare(step)
         for key, p, g in step:
-            v = self._v[key]
-            s = self._scratch[key]
+            v = self._slots["v"][key]
+            s = self._slots["scratch"][key]
             np.multiply(g, self._lr, out=s)
             np.multiply(v, self._momentum, out=v)
             np.subtract(v, s, out=v)
