@@ -20,7 +20,7 @@ import secrets
 import zipfile
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, TypeGuard, final
 
@@ -35,6 +35,7 @@ MetaValue: TypeAlias = int | float | str
 """The type of a checkpoint metadata value."""
 
 _PARAM_PREFIX = "param/"
+_STATE_PREFIX = "state/"
 _META_KEY = "meta"
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _TEMP_ATTEMPTS = 100
@@ -52,10 +53,13 @@ class Checkpoint:
     Attributes:
         params: the parameter arrays by name (fresh, writable arrays owned by the checkpoint).
         meta: the metadata saved with them.
+        state: other named float arrays saved with them, such as an optimizer's state
+            (empty when none were saved).
     """
 
     params: dict[str, FloatArray]
     meta: dict[str, MetaValue]
+    state: dict[str, FloatArray] = field(default_factory=dict)
 
 
 def _require_float_array(value: object, *, where: str, name: str) -> None:
@@ -130,8 +134,12 @@ def save_checkpoint(
     params: Mapping[str, FloatArray],
     *,
     meta: Mapping[str, MetaValue] | None = None,
+    state: Mapping[str, FloatArray] | None = None,
 ) -> Path:
-    """Write ``params`` and ``meta`` to the ``.npz`` checkpoint ``path`` atomically; return it.
+    """Write ``params``, ``meta`` and ``state`` to the ``.npz`` checkpoint ``path`` atomically.
+
+    ``state`` holds any other float arrays to keep with the parameters (an
+    optimizer's :meth:`~bpcore.optim.StatefulOptimizer.state_dict`). Returns ``path``.
 
     The archive is written to a new temporary file ``.<name>.<random>.tmp`` in
     the same directory, flushed and fsynced, then renamed over ``path`` with
@@ -156,6 +164,9 @@ def save_checkpoint(
             )
         _require_float_array(value, where=f"save_checkpoint({str(target)!r})", name=name)
         arrays[_PARAM_PREFIX + name] = value
+    for name, value in ({} if state is None else state).items():
+        _require_float_array(value, where=f"save_checkpoint({str(target)!r})", name=f"state {name}")
+        arrays[_STATE_PREFIX + name] = value
     arrays[_META_KEY] = np.array(_meta_json({} if meta is None else meta, target))
 
     directory = target.parent
@@ -272,6 +283,7 @@ def load_checkpoint(
     source = Path(path)
     where = f"load_checkpoint({str(source)!r})"
     params: dict[str, FloatArray] = {}
+    state: dict[str, FloatArray] = {}
     meta: dict[str, MetaValue] | None = None
     try:
         # Opening the file here, not in np.load, guarantees it is closed when
@@ -284,10 +296,10 @@ def load_checkpoint(
                 )
             with loaded as archive:
                 for key in archive.files:
-                    if key != _META_KEY and not key.startswith(_PARAM_PREFIX):
+                    if key != _META_KEY and not key.startswith((_PARAM_PREFIX, _STATE_PREFIX)):
                         raise CheckpointError(
-                            f"{where}: expected only keys 'meta' and 'param/<name>', "
-                            f"got key {key!r}."
+                            f"{where}: expected only keys 'meta', 'param/<name>' and "
+                            f"'state/<name>', got key {key!r}."
                         )
                     raw = _read_member(archive, key, where)
                     if key == _META_KEY:
@@ -298,7 +310,10 @@ def load_checkpoint(
                             f"{where}: key {key!r}: expected a float32 or float64 array, "
                             f"got dtype {raw.dtype}."
                         )
-                    params[key.removeprefix(_PARAM_PREFIX)] = raw
+                    if key.startswith(_STATE_PREFIX):
+                        state[key.removeprefix(_STATE_PREFIX)] = raw
+                    else:
+                        params[key.removeprefix(_PARAM_PREFIX)] = raw
     except CheckpointError:
         raise
     except FileNotFoundError as exc:
@@ -311,7 +326,7 @@ def load_checkpoint(
         raise CheckpointError(f"{where}: expected key 'meta', but the file has none.")
     if expected is not None:
         _check_expected(params, expected, where)
-    return Checkpoint(params=params, meta=meta)
+    return Checkpoint(params=params, meta=meta, state=state)
 
 
 def restore_into(params: Mapping[str, FloatArray], checkpoint: Checkpoint) -> None:

@@ -340,11 +340,12 @@ def test_non_float_parameter_in_file(tmp_path: Path) -> None:
 
 
 def test_unknown_key_in_file(tmp_path: Path) -> None:
-    """A key outside `meta` and `param/<name>` raises CheckpointError naming it."""
+    """A key outside `meta`, `param/<name>` and `state/<name>` raises CheckpointError naming it."""
     path = tmp_path / "c.npz"
     write_npz(path, {"W": np.ones(3), "meta": np.array("{}")})
     with pytest.raises(
-        CheckpointError, match=r"expected only keys 'meta' and 'param/<name>', got key 'W'"
+        CheckpointError,
+        match=r"expected only keys 'meta', 'param/<name>' and 'state/<name>', got key 'W'",
     ):
         load_checkpoint(path)
 
@@ -504,3 +505,25 @@ def test_restore_into_non_float_target() -> None:
         restore_into(
             {"W": np.zeros(2, dtype=np.int64)}, Checkpoint(params={"W": np.ones(2)}, meta={})
         )
+
+
+def test_state_arrays_round_trip_beside_the_parameters(tmp_path: Path) -> None:
+    """Arrays passed as `state` come back in Checkpoint.state, separate from the parameters."""
+    path = tmp_path / "c.npz"
+    params = {"W": np.arange(6.0).reshape(2, 3)}
+    state = {"v/W": np.full((2, 3), 0.5, dtype=np.float32), "iter": np.array(7.0)}
+    save_checkpoint(path, params, state=state)
+    loaded = load_checkpoint(path)
+    assert loaded.params.keys() == {"W"}
+    assert loaded.state.keys() == {"v/W", "iter"}
+    np.testing.assert_array_equal(loaded.state["v/W"], state["v/W"])
+    assert loaded.state["v/W"].dtype == np.float32
+    assert float(loaded.state["iter"]) == 7.0
+
+
+def test_non_float_state_is_refused_on_save(tmp_path: Path) -> None:
+    """A state array that is not float32/float64 raises DtypeError and writes nothing."""
+    path = tmp_path / "c.npz"
+    with pytest.raises(DtypeError, match="state iter"):
+        save_checkpoint(path, {"W": np.ones(2)}, state={"iter": np.array(3)})
+    assert not path.exists()

@@ -12,7 +12,7 @@ import pytest
 from bpcore._arrays import FloatArray
 from bpcore.errors import DtypeError, ShapeError
 from bpcore.layers import Affine
-from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
+from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer, StatefulOptimizer
 
 Factory = Callable[[], Optimizer]
 
@@ -490,3 +490,60 @@ def test_rejected_update_does_not_advance_adam() -> None:
     with pytest.raises(ShapeError):
         opt.update({"W": f64(1.0)}, {"W": f64(1.0, 2.0)})
     assert opt.iter == 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Momentum(lr=0.1), lambda: AdaGrad(lr=0.1), lambda: Adam(lr=0.1)],
+    ids=["momentum", "adagrad", "adam"],
+)
+def test_state_dict_round_trip_continues_identically(make: Callable[[], StatefulOptimizer]) -> None:
+    """A fresh optimizer loaded with another's state_dict takes bit-identical next steps."""
+    rng = np.random.default_rng(0)
+    grads = [{"W": rng.standard_normal((2, 3)), "b": rng.standard_normal(3)} for _ in range(4)]
+    first = make()
+    p1 = {"W": np.ones((2, 3)), "b": np.zeros(3)}
+    for g in grads[:2]:
+        first.update(p1, g)
+    saved = first.state_dict()
+    second = make()
+    second.load_state_dict(saved)
+    p2 = {k: v.copy() for k, v in p1.items()}
+    for g in grads[2:]:
+        first.update(p1, g)
+        second.update(p2, g)
+    for key, value in p1.items():
+        assert value.tobytes() == p2[key].tobytes()
+
+
+def test_state_dict_is_a_copy() -> None:
+    """Editing a state_dict leaves the optimizer's own state unchanged."""
+    opt = Momentum(lr=0.1)
+    params = {"W": np.ones(2)}
+    opt.update(params, {"W": np.ones(2)})
+    state = opt.state_dict()
+    state["v/W"][...] = 99.0
+    np.testing.assert_array_equal(opt.v["W"], [-0.1, -0.1])
+
+
+def test_load_state_dict_rejects_mismatched_state() -> None:
+    """Unknown or mismatched slots, bad step counts and other parameters raise; nothing changes."""
+    adam = Adam()
+    with pytest.raises(ValueError, match="'iter'"):
+        adam.load_state_dict({"m/W": np.zeros(2), "v/W": np.zeros(2)})
+    with pytest.raises(ValueError, match="slot 'v'"):
+        adam.load_state_dict({"m/W": np.zeros(2), "iter": np.array(1.0)})
+    with pytest.raises(ValueError, match="'<slot>/<param>'"):
+        adam.load_state_dict({"x/W": np.zeros(2), "iter": np.array(1.0)})
+    with pytest.raises(ShapeError, match="v/W"):
+        adam.load_state_dict({"m/W": np.zeros(2), "v/W": np.zeros(3), "iter": np.array(1.0)})
+    untouched = adam.state_dict()
+    assert list(untouched) == ["iter"]
+    assert float(untouched["iter"]) == 0.0
+    momentum = Momentum()
+    momentum.update({"W": np.ones(2)}, {"W": np.ones(2)})
+    with pytest.raises(ShapeError, match="shape"):
+        momentum.load_state_dict({"v/W": np.zeros(5)})
+    np.testing.assert_array_equal(momentum.v["W"], [-0.01, -0.01])
+    with pytest.raises(ValueError, match="empty state"):
+        SGD().load_state_dict({"v/W": np.zeros(2)})

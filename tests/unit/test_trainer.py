@@ -17,7 +17,7 @@ from bpcore.checkpoint import load_checkpoint, save_checkpoint
 from bpcore.errors import BpcoreError, CheckpointError, ShapeError
 from bpcore.layers import SoftmaxWithLoss
 from bpcore.networks import MultiLayerNet
-from bpcore.optim import SGD, Adam, Optimizer
+from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
 from bpcore.training import (
     CHECKPOINT_FORMAT,
     EpochStats,
@@ -212,7 +212,7 @@ def test_non_finite_parameters_after_an_epoch_are_not_checkpointed(
     name, index = where
 
     def poison(info: StepInfo) -> None:
-        # Also for W1, whose NaN the ReLU after it maps to 0, so the loss stays finite.
+        # Poisoned on an epoch's last step: the end-of-epoch check must catch it.
         if (info.epoch, info.step) == (2, STEPS):
             net.params[name][index] = np.nan
 
@@ -222,21 +222,45 @@ def test_non_finite_parameters_after_an_epoch_are_not_checkpointed(
     assert load_checkpoint(path).meta["epoch"] == 1
 
 
-def test_resume_after_an_epoch_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
-    """With SGD, 2 epochs + resume + 2 epochs equals 4 epochs bit for bit (params and history)."""
+OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
+    "sgd": lambda: SGD(lr=0.1),
+    "momentum": lambda: Momentum(lr=0.05),
+    "adagrad": lambda: AdaGrad(lr=0.05),
+    "adam": lambda: Adam(lr=0.01),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_resume_after_an_epoch_reproduces_the_uninterrupted_run(tmp_path: Path, name: str) -> None:
+    """2 epochs + resume + 2 epochs equals 4 epochs bit for bit, optimizer state included."""
+    make = OPTIMIZERS[name]
     straight = _net()
-    full = _trainer(straight, epochs=4).fit()
+    full = _trainer(straight, optimizer=make(), epochs=4).fit()
 
     path = tmp_path / "run.npz"
-    _trainer(_net(), epochs=2, checkpoint=path).fit()
-    # A differently initialised network: everything must come from the checkpoint.
+    _trainer(_net(), optimizer=make(), epochs=2, checkpoint=path).fit()
+    # A differently initialised network and a fresh optimizer: everything must come
+    # from the checkpoint.
     resumed = _net(seed=99)
-    trainer = _trainer(resumed, epochs=4, seed=12345)
+    trainer = _trainer(resumed, optimizer=make(), epochs=4, seed=12345)
     assert trainer.resume(path) == 2
     assert trainer.seed == 7
     history = trainer.fit()
     _assert_same_params(resumed.params, straight.params)
     assert _without_time(history) == _without_time(full)
+
+
+def test_resume_refuses_optimizer_state_of_another_optimizer(tmp_path: Path) -> None:
+    """Adam's saved moments cannot be loaded into Momentum: CheckpointError, nothing changed."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), optimizer=Adam(lr=0.01), epochs=1, checkpoint=path).fit()
+    net = _net(seed=3)
+    before = _copy(net.params)
+    momentum = Momentum(lr=0.05)
+    with pytest.raises(CheckpointError, match="optimizer state does not fit Momentum"):
+        _trainer(net, optimizer=momentum).resume(path)
+    _assert_same_params(net.params, before)
+    assert momentum.state_dict() == {}
 
 
 def test_keyboard_interrupt_saves_a_checkpoint_of_the_current_params(tmp_path: Path) -> None:

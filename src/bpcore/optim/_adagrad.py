@@ -57,6 +57,14 @@ class AdaGrad:
         """Read-only views of the squared-gradient accumulators by parameter name."""
         return readonly_view(self._slots["h"])
 
+    def state_dict(self) -> dict[str, FloatArray]:
+        """The accumulators as ``{"h/<param>": array}`` copies."""
+        return self._slots.export("h")
+
+    def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
+        """Restore accumulators saved by :meth:`state_dict`."""
+        self._slots.load(state, "h")
+
     def __repr__(self) -> str:
         return f"AdaGrad(lr={self._lr!r})"
 

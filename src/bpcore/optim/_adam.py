@@ -96,6 +96,26 @@ class Adam:
         """Read-only views of the second moments by parameter name."""
         return readonly_view(self._slots["v"])
 
+    def state_dict(self) -> dict[str, FloatArray]:
+        """The moments as ``{"m/<param>": ..., "v/<param>": ...}`` copies, and the step count
+        as the 0-d float64 array ``"iter"`` (exact up to 2**53 steps)."""
+        state = self._slots.export("m", "v")
+        state["iter"] = np.array(float(self._iter))
+        return state
+
+    def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
+        """Restore the moments and step count saved by :meth:`state_dict`."""
+        moments = {k: v for k, v in state.items() if k != "iter"}
+        raw = np.asarray(state.get("iter", np.array(np.nan)), dtype=np.float64)
+        count = float(raw) if raw.shape == () else math.nan
+        if not (math.isfinite(count) and count >= 0 and count == int(count)):
+            raise ValueError(
+                f"Adam.load_state_dict: expected 'iter', a 0-d array holding a whole number "
+                f">= 0, got {state.get('iter')!r}."
+            )
+        self._slots.load(moments, "m", "v")
+        self._iter = int(count)
+
     def __repr__(self) -> str:
         return f"Adam(lr={self._lr!r}, beta1={self._beta1!r}, beta2={self._beta2!r})"
 

@@ -25,3 +25,18 @@ class Optimizer(Protocol):
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Apply one optimization step to ``params`` using ``grads`` of the same keys and shapes."""
         ...
+
+
+@runtime_checkable
+class StatefulOptimizer(Optimizer, Protocol):
+    """An optimizer whose state (velocities, moments, step count) can be saved and restored,
+    so that a resumed run continues exactly where it stopped."""
+
+    def state_dict(self) -> dict[str, FloatArray]:
+        """A copy of the state as named float arrays (empty before the first update)."""
+        ...
+
+    def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
+        """Replace the state with ``state`` (as returned by :meth:`state_dict`), or raise
+        ``ValueError`` and change nothing if it does not fit this optimizer."""
+        ...

@@ -175,3 +175,51 @@ class Slots:
     def __getitem__(self, name: str) -> dict[str, FloatArray]:
         """The buffers of slot ``name``, by parameter name (empty before the first step)."""
         return self._slots[name]
+
+    def export(self, *names: str) -> dict[str, FloatArray]:
+        """Copies of slots ``names`` as ``{"<slot>/<param>": array}`` (scratch is left out)."""
+        return {f"{slot}/{key}": a.copy() for slot in names for key, a in self._slots[slot].items()}
+
+    def load(self, state: Mapping[str, FloatArray], *names: str) -> None:
+        """Replace slots ``names`` from :meth:`export`'s format; other slots are rebuilt as zeros.
+
+        Every slot must hold the same parameter names with one shape and float dtype each,
+        and a started optimizer must keep its parameters; otherwise ``ValueError`` (or
+        :class:`ShapeError`/:class:`DtypeError`) is raised and nothing changes.
+        """
+        where = self._where.replace(".update", ".load_state_dict")
+        loaded: dict[str, dict[str, FloatArray]] = {slot: {} for slot in names}
+        for full_key, value in state.items():
+            slot, _, key = full_key.partition("/")
+            if slot not in loaded or not key:
+                raise ValueError(
+                    f"{where}: expected keys '<slot>/<param>' with slot in {list(names)}, "
+                    f"got {full_key!r}."
+                )
+            loaded[slot][key] = _float_array(value, where=where, label=f"state[{full_key!r}]")
+        reference = loaded[names[0]]
+        for slot in names[1:]:
+            _require_same_keys(
+                reference,
+                loaded[slot],
+                where=where,
+                ref_name=f"slot {names[0]!r}",
+                other_name=f"slot {slot!r}",
+            )
+            for key, array in loaded[slot].items():
+                if array.shape != reference[key].shape or array.dtype != reference[key].dtype:
+                    raise ShapeError(
+                        f"{where}: expected {slot}/{key} of shape {reference[key].shape} and "
+                        f"dtype {reference[key].dtype} (as {names[0]}/{key}), "
+                        f"got {array.shape} {array.dtype}."
+                    )
+        if self._started:
+            current = [(key, p, p) for key, p in next(iter(self._slots.values())).items()]
+            check_state(reference, current, where=where)
+        for slot in self._slots:
+            source = loaded.get(slot, reference)
+            self._slots[slot] = {
+                key: (np.array(a, copy=True) if slot in loaded else np.zeros_like(a))
+                for key, a in source.items()
+            }
+        self._started = bool(reference)

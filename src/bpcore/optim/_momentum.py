@@ -67,6 +67,14 @@ class Momentum:
         """Read-only views of the velocities by parameter name."""
         return readonly_view(self._slots["v"])
 
+    def state_dict(self) -> dict[str, FloatArray]:
+        """The velocities as ``{"v/<param>": array}`` copies."""
+        return self._slots.export("v")
+
+    def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
+        """Restore velocities saved by :meth:`state_dict`."""
+        self._slots.load(state, "v")
+
     def __repr__(self) -> str:
         return f"Momentum(lr={self._lr!r}, momentum={self._momentum!r})"
 

@@ -43,6 +43,17 @@ class SGD:
     def lr(self, value: float) -> None:
         self._lr = positive_finite(value, where="SGD", name="lr")
 
+    def state_dict(self) -> dict[str, FloatArray]:
+        """SGD keeps no state between steps: always ``{}``."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
+        """Accept only the empty state that :meth:`state_dict` returns."""
+        if state:
+            raise ValueError(
+                f"SGD.load_state_dict: expected an empty state, got keys {sorted(state)}."
+            )
+
     def __repr__(self) -> str:
         return f"SGD(lr={self._lr!r})"
 

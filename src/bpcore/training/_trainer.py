@@ -20,7 +20,7 @@ import numpy.typing as npt
 from bpcore._arrays import FloatArray, FloatDType, as_dtype
 from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint, restore_into, save_checkpoint
 from bpcore.errors import CheckpointError, DtypeError, ShapeError
-from bpcore.optim import Optimizer
+from bpcore.optim import Optimizer, StatefulOptimizer
 from bpcore.training._errors import TrainingDiverged
 from bpcore.training._history import (
     EpochStats,
@@ -236,12 +236,10 @@ class Trainer:
     uninterrupted run would. (The network's initial weights come from the rng the
     network itself was built with.)
 
-    Resuming reproduces an uninterrupted run bit for bit when the optimizer keeps
-    no state between steps (:class:`~bpcore.optim.SGD`): the checkpoint holds the
-    parameters, the epoch, the number of batches already applied and the seed.
-    The state of Momentum, AdaGrad and Adam (velocities, moments, step count) is
-    not part of a checkpoint, so with them a resumed run starts that state from
-    zero and continues close to, but not exactly like, an uninterrupted one.
+    Resuming reproduces an uninterrupted run bit for bit: the checkpoint holds the
+    parameters, the epoch, the number of batches already applied, the seed and,
+    for a :class:`~bpcore.optim.StatefulOptimizer` (all of bpcore's), the
+    optimizer's state (velocities, moments, step count).
 
     Ctrl-C: while :meth:`fit` runs in the main thread, the first SIGINT is turned
     into a request to stop after the current step (a second one interrupts at
@@ -435,7 +433,7 @@ class Trainer:
                 raise CheckpointError(
                     f"{where}: expected meta 'batch' <= {self.steps_per_epoch}, got {batches_done}."
                 )
-        restore_into(self._network.params, loaded)
+        self._restore(loaded, where)
         self._seed = seed
         self._position = _Position(
             epochs_done, batches_done, global_step, loss_sum, elapsed, updating=False
@@ -563,6 +561,25 @@ class Trainer:
             hits += round(self._network.accuracy(x[s : s + part], t[s : s + part]) * part)
         return hits / n
 
+    def _restore(self, loaded: Checkpoint, where: str) -> None:
+        """Put the parameters and, if it keeps any, the optimizer's state back; all or nothing."""
+        optimizer = self._optimizer
+        if not isinstance(optimizer, StatefulOptimizer):
+            restore_into(self._network.params, loaded)
+            return
+        before = optimizer.state_dict()
+        try:
+            optimizer.load_state_dict(loaded.state)
+            restore_into(self._network.params, loaded)
+        except (ValueError, TypeError) as error:
+            optimizer.load_state_dict(before)
+            if isinstance(error, CheckpointError):
+                raise
+            raise CheckpointError(
+                f"{where}: the saved optimizer state does not fit {type(optimizer).__name__}: "
+                f"{error}"
+            ) from error
+
     def _save(self, *, interrupted: bool) -> None:
         path = self._checkpoint_path
         if path is None:
@@ -585,4 +602,7 @@ class Trainer:
                 "history": history_to_json(tuple(self._history)),
             }
         )
-        self._last_saved = save_checkpoint(path, self._network.params, meta=meta)
+        state = (
+            self._optimizer.state_dict() if isinstance(self._optimizer, StatefulOptimizer) else None
+        )
+        self._last_saved = save_checkpoint(path, self._network.params, meta=meta, state=state)
