@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bpcore.cli import main
@@ -28,3 +30,14 @@ def test_verify_rejects_non_positive_examples(capsys: pytest.CaptureFixture[str]
     """--examples 0 exits 2 with a clear message."""
     assert main(["verify", "--examples", "0"]) == 2
     assert "--examples >= 1" in capsys.readouterr().err
+
+
+def test_verify_without_hypothesis_says_how_to_install_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Hypothesis, verify exits 2 and names the extra to install; other commands work."""
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # makes `import hypothesis` fail
+    monkeypatch.delitem(sys.modules, "bpcore.cli._verify_runner", raising=False)
+    assert main(["verify", "--examples", "1"]) == 2
+    assert "pip install 'bpcore[verify]'" in capsys.readouterr().err
+    assert main(["verify", "--help"]) == 0

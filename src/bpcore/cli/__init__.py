@@ -3,17 +3,16 @@
 Each subcommand is a module with ``add_parser(subparsers)`` and ``run(args) -> int``
 (see :class:`bpcore.cli._common.Command`); :func:`main` builds the parser from the
 tuple of those modules, so adding a command means adding a module to it.
-``bpcore verify`` is included when its module, ``bpcore.cli._verify``, is importable.
+``bpcore verify`` needs Hypothesis (the ``verify`` extra) only when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-from bpcore.cli import _download, _gradcheck, _train
+from bpcore.cli import _download, _gradcheck, _train, _verify
 from bpcore.cli._common import Command, Parser, one_line, print_error
 from bpcore.errors import BpcoreError
 
@@ -24,16 +23,7 @@ _USAGE = 2
 
 
 def _commands() -> tuple[Command, ...]:
-    commands: tuple[Command, ...] = (_train, _download, _gradcheck)
-    try:
-        # Imported by name: the module is optional, and a static import of a module
-        # that may not exist could not type-check both with and without it.
-        verify = importlib.import_module("bpcore.cli._verify")
-    except ImportError:
-        return commands
-    if isinstance(verify, Command):
-        return (*commands, verify)
-    return commands
+    return (_train, _download, _gradcheck, _verify)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
