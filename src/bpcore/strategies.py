@@ -9,6 +9,7 @@ Needs the ``verify`` extra (Hypothesis).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -90,14 +91,35 @@ def batch_shapes(
     ).map(lambda pair: (pair[0], *pair[1]))
 
 
-def _push_away(values: FloatArray, kinks: Sequence[float], margin: float) -> FloatArray:
-    """Move every value closer than ``margin`` to a kink out to exactly ``margin`` away."""
-    moved = values.copy()
+def _push_away(
+    values: FloatArray, kinks: Sequence[float], margin: float, *, allow_subnormal: bool
+) -> FloatArray:
+    """Move every value closer than ``margin`` to a kink out to the first value of the array's
+    dtype that is at least ``margin`` away (and normal, unless subnormals are allowed).
+
+    ``kink ± margin`` is computed in float64 and may round back inside the margin in
+    float32 (or to 0 for a margin below float32's range), so the result is stepped
+    outwards one representable value at a time until it is clear.
+    """
+    dtype = values.dtype
+    info = np.finfo(dtype)
+    moved = np.array(values, dtype=np.float64)
     for kink in kinks:
         near = np.abs(moved - kink) < margin
         side = np.where(moved[near] >= kink, 1.0, -1.0)
-        moved[near] = kink + side * margin
-    return moved
+        candidate = np.asarray(kink + side * margin, dtype=dtype)
+        inside = np.abs(candidate.astype(np.float64) - kink) < margin
+        while np.any(inside):
+            # The target must be of the same dtype, or nextafter steps in float64.
+            outward = np.asarray(side[inside] * np.inf, dtype=dtype)
+            candidate[inside] = np.nextafter(candidate[inside], outward)
+            inside = np.abs(candidate.astype(np.float64) - kink) < margin
+        if not allow_subnormal:
+            # Subnormals only arise next to 0: the smallest normal lies further out still.
+            subnormal = (candidate != 0) & (np.abs(candidate) < info.tiny)
+            candidate[subnormal] = np.copysign(info.tiny, candidate[subnormal])
+        moved[near] = candidate
+    return moved.astype(dtype)
 
 
 def float_arrays(
@@ -123,6 +145,11 @@ def float_arrays(
         )
     if margin < 0 or not math.isfinite(margin):
         raise InvalidArgument(f"expected a finite margin >= 0, got {margin!r}.")
+    ordered = sorted(kinks)
+    if margin and any(b - a < 2 * margin for a, b in itertools.pairwise(ordered)):
+        raise InvalidArgument(
+            f"expected kinks at least 2·margin = {2 * margin!r} apart, got {ordered}."
+        )
     for kink in kinks:
         if margin and not (min_value <= kink - margin and kink + margin <= max_value):
             raise InvalidArgument(
@@ -139,7 +166,7 @@ def float_arrays(
     )
     arrays = hnp.arrays(chosen, shape, elements=elements)
     if margin and kinks:
-        return arrays.map(lambda a: _push_away(a, kinks, margin).astype(chosen))
+        return arrays.map(lambda a: _push_away(a, kinks, margin, allow_subnormal=allow_subnormal))
     return arrays
 
 
