@@ -180,10 +180,12 @@ def assert_gradients(
 def _subject_dtype(arrays: Mapping[str, FloatArray], dtype: npt.DTypeLike | None) -> FloatDType:
     """The requested dtype, else float32 when every input is float32, else float64."""
     if dtype is not None:
-        chosen = float_dtype_for(np.empty(0, dtype=dtype), where="check_gradients", name="dtype")
-        if chosen not in (np.dtype(np.float32), _F64):
-            raise DtypeError(f"check_gradients: expected float32 or float64, got dtype {chosen}.")
-        return chosen
+        requested = np.dtype(dtype)
+        if requested not in (np.dtype(np.float32), _F64):
+            raise DtypeError(
+                f"check_gradients: expected dtype float32 or float64, got {requested}."
+            )
+        return float_dtype_for(np.empty(0, dtype=requested), where="check_gradients", name="dtype")
     if arrays and all(a.dtype == np.float32 for a in arrays.values()):
         return np.dtype(np.float32)
     return _F64
