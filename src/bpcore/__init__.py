@@ -5,7 +5,11 @@ The top-level names follow the book: layers with ``forward``/``backward``
 :class:`MulLayer`, :class:`AddLayer`) and the functions of :mod:`bpcore.functional`.
 """
 
+from bpcore.errors import ArgumentError as ArgumentError
+from bpcore.errors import ArgumentTypeError as ArgumentTypeError
 from bpcore.errors import BpcoreError as BpcoreError
+from bpcore.errors import CheckpointError as CheckpointError
+from bpcore.errors import DatasetError as DatasetError
 from bpcore.errors import DomainError as DomainError
 from bpcore.errors import DtypeError as DtypeError
 from bpcore.errors import NotForwardedError as NotForwardedError
@@ -30,7 +34,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AddLayer",
     "Affine",
+    "ArgumentError",
+    "ArgumentTypeError",
     "BpcoreError",
+    "CheckpointError",
+    "DatasetError",
     "DomainError",
     "DtypeError",
     "MulLayer",

@@ -10,6 +10,8 @@ was received.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "BpcoreError",
     "CheckpointError",
     "DatasetError",
@@ -52,3 +54,12 @@ class DatasetError(BpcoreError, ValueError):
 
 class CheckpointError(BpcoreError, ValueError):
     """A checkpoint file is missing, corrupt, or does not match the network it is loaded into."""
+
+
+class ArgumentError(BpcoreError, ValueError):
+    """An argument lies outside its documented domain: a size, a hyperparameter, an option
+    or a name that bpcore does not know."""
+
+
+class ArgumentTypeError(BpcoreError, TypeError):
+    """An argument has the wrong type, such as an ``rng`` that is not a Generator."""

@@ -22,6 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
+from bpcore.errors import ArgumentError
 from bpcore.gradcheck import (
     BinaryLayer,
     BinarySubject,
@@ -100,7 +101,7 @@ class LayerSpec:
         if self.kind == "binary":
             return BinarySubject(cast(BinaryLayer, layer), params=self.param_names)
         if target is None:
-            raise ValueError(f"{self.name}: a {self.kind} case needs targets, got None.")
+            raise ArgumentError(f"{self.name}: a {self.kind} case needs targets, got None.")
         if self.kind == "network":
             return NetworkSubject(cast(Network, layer), target)
         return LossSubject(cast(LossLayer, layer), target, params=self.param_names)
@@ -153,7 +154,7 @@ def registered(names: Sequence[str] | None = None) -> list[LayerSpec]:
         return list(_REGISTRY.values())
     unknown = [n for n in names if n not in _REGISTRY]
     if unknown:
-        raise ValueError(f"unknown layer(s) {unknown}; registered: {sorted(_REGISTRY)}.")
+        raise ArgumentError(f"unknown layer(s) {unknown}; registered: {sorted(_REGISTRY)}.")
     return [_REGISTRY[n] for n in names]
 
 

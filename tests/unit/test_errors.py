@@ -14,13 +14,16 @@ from bpcore import (
     BpcoreError,
     DomainError,
     DtypeError,
+    MultiLayerNet,
     NotForwardedError,
     Relu,
     ShapeError,
     Sigmoid,
     SoftmaxWithLoss,
     TargetError,
+    TwoLayerNet,
 )
+from bpcore.optim import SGD
 
 
 def test_error_hierarchy() -> None:
@@ -130,3 +133,17 @@ def test_cross_entropy_error_rejects_values_outside_probabilities() -> None:
     """cross_entropy_error rejects negative or above-one probabilities with DomainError."""
     with pytest.raises(DomainError, match="probabilities y in"):
         bpcore.cross_entropy_error(np.array([1.5, -0.5]), 0)
+
+
+def test_argument_errors_are_bpcore_errors_of_the_builtin_kind() -> None:
+    """Bad sizes, hyperparameters and rngs raise ArgumentError/ArgumentTypeError, BpcoreErrors."""
+    assert issubclass(bpcore.ArgumentError, ValueError)
+    assert issubclass(bpcore.ArgumentTypeError, TypeError)
+    with pytest.raises(bpcore.ArgumentError, match="lr"):
+        SGD(lr=-1.0)
+    with pytest.raises(bpcore.ArgumentError, match="hidden_size"):
+        TwoLayerNet(4, 0, 3)
+    with pytest.raises(bpcore.ArgumentTypeError, match="rng"):
+        TwoLayerNet(4, 5, 3, rng="seed")  # type: ignore[arg-type]  # the runtime check is under test
+    with pytest.raises(bpcore.ArgumentError, match="activation"):
+        MultiLayerNet(4, [5], 3, activation="tanh")  # type: ignore[arg-type]  # as above

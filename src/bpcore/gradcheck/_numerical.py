@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType, float_dtype_for
-from bpcore.errors import ShapeError
+from bpcore.errors import ArgumentError, ShapeError
 
 
 def default_step(values: FloatArray, dtype: FloatDType) -> FloatArray:
@@ -60,7 +60,7 @@ def numerical_gradient(
         else np.broadcast_to(np.asarray(h, dtype=np.float64), work.shape)
     )
     if np.any(~(steps > 0)):
-        raise ValueError(f"{where}: expected every step h > 0, got {np.min(steps)!r}.")
+        raise ArgumentError(f"{where}: expected every step h > 0, got {np.min(steps)!r}.")
     live = x if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.flags.writeable else None
     original = None if live is None else live.copy()
     grad = np.zeros_like(work)

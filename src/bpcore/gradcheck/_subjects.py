@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType
-from bpcore.errors import NotForwardedError
+from bpcore.errors import ArgumentTypeError, NotForwardedError
 
 
 class Differentiable(Protocol):
@@ -103,7 +103,7 @@ class _LayerSubject(abc.ABC):
     def _attribute(self, attribute: str, role: str) -> FloatArray:
         value = getattr(self._layer, attribute, None)
         if not isinstance(value, np.ndarray):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{self.name}: expected {role} attribute `{attribute}` to be a numpy array, "
                 f"got {type(value).__name__}."
             )

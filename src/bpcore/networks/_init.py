@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType
-from bpcore.errors import DtypeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError
 
 WeightInit: TypeAlias = Literal["he", "xavier"] | float
 """``"he"``, ``"xavier"`` or a fixed standard deviation."""
@@ -36,13 +36,13 @@ def check_size(value: object, *, where: str, name: str) -> int:
         size = int(value)
         if size > 0:
             return size
-    raise ValueError(f"{where}: expected `{name}` to be a positive int, got {value!r}.")
+    raise ArgumentError(f"{where}: expected `{name}` to be a positive int, got {value!r}.")
 
 
 def check_sizes(values: object, *, where: str, name: str) -> list[int]:
     """Return ``values`` as a list of positive ints (possibly empty), else raise ``ValueError``."""
     if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise ValueError(
+        raise ArgumentError(
             f"{where}: expected `{name}` to be a sequence of positive ints, "
             f"got {type(values).__name__} {values!r}."
         )
@@ -57,7 +57,7 @@ def check_std(value: object, *, where: str, name: str) -> float:
         std = float(value)
         if math.isfinite(std) and std >= 0:
             return std
-    raise ValueError(
+    raise ArgumentError(
         f"{where}: expected `{name}` to be a finite non-negative float, got {value!r}."
     )
 
@@ -69,7 +69,7 @@ def check_weight_init(value: object, *, where: str) -> WeightInit:
     try:
         return check_std(value, where=where, name="weight_init")
     except ValueError:
-        raise ValueError(
+        raise ArgumentError(
             f"{where}: expected `weight_init` to be one of 'he', 'xavier' or a finite "
             f"non-negative float (a fixed std), got {value!r}."
         ) from None
@@ -93,7 +93,7 @@ def resolve_rng(rng: object, *, where: str) -> np.random.Generator:
     if isinstance(rng, int | np.integer) and not isinstance(rng, bool | np.bool_):
         # default_rng rejects negative seeds with its own ValueError.
         return np.random.default_rng(int(rng))
-    raise TypeError(
+    raise ArgumentTypeError(
         f"{where}: expected `rng` to be a numpy.random.Generator, an int seed or None, "
         f"got {type(rng).__name__}."
     )

@@ -8,6 +8,7 @@ from typing import Literal, final
 import numpy as np
 import numpy.typing as npt
 
+from bpcore.errors import ArgumentError
 from bpcore.layers import Relu, Sigmoid
 from bpcore.networks._init import (
     WeightInit,
@@ -79,7 +80,7 @@ class MultiLayerNet(SequentialNet):
         choice: object = activation
         layer_class = _ACTIVATIONS.get(choice) if isinstance(choice, str) else None
         if layer_class is None:
-            raise ValueError(
+            raise ArgumentError(
                 f"{where}: expected `activation` to be one of 'relu', 'sigmoid', "
                 f"got {activation!r}."
             )

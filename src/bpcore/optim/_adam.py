@@ -9,6 +9,7 @@ from typing import final
 import numpy as np
 
 from bpcore._arrays import FloatArray
+from bpcore.errors import ArgumentError
 from bpcore.optim._checks import (
     Slots,
     checked_step,
@@ -109,7 +110,7 @@ class Adam:
         raw = np.asarray(state.get("iter", np.array(np.nan)), dtype=np.float64)
         count = float(raw) if raw.shape == () else math.nan
         if not (math.isfinite(count) and count >= 0 and count == int(count)):
-            raise ValueError(
+            raise ArgumentError(
                 f"Adam.load_state_dict: expected 'iter', a 0-d array holding a whole number "
                 f">= 0, got {state.get('iter')!r}."
             )

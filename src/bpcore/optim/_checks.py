@@ -15,7 +15,7 @@ from typing import final
 import numpy as np
 
 from bpcore._arrays import FloatArray
-from bpcore.errors import DtypeError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -26,7 +26,7 @@ Step = list[tuple[str, FloatArray, FloatArray]]
 def _real(value: object, *, where: str, name: str) -> float:
     # bool is an int subclass, but `lr=True` is always a mistake.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{where}: expected `{name}` to be a real number, got {type(value).__name__}."
         )
     return float(value)
@@ -36,7 +36,7 @@ def positive_finite(value: object, *, where: str, name: str) -> float:
     """Return ``value`` as a float if it is finite and ``> 0``; raise otherwise."""
     x = _real(value, where=where, name=name)
     if not (math.isfinite(x) and x > 0.0):
-        raise ValueError(f"{where}: expected `{name}` to be finite and > 0, got {value!r}.")
+        raise ArgumentError(f"{where}: expected `{name}` to be finite and > 0, got {value!r}.")
     return x
 
 
@@ -44,7 +44,7 @@ def unit_interval(value: object, *, where: str, name: str) -> float:
     """Return ``value`` as a float if it lies in ``[0, 1)``; raise otherwise."""
     x = _real(value, where=where, name=name)
     if not 0.0 <= x < 1.0:
-        raise ValueError(f"{where}: expected `{name}` in [0, 1), got {value!r}.")
+        raise ArgumentError(f"{where}: expected `{name}` in [0, 1), got {value!r}.")
     return x
 
 
@@ -64,7 +64,7 @@ def _require_same_keys(
         return
     missing = reference.keys() - other.keys()
     extra = other.keys() - reference.keys()
-    raise ValueError(
+    raise ArgumentError(
         f"{where}: expected `{other_name}` to have the same keys as `{ref_name}`; "
         f"missing: {_names(missing)}, unexpected: {_names(extra)}."
     )
@@ -192,7 +192,7 @@ class Slots:
         for full_key, value in state.items():
             slot, _, key = full_key.partition("/")
             if slot not in loaded or not key:
-                raise ValueError(
+                raise ArgumentError(
                     f"{where}: expected keys '<slot>/<param>' with slot in {list(names)}, "
                     f"got {full_key!r}."
                 )

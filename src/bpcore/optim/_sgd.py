@@ -8,6 +8,7 @@ from typing import final
 import numpy as np
 
 from bpcore._arrays import FloatArray
+from bpcore.errors import ArgumentError
 from bpcore.optim._checks import checked_step, positive_finite
 
 
@@ -50,7 +51,7 @@ class SGD:
     def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
         """Accept only the empty state that :meth:`state_dict` returns."""
         if state:
-            raise ValueError(
+            raise ArgumentError(
                 f"SGD.load_state_dict: expected an empty state, got keys {sorted(state)}."
             )
 

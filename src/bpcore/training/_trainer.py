@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType, as_dtype
 from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint, restore_into, save_checkpoint
-from bpcore.errors import CheckpointError, DtypeError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, CheckpointError, DtypeError, ShapeError
 from bpcore.optim import Optimizer, StatefulOptimizer
 from bpcore.training._errors import TrainingDiverged
 from bpcore.training._history import (
@@ -153,7 +153,7 @@ def _positive_int(value: object, *, name: str) -> int:
     # bool is an int subclass, but `batch_size=True` is a bug, not a size.
     if isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0:
         return int(value)
-    raise ValueError(f"Trainer: expected `{name}` to be a positive int, got {value!r}.")
+    raise ArgumentError(f"Trainer: expected `{name}` to be a positive int, got {value!r}.")
 
 
 def _resolve_seed(rng: object) -> int:
@@ -164,7 +164,7 @@ def _resolve_seed(rng: object) -> int:
         return int(np.random.default_rng().integers(0, _SEED_BOUND))
     if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
         return int(rng)
-    raise ValueError(
+    raise ArgumentError(
         "Trainer: expected `rng` to be a numpy.random.Generator, a non-negative int seed "
         f"or None, got {rng!r}."
     )
@@ -316,7 +316,7 @@ class Trainer:
         extra = dict(meta or {})
         clash = sorted(extra.keys() & _TRAINER_KEYS)
         if clash:
-            raise ValueError(f"Trainer: `meta` may not use the trainer's own keys {clash}.")
+            raise ArgumentError(f"Trainer: `meta` may not use the trainer's own keys {clash}.")
         self._meta = extra
         self._handle_sigint = handle_sigint
         self._position = _Position(0, 0, 0, 0.0, 0.0, updating=False)
@@ -515,7 +515,7 @@ class Trainer:
     def _batch_loss(self, epoch: int, step: int) -> float:
         loss = self._network.last_layer.loss
         if loss is None:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"Trainer: expected {type(self._network).__name__}.gradient to leave the "
                 f"batch loss in last_layer.loss, got None."
             )
