@@ -99,7 +99,7 @@ def backward_matches_finite_differences(case: Case, draw: Draw) -> float:
     dtype = _dtype(draw)
     seed = draw(st.integers(0, 2**32 - 1))
     report = assert_gradients(
-        case.factory(), case.inputs_as(dtype), rng=seed, kinks=case.spec.kinks
+        case.factory(dtype), case.inputs_as(dtype), rng=seed, kinks=case.spec.kinks
     )
     return report.max_rel_error
 

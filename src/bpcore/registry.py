@@ -124,9 +124,17 @@ class Case:
         """A fresh layer in ``dtype``, wrapped for the gradient checker."""
         return self.spec.subject(self.layer(dtype), self.target)
 
-    def factory(self) -> Factory:
-        """A gradient-checker factory: ``dtype -> subject``."""
-        return self.subject
+    def factory(self, dtype: npt.DTypeLike = np.float64) -> Factory:
+        """A gradient-checker factory for checking in ``dtype``.
+
+        Float targets are rounded to ``dtype`` first, for the subject and its float64
+        twin alike: a float32 layer sees float32 targets, and the twin must evaluate the
+        same function, not one with the unrounded targets.
+        """
+        target = self.target
+        if target is not None and target.dtype.kind == "f":
+            target = target.astype(dtype)
+        return lambda d: self.spec.subject(self.layer(d), target)
 
     def inputs_as(self, dtype: npt.DTypeLike) -> Arrays:
         """The inputs cast to ``dtype``."""

@@ -17,10 +17,11 @@ for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` wit
   derivative jumps -- a ReLU inside a network, sitting at its kink -- the error is
   ``a·h`` and ``D_2h - D_h = a·h``: exactly the error. The bound holds in both
   cases, and is zero for functions of degree two or less.
-* ``round_i = n·u64·(S / h_i + G)`` -- each evaluation of ``φ`` at ``θ ± h·e_i``
-  carries a rounding error of at most ``n·u64·(S + h·G)`` (a length-``n`` accumulation
-  over terms of total size ``S`` at ``θ``, plus the terms the step adds), and the
-  difference is divided by ``2h``. ``n`` is the largest
+* ``round_i = n·u64·(S / h_i + G) + n·η64 / h_i`` -- each evaluation of ``φ`` at
+  ``θ ± h·e_i`` carries a rounding error of at most ``n·u64·(S + h·G)`` (a length-``n``
+  accumulation over terms of total size ``S`` at ``θ``, plus the terms the step adds),
+  and ``n·η64/2`` more where results underflow (``η64`` is the smallest subnormal);
+  the difference is divided by ``2h``. ``n`` is the largest
   array size involved, plus 4 for the element-wise operations, and
   ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``: the size of the output terms plus the
   first-order effect of relative input perturbations (the condition of ``φ``).
@@ -67,6 +68,7 @@ Mode = Literal["auto", "full", "directional"]
 _F64 = np.dtype(np.float64)
 _CBRT_EPS64 = float(np.cbrt(np.finfo(np.float64).eps))
 _U64 = float(np.finfo(np.float64).eps) / 2
+_ETA64 = float(np.finfo(np.float64).smallest_subnormal)
 
 FULL_LIMIT = 1024
 """In ``"auto"`` mode, arrays up to this many elements are checked element by element."""
@@ -413,7 +415,8 @@ def _tolerance(
     n = problem.accumulation
     info = np.finfo(problem.subject_dtype)
     u_d = float(info.eps) / 2
-    rounding = n * _U64 * (problem.scale / step + grad_scale)
+    # An evaluation of φ also errs by up to η64/2 per operation where it underflows.
+    rounding = n * _U64 * (problem.scale / step + grad_scale) + n * _ETA64 / step
     # Each rounding in dtype d errs by at most u_d·|v| + η_d/2, where η_d is the smallest
     # subnormal: the absolute term is what products that underflow cost.
     analytic = n * u_d * grad_scale + n * sens + n * float(info.smallest_subnormal)

@@ -221,7 +221,12 @@ def binary(make: Callable[[FloatDType], BinaryLayer], *, params: Sequence[str] =
 def loss(
     make: Callable[[FloatDType], LossLayer], t: npt.ArrayLike, *, params: Sequence[str] = ()
 ) -> Factory:
-    """Turn ``make(dtype) -> layer`` for a loss layer, with fixed targets ``t``, into a Factory."""
+    """Turn ``make(dtype) -> layer`` for a loss layer, with fixed targets ``t``, into a Factory.
+
+    ``t`` is passed as given to the subject and to its float64 twin: to check a float32
+    layer against soft targets, pass them already rounded to float32, so that both
+    evaluate the same loss.
+    """
     return lambda dtype: LossSubject(make(dtype), t, params=params)
 
 
