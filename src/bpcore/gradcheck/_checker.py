@@ -28,12 +28,14 @@ for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` wit
   ``G = ‖max(|g|, |backward(±|dout|)|)‖∞`` (see :func:`term_magnitude`) is the size
   of the terms a gradient element sums; ``|g|`` alone would understate it when
   they cancel.
-* ``analytic_i = n·u_d·G + n·s + n·η_d`` -- the rounding of the analytic gradient
+* ``analytic_i = n·u_d·G + n·s + n·η_d + 2·m`` -- the rounding of the analytic gradient
   itself in dtype ``d``: an accumulation of length ``n`` over terms of size ``G``,
   plus ``s``, how much the gradient moves when the inputs move by one unit roundoff
   of ``d`` (measured on the twin, the largest over the array), plus the absolute
-  error of results that underflow (``η_d`` is the smallest subnormal). This is what
-  float32 costs; in float64 it is tiny.
+  error of results that underflow (``η_d`` is the smallest subnormal), plus twice the
+  rounding noise of the subject's own gradient, measured by re-running it a few units
+  of roundoff away (see :func:`_subject_noise`). This is what float32 costs; in
+  float64 it is tiny.
 
 Nothing here is a hand-picked tolerance: every term is a rounding or truncation
 bound for the step and dtype used. The step is ``h_i = cbrt(eps64)·max(1, |θ_i|)``,
@@ -85,6 +87,7 @@ class _Problem:
     analytic: dict[str, FloatArray]
     magnitude: dict[str, FloatArray]
     sensitivity: dict[str, FloatArray]
+    noise: dict[str, FloatArray]
     scale: float
     accumulation: int
 
@@ -250,6 +253,7 @@ def _prepare(
             f"got shape {dout_d.shape}."
         )
     analytic = _analytic_gradients(subject, inputs_d, dout_d)
+    noise = _subject_noise(subject, inputs_d, dout_d, analytic, rng)
     inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs_d.items()}
     dout64 = dout_d.astype(np.float64)
     terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
@@ -263,6 +267,7 @@ def _prepare(
         dout64=dout64,
         analytic=analytic,
         magnitude=_magnitude(reference, inputs64, dout64, analytic),
+        noise=noise,
         sensitivity=_sensitivity(reference, inputs64, dout64, set(analytic), subject_dtype, rng),
         scale=scale,
         accumulation=max([dout64.size, *(a.size for a in analytic.values())]) + 4,
@@ -317,6 +322,46 @@ def _magnitude(
     element sums, which ``|g|`` alone understates when they cancel."""
     size = term_magnitude(reference, inputs64, dout64)
     return {n: np.maximum(np.abs(g), size[n]) for n, g in analytic.items()}
+
+
+def _subject_noise(
+    subject: Differentiable,
+    inputs: Mapping[str, FloatArray],
+    dout: FloatArray,
+    analytic: Mapping[str, FloatArray],
+    rng: np.random.Generator,
+) -> dict[str, FloatArray]:
+    """The rounding noise of the subject's own gradient, measured, per array.
+
+    The subject is run again at four points a few of its own units of roundoff away
+    (``θ·(1 ± k·eps_d)`` with random signs). The exact gradient barely moves there, but
+    where the subject's arithmetic cancels (``y·s - t`` with ``y ≈ t`` in float32, say)
+    its rounding error changes from point to point: the largest deviation from the
+    gradient at ``θ`` measures it. A systematic error (a bug) is the same at every point
+    and so is not absorbed.
+    """
+    eps = float(np.finfo(dout.dtype).eps)  # dout is in the subject's dtype
+    params = subject.parameters
+    originals = {n: p.copy() for n, p in params.items()}
+    noise = {n: np.zeros_like(g) for n, g in analytic.items()}
+    try:
+        for k in (1, 2, 3, 4):
+
+            def moved(v: FloatArray, k: int = k) -> FloatArray:
+                signs = rng.choice(np.array([-1.0, 1.0]), size=v.shape)
+                return np.asarray(v * (1 + k * eps * signs), dtype=v.dtype)
+
+            for n, p in params.items():
+                np.copyto(p, moved(originals[n]))
+            subject.forward({n: moved(v) for n, v in inputs.items()})
+            grads = subject.backward(dout)
+            for n, worst in noise.items():
+                deviation = np.abs(np.asarray(grads[n], np.float64) - analytic[n])
+                np.maximum(worst, deviation, out=worst)
+    finally:
+        for n, p in params.items():
+            np.copyto(p, originals[n])
+    return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
 
 
 def _sensitivity(
@@ -410,7 +455,7 @@ def _straddles_kink(
 
 
 def _tolerance(
-    problem: _Problem, step: float, trunc: float, grad_scale: float, sens: float
+    problem: _Problem, step: float, trunc: float, grad_scale: float, sens: float, noise: float
 ) -> float:
     n = problem.accumulation
     info = np.finfo(problem.subject_dtype)
@@ -419,7 +464,7 @@ def _tolerance(
     rounding = n * _U64 * (problem.scale / step + grad_scale) + n * _ETA64 / step
     # Each rounding in dtype d errs by at most u_d·|v| + η_d/2, where η_d is the smallest
     # subnormal: the absolute term is what products that underflow cost.
-    analytic = n * u_d * grad_scale + n * sens + n * float(info.smallest_subnormal)
+    analytic = n * u_d * grad_scale + n * sens + n * float(info.smallest_subnormal) + 2 * noise
     return trunc + rounding + analytic
 
 
@@ -437,6 +482,7 @@ class _Probe:
     analytic: float
     grad_scale: float
     sensitivity: float
+    noise: float
     near_kink: bool
     label: tuple[int, ...]
 
@@ -466,7 +512,9 @@ class _Tally:
             problem.phi_at(name, probe.where, 2 * step)
             - problem.phi_at(name, probe.where, -2 * step)
         ) / (4 * step)
-        tol = _tolerance(problem, step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity)
+        tol = _tolerance(
+            problem, step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
+        )
         error = abs(g - d_h)
         if error > tol:
             if probe.near_kink or _straddles_kink(problem, name, probe.where, step, g, tol):
@@ -527,6 +575,7 @@ def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[floa
             analytic=float(grad[index]),
             grad_scale=grad_scale,
             sensitivity=float(sens[index]),
+            noise=float(problem.noise[name][index]),
             near_kink=_near_kink(centre, 2 * step, declared),
             label=tuple(int(i) for i in index),
         )
@@ -558,6 +607,7 @@ def _check_directional(
             analytic=float(np.sum(grad * v)),
             grad_scale=float(np.sum(problem.magnitude[name] * abs_v)),
             sensitivity=float(np.sum(sens * abs_v)),
+            noise=float(np.sum(problem.noise[name] * abs_v)),
             near_kink=any(bool(np.any(np.abs(values - kink) <= reach)) for kink in declared),
             label=(k,),
         )
