@@ -333,8 +333,8 @@ def _subject_noise(
 ) -> dict[str, FloatArray]:
     """The rounding noise of the subject's own gradient, measured, per array.
 
-    The subject is run again at four points a few of its own units of roundoff away
-    (``θ·(1 ± k·eps_d)`` with random signs). The exact gradient barely moves there, but
+    The subject is run again at eight points a few of its own units of roundoff away
+    (``θ·(1 ± k·eps_d)``, ``k = 1..8``, with random signs). The exact gradient barely moves there, but
     where the subject's arithmetic cancels (``y·s - t`` with ``y ≈ t`` in float32, say)
     its rounding error changes from point to point: the largest deviation from the
     gradient at ``θ`` measures it. A systematic error (a bug) is the same at every point
@@ -345,7 +345,7 @@ def _subject_noise(
     originals = {n: p.copy() for n, p in params.items()}
     noise = {n: np.zeros_like(g) for n, g in analytic.items()}
     try:
-        for k in (1, 2, 3, 4):
+        for k in range(1, 9):
 
             def moved(v: FloatArray, k: int = k) -> FloatArray:
                 signs = rng.choice(np.array([-1.0, 1.0]), size=v.shape)
