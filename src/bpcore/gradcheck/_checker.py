@@ -335,8 +335,9 @@ def _subject_noise(
 
     The subject is run again at eight points a few of its own units of roundoff away
     (``θ·(1 ± k·eps_d)``, ``k = 1..8``, with random signs). The exact gradient barely
-    moves there, but where the subject's arithmetic cancels (``y·s - t`` with ``y ≈ t`` in float32, say)
-    its rounding error changes from point to point: the largest deviation from the
+    moves there, but where the subject's arithmetic cancels (``y·s - t`` with
+    ``y ≈ t`` in float32, say) its rounding error changes from point to point: the
+    largest deviation from the
     gradient at ``θ`` measures it. A systematic error (a bug) is the same at every point
     and so is not absorbed.
     """
