@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -47,3 +49,111 @@ def nightly(session: nox.Session) -> None:
     session.run(
         "pytest", "tests/properties", *session.posargs, env={"HYPOTHESIS_PROFILE": "nightly"}
     )
+
+
+MUTANT_STATUSES = (
+    "killed",
+    "timeout",
+    "caught by type check",
+    "survived",
+    "no tests",
+    "not checked",
+)
+
+
+def _mutation_score(listing: str) -> str:
+    """The score table for ``mutmut results --all=true``: per module, then in total.
+
+    A mutant is detected when a test kills it (or times out on it) or mypy rejects it;
+    the score is detected / checked: "no tests" mutants count as undetected, and mutants
+    not checked yet (outside the globs of a partial run) are left out.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for line in listing.splitlines():
+        key, sep, status = line.strip().rpartition(": ")
+        module = key.split(".x_")[0].split(".xǁ")[0]
+        if sep and "__mutmut_" in key:
+            row = counts.setdefault(module, dict.fromkeys((*MUTANT_STATUSES, "other"), 0))
+            row[status if status in row else "other"] += 1
+    header = (
+        *("module", "killed", "timeout", "mypy", "survived"),
+        *("no tests", "unchecked", "other", "score"),
+    )
+    rows = [header]
+    total = dict.fromkeys((*MUTANT_STATUSES, "other"), 0)
+    for module, row in [*sorted(counts.items()), ("TOTAL", total)]:
+        if module != "TOTAL":
+            for status, n in row.items():
+                total[status] += n
+        detected = row["killed"] + row["timeout"] + row["caught by type check"]
+        checked = detected + row["survived"] + row["no tests"] + row["other"]
+        score = f"{detected}/{checked} = {detected / checked:.1%}" if checked else "-"
+        rows.append((module, *(str(row[s]) for s in (*MUTANT_STATUSES, "other")), score))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """mutmut over src/bpcore on the derandomized `ci` profile, then the mutation score.
+
+    Arguments select mutants by name glob: `nox -s mutants -- "bpcore.layers.*"`. Results
+    are kept in ./mutants, so a second run only tests what changed.
+    """
+    session.install(*_group("test"), *_group("typecheck"), "mutmut==3.8.1")
+    session.install("-e", ".[verify]")
+    env = {"HYPOTHESIS_PROFILE": "ci"}
+    session.run("mutmut", "run", *session.posargs, env=env)
+    listing = session.run("mutmut", "results", "--all=true", env=env, silent=True)
+    session.log("mutation score (detected = killed by a test, timed out or rejected by mypy)")
+    print(_mutation_score(str(listing)))
+    session.log("survivors: `mutmut results`; one diff: `mutmut show <name>`")
+
+
+BENCHMARKS = ("step", "numgrad", "gradcheck", "memory", "properties")
+"""``benchmarks/bench_<name>.py``, in the order ``nox -s bench`` runs them."""
+
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+@nox.session(venv_backend="virtualenv", reuse_venv=True)  # keep torch installed between runs
+def bench(session: nox.Session) -> None:
+    """Performance benchmarks (not part of the gate): tables of medians and ratios.
+
+    `nox -s bench` runs every benchmark; arguments go to each of them, and
+    `--only step,memory` picks some: `nox -s bench -- --quick`, `nox -s bench -- --threads 1`
+    (steadier on a busy machine), `nox -s bench -- --no-torch`. See benchmarks/README.md.
+
+    PyTorch, for the step benchmark's comparison, is optional and installed here only:
+    its CPU-only wheel by pip (this session uses virtualenv, not uv), pinned by its local
+    version `+cpu`, which no CUDA build can satisfy, so a missing wheel fails fast and the
+    benchmark prints "torch not importable" instead. `BPCORE_BENCH_TORCH=0` skips it.
+
+    OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set for older OpenBLAS
+    builds and which slow the current one, are unset for the benchmarks only (they say
+    so, and print the kernel threadpoolctl reports); the property-suite benchmark puts
+    them back for its pytest run, as CI has them.
+    """
+    args = list(session.posargs)
+    chosen = list(BENCHMARKS)
+    if "--only" in args:
+        at = args.index("--only")
+        chosen = [name for name in args[at + 1].split(",") if name]
+        del args[at : at + 2]
+        unknown = sorted(set(chosen) - set(BENCHMARKS))
+        if unknown:
+            session.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    session.install(*_group("test"))
+    session.install("-e", ".[bench,verify]")
+    want_torch = "--no-torch" not in args and os.environ.get("BPCORE_BENCH_TORCH") != "0"
+    if "step" in chosen and want_torch:
+        session.run(
+            *("python", "-m", "pip", "install", "--quiet", "--only-binary=:all:"),
+            "torch==2.13.0+cpu",
+            success_codes=[0, 1],
+        )
+    removed = {name: os.environ[name] for name in OPENBLAS_OVERRIDES if name in os.environ}
+    env: dict[str, str | None] = dict.fromkeys(removed)
+    env["BPCORE_BENCH_UNSET"] = ",".join(f"{k}={v}" for k, v in removed.items())
+    for name in chosen:
+        session.run("python", f"benchmarks/bench_{name}.py", *args, env=env)

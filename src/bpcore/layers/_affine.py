@@ -98,7 +98,11 @@ class Affine:
         self.original_x_shape = xa.shape
         x2 = xa.reshape(xa.shape[0], d_in)
         self.x = x2
-        return x2 @ self.W + self.b
+        out: FloatArray = x2 @ self.W
+        if out.dtype != self.b.dtype:
+            return out + self.b  # mixed precision: the sum takes the wider dtype
+        out += self.b  # in place on the new product: no second (N, M) array
+        return out
 
     def backward(self, dout: npt.ArrayLike) -> FloatArray:
         """Set ``dW`` and ``db`` and return ``dx`` in ``x``'s original shape and dtype."""

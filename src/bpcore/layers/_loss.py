@@ -10,7 +10,7 @@ import numpy.typing as npt
 from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
 from bpcore._targets import Targets, validate_targets
 from bpcore.errors import ShapeError
-from bpcore.functional import _mean_cross_entropy, exp_and_log_normaliser
+from bpcore.functional import _mean_cross_entropy
 
 
 @final
@@ -62,17 +62,56 @@ class SoftmaxWithLoss:
         logits = xa.reshape(1, -1) if one_sample else xa
         n, c = logits.shape
         targets = validate_targets(t, n=n, c=c, one_sample=one_sample, dtype=xa.dtype, where=where)
-        z, e, lse = exp_and_log_normaliser(logits, where=where)
-        self.y = e / np.exp(lse)
-        # 1 - y for the top class, exactly as Σ_{j≠top} e_j / Σ e, instead of by a
-        # subtraction that rounds a confident prediction's gradient away.
-        self._top_complement = np.expm1(lse) / np.exp(lse)
-        self._top = np.argmax(logits, axis=1)
-        with np.errstate(invalid="ignore"):
-            loss = _mean_cross_entropy(z - lse, targets)
+        return self._forward_validated(logits, targets, xa.shape)
+
+    def _forward_validated(
+        self, logits: FloatArray, targets: Targets, x_shape: tuple[int, ...]
+    ) -> float:
+        """Forward on ``(N, C)`` logits (N, C >= 1) and targets already validated against them.
+
+        Sets every attribute :meth:`backward` reads and returns the loss. ``logits`` is
+        only read, and kept by nothing: a caller may reuse its buffer afterwards.
+
+        The steps are those of :func:`~bpcore.functional.exp_and_log_normaliser` and
+        :func:`~bpcore.functional.log_softmax`, with fewer temporaries and bit for bit the
+        same results for C-ordered logits: ``z = x - max(x)``, ``e = exp(z)`` with the top
+        class's term left out of ``lse = log1p(Σ_{j≠top} e_j)``, then
+        ``softmax = e / exp(lse)``. ``z`` and ``e`` are made in C order whatever the logits'
+        layout, so a transposed or strided batch sums in the same order as a contiguous one.
+        """
+        n, c = logits.shape
+        top = logits.argmax(axis=1)
+        # Flat indices of each row's top class: 1-D indexing is several times cheaper
+        # than indexing with a (rows, columns) pair, and picks the same elements.
+        at_top = np.arange(0, n * c, c) + top
+        # Logits of opposite extreme sign (-1e308 against +1e308) overflow to -inf in z;
+        # exp(-inf) = 0 is then the exactly rounded probability, so the overflow is harmless.
+        # NaN logits give NaN (a diverging network must show it), with no warning either.
+        with np.errstate(over="ignore", invalid="ignore"):
+            # C order whatever the logits' layout, so that the flat indices address z and e.
+            z = np.subtract(logits, logits.reshape(-1)[at_top][:, None], order="C")
+            e = np.exp(z)
+            e_flat = e.reshape(-1)  # a view: e is this call's own C-contiguous array
+            e_flat[at_top] = 0.0
+            rest = np.add.reduce(e, axis=1, keepdims=True)
+            e_flat[at_top] = 1.0
+            lse = np.log1p(rest)
+            exp_lse = np.exp(lse)
+            # e becomes softmax(x) in place.
+            self.y = np.divide(e, exp_lse, out=e)
+            # 1 - y for the top class, exactly as Σ_{j≠top} e_j / Σ e, instead of by a
+            # subtraction that rounds a confident prediction's gradient away.
+            self._top_complement = np.expm1(lse) / exp_lse
+            if targets.labels is not None:
+                # (z - lse)[n, t_n], without forming the whole (N, C) difference.
+                picked = z.reshape(-1)[np.arange(0, n * c, c) + targets.labels] - lse[:, 0]
+                loss = float(-np.add.reduce(picked) / n)
+            else:
+                loss = _mean_cross_entropy(z - lse, targets)
+        self._top = top
         self._targets = targets
         self.t = targets.labels if targets.labels is not None else targets.dist
-        self._x_shape = xa.shape
+        self._x_shape = x_shape
         self.loss = loss
         return loss
 
@@ -83,20 +122,29 @@ class SoftmaxWithLoss:
         """
         where = "SoftmaxWithLoss.backward"
         y = require_forwarded(self.y, where=where)
-        targets = require_forwarded(self._targets, where=where)
         x_shape = require_forwarded(self._x_shape, where=where)
         d = as_dtype(dout, y.dtype, where=where, name="dout")
         require_shape(d, (), where=where, name="dout")
-        n = y.shape[0]
+        return self._delta(d).reshape(x_shape)
+
+    def _delta(self, d: FloatArray) -> FloatArray:
+        """``d · (s·softmax(x) - t) / N`` as a new ``(N, C)`` array, for a validated 0-d ``d``."""
+        where = "SoftmaxWithLoss.backward"
+        y = require_forwarded(self.y, where=where)
+        targets = require_forwarded(self._targets, where=where)
+        n, c = y.shape
         if targets.dist is None:
-            rows = np.arange(n)
-            dx = y.copy()
-            dx[rows, targets.labels] -= 1
+            labels = targets.labels
             top = require_forwarded(self._top, where=where)
-            confident = top == targets.labels
             complement = require_forwarded(self._top_complement, where=where)
-            dx[rows[confident], top[confident]] = -complement[confident, 0]
+            at_label = np.arange(0, n * c, c) + labels  # flat indices of the targets
+            dx = y.copy()
+            # y - 1 at each target, except where the target is the top class: there
+            # 1 - y is known exactly (the complement), and -(1 - y) is the gradient.
+            dx.reshape(-1)[at_label] = np.where(
+                top == labels, -complement[:, 0], y.reshape(-1)[at_label] - 1
+            )
         else:
             dx = y * np.sum(targets.dist, axis=1, keepdims=True) - targets.dist
         dx *= d / n
-        return dx.reshape(x_shape)
+        return dx
