@@ -1,6 +1,8 @@
-"""Exact behaviour that mutation testing found unchecked: whole error messages, mixed dtypes.
+"""Exact behaviour that mutation testing found unchecked: whole error messages, the edge
+cases of the functions, SoftmaxWithLoss's targets, and the verification engine's reports,
+adapters and kink heuristics.
 
-Each test pins down one behaviour that a surviving mutant of ``nox -s mutants`` changed
+Each test pins down a behaviour that a surviving mutant of ``nox -s mutants`` changed
 without any other test noticing (see docs/mutation-testing.md).
 """
 
@@ -99,6 +101,9 @@ def _forwarded_loss() -> SoftmaxWithLoss:
     layer = SoftmaxWithLoss()
     layer.forward(np.zeros((1, 2)), np.array([0]))
     return layer
+
+
+# -- error messages: each names the callee, the argument and what was wrong ----------------
 
 
 DTYPE_CALLS: list[tuple[str, str, Callable[[], object]]] = [
@@ -242,6 +247,23 @@ def test_logits_without_a_class_axis_name_the_function(
         function(np.zeros(shape))
 
 
+@pytest.mark.parametrize("name", ["W", "b"])
+def test_affine_parameter_errors_name_the_parameter(name: str) -> None:
+    """Affine names ``W`` or ``b`` when a parameter is not a float32/float64 numpy array."""
+    params: dict[str, object] = {"W": np.ones((2, 2)), "b": np.zeros(2)}
+    as_list: dict[str, object] = {**params, name: np.asarray(params[name]).tolist()}
+    message = f"Affine: expected `{name}` to be a float32 or float64 numpy array, got list."
+    with pytest.raises(DtypeError, match=_exactly(message)):
+        Affine(as_list["W"], as_list["b"])  # type: ignore[arg-type]  # runtime check under test
+    as_int: dict[str, object] = {**params, name: np.asarray(params[name]).astype(np.int64)}
+    message = f"Affine: expected `{name}` to be a float32 or float64 array, got dtype int64."
+    with pytest.raises(DtypeError, match=_exactly(message)):
+        Affine(as_int["W"], as_int["b"])  # type: ignore[arg-type]  # as above
+
+
+# -- the functions -------------------------------------------------------------------------
+
+
 def test_infinite_logits_raise_no_floating_point_warning() -> None:
     """Infinite logits, as from a diverged network, pass without a floating-point warning:
     +inf takes all the probability, and NaN stays visible in the output."""
@@ -253,35 +275,6 @@ def test_infinite_logits_raise_no_floating_point_warning() -> None:
         SoftmaxWithLoss().forward(x, np.array([0, 1, 0]))
     np.testing.assert_array_equal(y[0], [1.0, 0.0])
     assert np.all(np.isnan(y[1:]))
-
-
-def test_soft_target_gradient_uses_the_target_row_sum() -> None:
-    """With soft targets, backward is the exact gradient ``s·softmax(x) - t`` where ``s`` is
-    the target row's sum, which rounding lets differ from 1 by up to C·eps."""
-    eps = float(np.finfo(np.float64).eps)
-    t = np.array([[0.5, 0.5 + eps]])  # sums to s = 1 + eps, within the 2·eps allowed for C = 2
-    layer = SoftmaxWithLoss()
-    layer.forward(np.zeros((1, 2)), t)
-    s = float(t.sum())
-    assert s == 1 + eps
-    # Equal logits give softmax = [1/2, 1/2]; s·y - t = [eps/2, -eps/2] is then exact in
-    # float64 (every value is a multiple of eps/4 below 2), and so is the assertion.
-    np.testing.assert_array_equal(layer.backward(), s * np.full((1, 2), 0.5) - t)
-    np.testing.assert_array_equal(layer.backward(), [[eps / 2, -eps / 2]])
-
-
-def test_softmax_with_loss_keeps_the_validated_targets() -> None:
-    """After forward, ``t`` holds the targets as validated: the labels, or the soft rows."""
-    labels = np.array([1, 0])
-    layer = SoftmaxWithLoss()
-    layer.forward(np.zeros((2, 2)), labels)
-    assert layer.t is not None
-    np.testing.assert_array_equal(layer.t, labels)
-    assert layer.t.dtype == np.intp
-    rows = np.array([[0.25, 0.75], [0.5, 0.5]])
-    layer.forward(np.zeros((2, 2)), rows)
-    assert layer.t is not None
-    np.testing.assert_array_equal(layer.t, rows)
 
 
 @pytest.mark.parametrize("shape", [(), (0,), (2, 0), (2, 2, 2)])
@@ -336,41 +329,36 @@ def test_cross_entropy_error_counts_zero_times_log_zero_as_zero() -> None:
     assert cross_entropy_error(y, t) == pytest.approx(expected, rel=6 * U64)
 
 
-def test_target_rows_off_by_exactly_the_allowance_are_accepted() -> None:
-    """A row whose sum is off by exactly C·eps, the rounding allowance, is still valid."""
+# -- SoftmaxWithLoss and its targets -------------------------------------------------------
+
+
+def test_soft_target_gradient_uses_the_target_row_sum() -> None:
+    """With soft targets, backward is the exact gradient ``s·softmax(x) - t`` where ``s`` is
+    the target row's sum, which rounding lets differ from 1 by up to C·eps."""
     eps = float(np.finfo(np.float64).eps)
-    t = np.array([[0.5, 0.5 + 2 * eps]])  # C = 2: the sum is 1 + 2·eps, exactly representable
-    assert float(t.sum()) - 1.0 == 2 * eps
+    t = np.array([[0.5, 0.5 + eps]])  # sums to s = 1 + eps, within the 2·eps allowed for C = 2
     layer = SoftmaxWithLoss()
     layer.forward(np.zeros((1, 2)), t)
+    s = float(t.sum())
+    assert s == 1 + eps
+    # Equal logits give softmax = [1/2, 1/2]; s·y - t = [eps/2, -eps/2] is then exact in
+    # float64 (every value is a multiple of eps/4 below 2), and so is the assertion.
+    np.testing.assert_array_equal(layer.backward(), s * np.full((1, 2), 0.5) - t)
+    np.testing.assert_array_equal(layer.backward(), [[eps / 2, -eps / 2]])
+
+
+def test_softmax_with_loss_keeps_the_validated_targets() -> None:
+    """After forward, ``t`` holds the targets as validated: the labels, or the soft rows."""
+    labels = np.array([1, 0])
+    layer = SoftmaxWithLoss()
+    layer.forward(np.zeros((2, 2)), labels)
     assert layer.t is not None
-
-
-def test_float32_target_rows_are_judged_by_their_exact_sum() -> None:
-    """Row sums are judged exactly, not in the targets' float32 arithmetic, whose rounding
-    would hide an excess over the 2·eps32 allowance of two classes."""
-    step = float(np.finfo(np.float32).eps) / 2  # the float32 spacing just above 0.5
-    t = np.array([[0.5, 0.5 + 5 * step]], dtype=np.float32)
-    exact = float(t.astype(np.float64).sum()) - 1.0
-    assert exact == 2.5 * float(np.finfo(np.float32).eps)
-    # In float32 the sum 1 + 2.5·eps32 is a tie and rounds to even, 1 + 2·eps32: allowed.
-    assert float(t.sum(dtype=np.float32)) - 1.0 == 2 * float(np.finfo(np.float32).eps)
-    with pytest.raises(TargetError, match="expected target rows that sum to 1"):
-        SoftmaxWithLoss().forward(np.zeros((1, 2), dtype=np.float32), t)
-
-
-@pytest.mark.parametrize("name", ["W", "b"])
-def test_affine_parameter_errors_name_the_parameter(name: str) -> None:
-    """Affine names ``W`` or ``b`` when a parameter is not a float32/float64 numpy array."""
-    params: dict[str, object] = {"W": np.ones((2, 2)), "b": np.zeros(2)}
-    as_list: dict[str, object] = {**params, name: np.asarray(params[name]).tolist()}
-    message = f"Affine: expected `{name}` to be a float32 or float64 numpy array, got list."
-    with pytest.raises(DtypeError, match=_exactly(message)):
-        Affine(as_list["W"], as_list["b"])  # type: ignore[arg-type]  # runtime check under test
-    as_int: dict[str, object] = {**params, name: np.asarray(params[name]).astype(np.int64)}
-    message = f"Affine: expected `{name}` to be a float32 or float64 array, got dtype int64."
-    with pytest.raises(DtypeError, match=_exactly(message)):
-        Affine(as_int["W"], as_int["b"])  # type: ignore[arg-type]  # as above
+    np.testing.assert_array_equal(layer.t, labels)
+    assert layer.t.dtype == np.intp
+    rows = np.array([[0.25, 0.75], [0.5, 0.5]])
+    layer.forward(np.zeros((2, 2)), rows)
+    assert layer.t is not None
+    np.testing.assert_array_equal(layer.t, rows)
 
 
 @pytest.mark.parametrize(
@@ -406,6 +394,29 @@ def test_one_sample_keeps_its_label_as_a_batch_of_one() -> None:
     assert single.t is not None
     assert single.t.shape == (1,)
     np.testing.assert_array_equal(single.t, [2])
+
+
+def test_target_rows_off_by_exactly_the_allowance_are_accepted() -> None:
+    """A row whose sum is off by exactly C·eps, the rounding allowance, is still valid."""
+    eps = float(np.finfo(np.float64).eps)
+    t = np.array([[0.5, 0.5 + 2 * eps]])  # C = 2: the sum is 1 + 2·eps, exactly representable
+    assert float(t.sum()) - 1.0 == 2 * eps
+    layer = SoftmaxWithLoss()
+    layer.forward(np.zeros((1, 2)), t)
+    assert layer.t is not None
+
+
+def test_float32_target_rows_are_judged_by_their_exact_sum() -> None:
+    """Row sums are judged exactly, not in the targets' float32 arithmetic, whose rounding
+    would hide an excess over the 2·eps32 allowance of two classes."""
+    step = float(np.finfo(np.float32).eps) / 2  # the float32 spacing just above 0.5
+    t = np.array([[0.5, 0.5 + 5 * step]], dtype=np.float32)
+    exact = float(t.astype(np.float64).sum()) - 1.0
+    assert exact == 2.5 * float(np.finfo(np.float32).eps)
+    # In float32 the sum 1 + 2.5·eps32 is a tie and rounds to even, 1 + 2·eps32: allowed.
+    assert float(t.sum(dtype=np.float32)) - 1.0 == 2 * float(np.finfo(np.float32).eps)
+    with pytest.raises(TargetError, match="expected target rows that sum to 1"):
+        SoftmaxWithLoss().forward(np.zeros((1, 2), dtype=np.float32), t)
 
 
 @pytest.mark.parametrize(
@@ -485,15 +496,18 @@ class _DoutDtypeSigmoid:
         return np.asarray(dout * self.y * (1 - self.y), dtype=np.asarray(dout).dtype)
 
 
-def test_taylor_test_uses_a_given_dout_in_float64() -> None:
-    """A given dout is used, converted to float64: zeros make every remainder exactly 0,
-    and a float32 dout does not drag a layer's backward down to float32."""
+def test_taylor_test_uses_a_given_dout_as_float64() -> None:
+    """A given dout is used, as float64: zeros make every remainder exactly 0, and a float32
+    dout gives the report of its float64 value even for a backward that computes in the
+    dtype of the dout it receives."""
     x = np.random.default_rng(2).standard_normal((2, 3))
-    make = unary(lambda _: Sigmoid())
-    report = taylor_test(make, {"x": x}, dout=np.zeros((2, 3)), rng=3)
+    report = taylor_test(unary(lambda _: Sigmoid()), {"x": x}, dout=np.zeros((2, 3)), rng=3)
     assert report.remainders == (0.0,) * len(report.steps)
     dout32 = np.random.default_rng(4).standard_normal((2, 3)).astype(np.float32)
-    assert taylor_test(unary(lambda _: _DoutDtypeSigmoid()), {"x": x}, dout=dout32, rng=5).passed
+    make = unary(lambda _: _DoutDtypeSigmoid())
+    as_given = taylor_test(make, {"x": x}, dout=dout32, rng=5)
+    as_float64 = taylor_test(make, {"x": x}, dout=dout32.astype(np.float64), rng=5)
+    assert as_given.remainders == as_float64.remainders
 
 
 def _taylor_report(orders: tuple[float, ...], observed: float | None) -> TaylorReport:
@@ -593,6 +607,59 @@ def test_gradcheck_report_text(status: Status, verdict: str) -> None:
     assert lines[1:] == check.describe().split("\n") * 2
 
 
+class _ScaledProduct:
+    """``out = w·x·y`` with a parameter ``w`` of shape (1,): a binary layer with parameters."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.w = np.array([1.5], dtype=dtype)
+        self.dw: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        self.x, self.y = x, y
+        return np.asarray(self.w * x * y)
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.dw = np.asarray(np.sum(dout * self.x * self.y), dtype=self.w.dtype).reshape(1)
+        return np.asarray(dout * self.w * self.y), np.asarray(dout * self.w * self.x)
+
+
+def test_binary_adapter_checks_parameters_and_builds_in_both_dtypes() -> None:
+    """binary(..., params=...) checks the layer's parameters too, and builds the layer in
+    the subject's dtype and in float64 for the reference twin."""
+    built: list[np.dtype] = []
+
+    def make(dtype: np.dtype) -> _ScaledProduct:
+        built.append(np.dtype(dtype))
+        return _ScaledProduct(dtype)
+
+    rng = np.random.default_rng(11)
+    inputs: dict[str, np.ndarray] = {
+        "x": rng.standard_normal(3).astype(np.float32),
+        "y": rng.standard_normal(3),
+    }
+    report = check_gradients(binary(make, params=("w",)), inputs, dtype=np.float32, rng=12)
+    assert {(c.name, c.role) for c in report.checks} == {
+        ("x", "input"),
+        ("y", "input"),
+        ("w", "parameter"),
+    }
+    assert report.passed
+    assert built[:2] == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
+def test_network_adapter_builds_in_both_dtypes() -> None:
+    """network(make, t) builds the network in the subject's dtype and in float64."""
+    built: list[np.dtype] = []
+
+    def make(dtype: np.dtype) -> TwoLayerNet:
+        built.append(np.dtype(dtype))
+        return TwoLayerNet(3, 4, 2, weight_init_std=0.5, rng=13, dtype=dtype)
+
+    x = np.random.default_rng(14).standard_normal((2, 3)).astype(np.float32)
+    check_gradients(network(make, np.array([0, 1])), {"x": x}, rng=15)
+    assert built[:2] == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
 def test_checker_reports_each_adapted_layer_by_its_class_name() -> None:
     """binary, loss and network adapters check their layer and report it by class name."""
     rng = np.random.default_rng(6)
@@ -638,6 +705,19 @@ def test_loss_adapter_checks_the_loss_layers_parameters() -> None:
     assert report.passed
 
 
+class _ListParameter:
+    """A layer whose parameter ``W`` is a list, not an array."""
+
+    def __init__(self) -> None:
+        self.W = [1.0]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.asarray(dout)
+
+
 class _ForgetfulAffine:
     """An Affine-like layer whose backward never sets ``db``."""
 
@@ -652,15 +732,18 @@ class _ForgetfulAffine:
         return np.asarray(dout @ self.W.T)
 
 
-def test_a_missing_gradient_attribute_is_named() -> None:
-    """A layer that never sets ``d<param>`` is reported by layer, role and attribute."""
+def test_a_missing_or_non_array_attribute_is_named() -> None:
+    """A gradient attribute never set, or a parameter that is not an array, is reported
+    by layer, role, attribute and the type found."""
+    x = {"x": np.ones((1, 2))}
     message = (
         "_ForgetfulAffine: expected gradient attribute `db` to be a numpy array, got NoneType."
     )
     with pytest.raises(TypeError, match=_exactly(message)):
-        check_gradients(
-            unary(lambda _: _ForgetfulAffine(), params=("W", "b")), {"x": np.ones((1, 2))}
-        )
+        check_gradients(unary(lambda _: _ForgetfulAffine(), params=("W", "b")), x)
+    message = "_ListParameter: expected parameter attribute `W` to be a numpy array, got list."
+    with pytest.raises(TypeError, match=_exactly(message)):
+        check_gradients(unary(lambda _: _ListParameter(), params=("W",)), x)
 
 
 ROOT_EPS64 = float(np.cbrt(np.finfo(np.float64).eps))
@@ -723,3 +806,58 @@ def test_directional_probes_excuse_only_kinks_within_two_steps(
             rng=seed,
         )
         assert report.checks[0].status is status
+
+
+class _OneElementLayer:
+    """``y = φ(x)`` element-wise, with a backward that returns ``dout·slope(x)``."""
+
+    def __init__(
+        self, phi: Callable[[np.ndarray], np.ndarray], slope: Callable[[np.ndarray], np.ndarray]
+    ) -> None:
+        self.phi, self.slope = phi, slope
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.asarray(self.phi(x))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.asarray(dout * self.slope(self.x))
+
+
+def _check_one_element(
+    phi: Callable[[np.ndarray], np.ndarray], slope: Callable[[np.ndarray], np.ndarray], x: float
+) -> Status:
+    """The checker's verdict on ``x`` for a one-element layer, in full mode with dout = 1."""
+    make = unary(lambda _: _OneElementLayer(phi, slope))
+    report = check_gradients(make, {"x": np.array([[x]])}, dout=np.ones((1, 1)), mode="full")
+    return report.checks[0].status
+
+
+def test_an_undeclared_kink_is_found_by_its_one_sided_slopes() -> None:
+    """At an undeclared kink of |x|, a backward giving the right-hand slope 1 at 0 is put
+    down to the kink (its one-sided slopes are -1 and +1), not reported as a mismatch."""
+    status = _check_one_element(np.abs, lambda x: np.where(x >= 0, 1.0, -1.0), 0.0)
+    assert status is Status.NONDIFFERENTIABLE
+
+
+def test_a_small_error_on_a_curved_function_is_a_mismatch_not_a_kink() -> None:
+    """On the smooth x² a gradient 1e-6 too large lies between the one-sided differences
+    2 ± h, yet they close in like h as the step shrinks: curvature, so a mismatch."""
+    status = _check_one_element(np.square, lambda x: 2 * x * (1 + 1e-6), 1.0)
+    assert status is Status.MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("excess", "status"), [(1.22, Status.NONDIFFERENTIABLE), (1.5, Status.MISMATCH)]
+)
+def test_a_kink_excuses_only_values_within_the_one_sided_first_order_error(
+    excess: float, status: Status
+) -> None:
+    """At the kink of |x| + x², with one-sided differences ±(1 + h) at step h and
+    ±(1 + h/4) at h/4, a value is put down to the kink only within their first-order
+    error, up to 1 + h + |D(h) - D(h/4)|/3 = 1 + 1.25h; beyond that it is a mismatch."""
+    h = ROOT_EPS64  # the checker's step at 0
+    status_found = _check_one_element(
+        lambda x: np.abs(x) + x**2, lambda x: np.full_like(x, 1 + excess * h), 0.0
+    )
+    assert status_found is status
