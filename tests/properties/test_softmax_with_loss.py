@@ -103,3 +103,60 @@ def test_one_dimensional_input_is_a_batch_of_one(data: st.DataObject) -> None:
     single, batch = SoftmaxWithLoss(), SoftmaxWithLoss()
     assert single.forward(x, label) == batch.forward(x[None], np.array([label]))
     np.testing.assert_array_equal(single.backward(dout), batch.backward(dout)[0])
+
+
+U32 = float(np.finfo(np.float32).eps) / 2
+ETA32 = float(np.finfo(np.float32).smallest_subnormal)
+
+
+@st.composite
+def float32_soft_batches(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """float32 logits and float32 soft targets, drawn towards ``softmax(x)`` so that
+    ``y - t`` cancels: ``t = λ·softmax(x) + (1 - λ)·w``, renormalised in float64."""
+    n = draw(st.integers(1, 4))
+    c = draw(st.integers(2, 6))
+    scale = draw(st.sampled_from([2.0**-10, 1.0, 32.0]))  # exact in float32
+    x = draw(bst.float_arrays(shape=(n, c), dtype=np.float32, min_value=-scale, max_value=scale))
+    w = draw(bst.soft_targets(n=n, classes=c))
+    near = draw(st.sampled_from([0.0, 0.9, 0.999, 1.0]))
+    t = near * softmax(x.astype(np.float64)) + (1 - near) * w
+    return x, (t / t.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@given(batch=float32_soft_batches(), dout=DOUTS)
+def test_float32_soft_target_gradient_is_as_accurate_as_softmax(
+    batch: tuple[np.ndarray, np.ndarray], dout: float
+) -> None:
+    """In float32, the soft-target gradient errs by no more than the rounding of softmax itself."""
+    x, t = batch
+    n, c = x.shape
+    d = np.float32(dout)
+    low, exact = SoftmaxWithLoss(), SoftmaxWithLoss()
+    low.forward(x, t)
+    exact.forward(x.astype(np.float64), t)  # the same float32 data, in float64
+    error = np.abs(low.backward(d).astype(np.float64) - exact.backward(np.float64(d)))
+    y = exact.y
+    assert y is not None
+    x64 = x.astype(np.float64)
+    z = x64 - x64.max(axis=1, keepdims=True)
+    s = t.astype(np.float64).sum(axis=1, keepdims=True)
+    # Bound, per element, in units of u32 times |dout|/N:
+    # * y_j carries the relative error of z_j = x_j - max (|z_j|), of exp, of the row
+    #   sum (C - 2 terms, each off by up to max|z|·u), of log1p and exp of the
+    #   normaliser (their error in lse grows with log C <= C), and of the division:
+    #   within (|z_j| + max|z| + 2C + 10)·u of y_j. For the top class with y >= 1/2 the
+    #   layer uses the complement 1 - y (the sum of the others) instead, with the same
+    #   relative error, so the size that counts is m = min(y, 1 - y) there;
+    # * y - t, (1 - t) - (1 - y), the scaling by dout/N: three roundings of |s·y - t|;
+    # * y·(s - 1): its cast, product and sum, three roundings of its size.
+    m = y.copy()
+    rows = np.arange(n)
+    top = y.argmax(axis=1)
+    confident = y[rows, top] >= 0.5
+    not_top = np.arange(c) != top[:, None]
+    others = np.where(not_top, y, 0.0).sum(axis=1)  # 1 - y_top, without the cancellation
+    m[rows[confident], top[confident]] = others[confident]
+    z_max = np.abs(z).max(axis=1, keepdims=True)
+    units = m * (np.abs(z) + z_max + 2 * c + 10) + 3 * np.abs(s * y - t) + 3 * np.abs(y * (s - 1))
+    bound = U32 * units * abs(float(d)) / n + ETA32
+    assert np.all(error <= bound), float(np.max(error / bound))

@@ -13,6 +13,8 @@ from bpcore._arrays import FloatArray, FloatDType
 from bpcore.errors import DtypeError
 from bpcore.gradcheck import (
     GradientMismatch,
+    HasConstants,
+    LossSubject,
     Mode,
     Status,
     assert_gradients,
@@ -231,6 +233,86 @@ def test_loss_layers_and_their_fudged_version() -> None:
     logits = np.array([[8.0, 0.0, 0.0], [0.0, 9.0, 0.0]])
     report = check_gradients(loss(lambda _: Fudged(), np.array([1, 0])), {"x": logits}, rng=0)
     assert not report.passed
+
+
+# float32 logits and soft targets where y·s - t cancels: each failed a check before the
+# layer computed s - 1 in float64 and the checker measured the subject's noise against
+# its twin (errors of 1-3 float32 units of |y| against a bound in units of |g|).
+CANCELLING_FLOAT32_CASES = [
+    (
+        [[-8.982769966125488, 6.62170934677124, -2.230945348739624]],
+        [[0.04004339873790741, 0.9215668439865112, 0.03838978335261345]],
+        0.1810853,
+    ),
+    (
+        [[-3.6794562339782715, -8.895363807678223, 6.2933669090271]],
+        [[0.05295766890048981, 0.00011448208533693105, 0.9469278454780579]],
+        1.4835385,
+    ),
+    (
+        [[12.28324031829834, 0.36395174264907837]],
+        [[0.9256351590156555, 0.07436484098434448]],
+        -0.9438259,
+    ),
+    (
+        [[-25.80182647705078, 11.810096740722656]],
+        [[5.4818329102380645e-14, 1.0]],
+        -1.1220263,
+    ),
+]
+
+
+@pytest.mark.parametrize(("x", "t", "dout"), CANCELLING_FLOAT32_CASES)
+def test_float32_soft_targets_that_cancel_pass(
+    x: list[list[float]], t: list[list[float]], dout: float
+) -> None:
+    """A correct float32 loss passes where its gradient y·s - t cancels to a few ulps of y."""
+    targets = np.array(t, dtype=np.float32)
+    for seed in range(5):
+        report = check_gradients(
+            loss(lambda _: SoftmaxWithLoss(), targets),
+            {"x": np.array(x, dtype=np.float32)},
+            dout=np.float32(dout),
+            rng=seed,
+        )
+        assert report.passed, str(report)
+
+
+class _Float32Bias:
+    """Sigmoid whose float32 backward is off by a relative 1e-5: a bug only float32 shows."""
+
+    def __init__(self, dtype: FloatDType) -> None:
+        self.inner = Sigmoid()
+        self.factor = 1 + 1e-5 if dtype == np.float32 else 1.0
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return np.asarray(self.inner.backward(dout) * self.factor, dtype=dout.dtype)
+
+
+def test_a_float32_only_bias_is_not_taken_for_rounding_noise() -> None:
+    """An error the float32 subject makes at every point is a mismatch, not measured noise."""
+    x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    assert check_gradients(unary(lambda _: Sigmoid()), {"x": x}, rng=0).passed
+    for seed in range(5):
+        report = check_gradients(unary(_Float32Bias), {"x": x}, rng=seed)
+        assert report.checks[0].status is Status.MISMATCH, str(report)
+
+
+def test_loss_subjects_own_their_targets_and_declare_float_ones() -> None:
+    """Soft targets are the subject's own constants; the caller's array is never touched."""
+    soft = np.array([[0.25, 0.75], [0.5, 0.5]], dtype=np.float32)
+    before = soft.tobytes()
+    subject = LossSubject(SoftmaxWithLoss(), soft)
+    assert isinstance(subject, HasConstants)
+    assert set(subject.constants) == {"t"}
+    assert not np.shares_memory(subject.constants["t"], soft)
+    assert LossSubject(SoftmaxWithLoss(), np.array([0, 1])).constants == {}
+    x = np.array([[0.3, -0.2], [1.0, 0.1]], dtype=np.float32)
+    assert check_gradients(loss(lambda _: SoftmaxWithLoss(), soft), {"x": x}, rng=0).passed
+    assert soft.tobytes() == before
 
 
 def test_checker_rejects_bad_calls() -> None:

@@ -22,6 +22,7 @@ from bpcore.gradcheck._subjects import BinaryLayer as BinaryLayer
 from bpcore.gradcheck._subjects import BinarySubject as BinarySubject
 from bpcore.gradcheck._subjects import Differentiable as Differentiable
 from bpcore.gradcheck._subjects import Factory as Factory
+from bpcore.gradcheck._subjects import HasConstants as HasConstants
 from bpcore.gradcheck._subjects import LossLayer as LossLayer
 from bpcore.gradcheck._subjects import LossSubject as LossSubject
 from bpcore.gradcheck._subjects import Network as Network
@@ -44,6 +45,7 @@ __all__ = [
     "Factory",
     "GradcheckReport",
     "GradientMismatch",
+    "HasConstants",
     "LossLayer",
     "LossSubject",
     "Mode",

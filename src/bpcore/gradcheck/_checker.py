@@ -33,9 +33,9 @@ for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` wit
   plus ``s``, how much the gradient moves when the inputs move by one unit roundoff
   of ``d`` (measured on the twin, the largest over the array), plus the absolute
   error of results that underflow (``η_d`` is the smallest subnormal), plus twice the
-  rounding noise of the subject's own gradient, measured by re-running it a few units
-  of roundoff away (see :func:`_subject_noise`). This is what float32 costs; in
-  float64 it is tiny.
+  rounding noise of the subject's own gradient ``m``, measured as how far its error
+  against the twin's analytic gradient varies over nearby points (see
+  :func:`_subject_noise`). This is what float32 costs; in float64 it is tiny.
 
 Nothing here is a hand-picked tolerance: every term is a rounding or truncation
 bound for the step and dtype used. The step is ``h_i = cbrt(eps64)·max(1, |θ_i|)``,
@@ -63,7 +63,7 @@ import numpy.typing as npt
 from bpcore._arrays import FloatArray, FloatDType, as_float_array, float_dtype_for
 from bpcore.errors import DtypeError, ShapeError
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
-from bpcore.gradcheck._subjects import Differentiable, Factory
+from bpcore.gradcheck._subjects import Differentiable, Factory, HasConstants
 
 Mode = Literal["auto", "full", "directional"]
 
@@ -253,7 +253,7 @@ def _prepare(
             f"got shape {dout_d.shape}."
         )
     analytic = _analytic_gradients(subject, inputs_d, dout_d)
-    noise = _subject_noise(subject, inputs_d, dout_d, analytic, rng)
+    noise = _subject_noise(subject, reference, inputs_d, dout_d, analytic, rng)
     inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs_d.items()}
     dout64 = dout_d.astype(np.float64)
     terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
@@ -326,43 +326,94 @@ def _magnitude(
 
 def _subject_noise(
     subject: Differentiable,
+    reference: Differentiable,
     inputs: Mapping[str, FloatArray],
     dout: FloatArray,
     analytic: Mapping[str, FloatArray],
     rng: np.random.Generator,
 ) -> dict[str, FloatArray]:
-    """The rounding noise of the subject's own gradient, measured, per array.
+    """The rounding noise of the subject's own gradient, measured against its twin, per array.
 
-    The subject is run again at eight points a few of its own units of roundoff away
-    (``θ·(1 ± k·eps_d)``, ``k = 1..8``, with random signs). The exact gradient barely
-    moves there, but where the subject's arithmetic cancels (``y·s - t`` with
-    ``y ≈ t`` in float32, say) its rounding error changes from point to point: the
-    largest deviation from the
-    gradient at ``θ`` measures it. A systematic error (a bug) is the same at every point
-    and so is not absorbed.
+    At the point ``θ`` and at eight points near it, the subject's gradient is compared
+    with the float64 twin's analytic gradient at the *same* point, which removes the
+    true change of the gradient between points: ``e_k = g_d(θ_k) - g_64(θ_k)``.
+
+    * Inputs and parameters move to ``θ·(1 ± 4^k·eps_d)`` (``k = 0..7``, random signs,
+      rounded to ``d``). The larger moves change the rounding of intermediates that a
+      move of a few ulps leaves alone (a confident softmax output, say); what they do
+      to the exact gradient, the twin takes out.
+    * Constants (:class:`HasConstants`, such as soft targets) move by one ulp each way
+      at random, zeros staying zero, so that valid targets stay valid; this changes
+      the rounding of whatever the subject computes from them (a row sum, say).
+
+    The subject and its twin get the same moved values. Where the subject's arithmetic
+    cancels (``y - t`` with ``y ≈ t`` in float32), its rounding error changes from
+    point to point, and ``max_k |e_k - e_0|`` measures it. A systematic error (a bug)
+    is the same at every point and cancels out of ``e_k - e_0``, so it is not absorbed.
+    In float64 the subject and its twin compute alike, and the noise is zero.
     """
     eps = float(np.finfo(dout.dtype).eps)  # dout is in the subject's dtype
-    params = subject.parameters
+    params, twin_params = subject.parameters, reference.parameters
+    constants = _constants(subject)
+    twin_constants = _constants(reference)
     originals = {n: p.copy() for n, p in params.items()}
+    fixed = {n: c.copy() for n, c in constants.items()}
+    dout64 = dout.astype(np.float64)
+
+    def signs(v: npt.NDArray[np.generic]) -> FloatArray:
+        return rng.choice(np.array([-1.0, 1.0]), size=v.shape)
+
+    def twin_error(
+        point: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]
+    ) -> dict[str, FloatArray]:
+        """``g_d - g_64`` at ``point``, the twin's parameters and constants set to the subject's."""
+        for n, p in params.items():
+            np.copyto(twin_params[n], p.astype(np.float64))
+        for n, c in constants.items():
+            np.copyto(twin_constants[n], c, casting="unsafe")
+        reference.forward({n: v.astype(np.float64) for n, v in point.items()})
+        twin = reference.backward(dout64)
+        return {
+            n: np.asarray(grads[n], np.float64) - np.asarray(twin[n], np.float64) for n in analytic
+        }
+
+    base = twin_error(inputs, analytic)
     noise = {n: np.zeros_like(g) for n, g in analytic.items()}
     try:
-        for k in range(1, 9):
+        for k in range(8):
 
             def moved(v: FloatArray, k: int = k) -> FloatArray:
-                signs = rng.choice(np.array([-1.0, 1.0]), size=v.shape)
-                return np.asarray(v * (1 + k * eps * signs), dtype=v.dtype)
+                return np.asarray(v * (1 + 4**k * eps * signs(v)), dtype=v.dtype)
 
             for n, p in params.items():
                 np.copyto(p, moved(originals[n]))
-            subject.forward({n: moved(v) for n, v in inputs.items()})
-            grads = subject.backward(dout)
+            for n, c in constants.items():
+                np.copyto(c, _one_ulp(fixed[n], signs(c)))
+            point = {n: moved(v) for n, v in inputs.items()}
+            subject.forward(point)
+            error = twin_error(point, subject.backward(dout))
             for n, worst in noise.items():
-                deviation = np.abs(np.asarray(grads[n], np.float64) - analytic[n])
-                np.maximum(worst, deviation, out=worst)
+                np.maximum(worst, np.abs(error[n] - base[n]), out=worst)
     finally:
         for n, p in params.items():
             np.copyto(p, originals[n])
+            np.copyto(twin_params[n], originals[n].astype(np.float64))
+        for n, c in constants.items():
+            np.copyto(c, fixed[n])
+            np.copyto(twin_constants[n], fixed[n], casting="unsafe")
     return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
+
+
+def _constants(subject: Differentiable) -> Mapping[str, FloatArray]:
+    """The subject's constants (live), or none if it declares none."""
+    return subject.constants if isinstance(subject, HasConstants) else {}
+
+
+def _one_ulp(values: npt.NDArray[np.generic], direction: FloatArray) -> npt.NDArray[np.generic]:
+    """``values`` moved by one ulp of their dtype towards ``sign(direction)·∞``; zeros stay,
+    so non-negative data (targets) stays non-negative."""
+    towards = np.where(direction > 0, np.inf, -np.inf).astype(values.dtype)
+    return np.where(values == 0, values, np.nextafter(values, towards))
 
 
 def _sensitivity(

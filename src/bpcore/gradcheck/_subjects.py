@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeAlias, final
+from typing import Protocol, TypeAlias, cast, final, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,35 @@ class Differentiable(Protocol):
 
 Factory: TypeAlias = Callable[[FloatDType], Differentiable]
 """Builds the subject in a given dtype, with the same parameter values every call."""
+
+
+@runtime_checkable
+class HasConstants(Protocol):
+    """A :class:`Differentiable` that also computes with fixed float data it is not
+    differentiated in: soft targets, say.
+
+    The checker's rounding bound covers the rounding of every value the subject
+    computes with, so it moves these by a unit roundoff too (on the float64 twin, in
+    place, restoring them afterwards); that is how ``s·y - t`` with ``y ≈ t`` gets its
+    due in float32. A subject without fixed float data need not implement this.
+    """
+
+    @property
+    def constants(self) -> Mapping[str, FloatArray]:
+        """The subject's own fixed float arrays by name (live: moved in place)."""
+        ...
+
+
+def _own_constant(t: npt.ArrayLike) -> npt.NDArray[np.generic]:
+    """A private copy of fixed data: the checker may move the twin's copy in place."""
+    return np.array(t, copy=True)
+
+
+def _float_constants(t: npt.NDArray[np.generic]) -> dict[str, FloatArray]:
+    """``{"t": t}`` for float targets (which the layer computes with), else ``{}``."""
+    if t.dtype.kind == "f":
+        return {"t": cast("FloatArray", t)}
+    return {}
 
 
 class UnaryLayer(Protocol):
@@ -148,7 +177,12 @@ class LossSubject(_LayerSubject):
     def __init__(self, layer: LossLayer, t: npt.ArrayLike, *, params: Sequence[str] = ()) -> None:
         super().__init__(layer, params)
         self.layer = layer
-        self.t = np.asarray(t)
+        self.t = _own_constant(t)
+
+    @property
+    def constants(self) -> Mapping[str, FloatArray]:
+        """Float targets, which the loss computes with: ``{"t": t}``; labels: ``{}``."""
+        return _float_constants(self.t)
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
         return np.asarray(self.layer.forward(inputs["x"], self.t), dtype=inputs["x"].dtype)
@@ -178,8 +212,13 @@ class NetworkSubject:
 
     def __init__(self, network: Network, t: npt.ArrayLike) -> None:
         self.network = network
-        self.t = np.asarray(t)
+        self.t = _own_constant(t)
         self._x: FloatArray | None = None
+
+    @property
+    def constants(self) -> Mapping[str, FloatArray]:
+        """Float targets, which the loss computes with: ``{"t": t}``; labels: ``{}``."""
+        return _float_constants(self.t)
 
     @property
     def name(self) -> str:

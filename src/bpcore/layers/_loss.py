@@ -145,6 +145,30 @@ class SoftmaxWithLoss:
                 top == labels, -complement[:, 0], y.reshape(-1)[at_label] - 1
             )
         else:
-            dx = y * np.sum(targets.dist, axis=1, keepdims=True) - targets.dist
+            dx = self._soft_delta(y, targets.dist)
         dx *= d / n
+        return dx
+
+    def _soft_delta(self, y: FloatArray, dist: FloatArray) -> FloatArray:
+        """``s·y - t`` for target rows ``t`` with sums ``s``, accurate where ``y ≈ t``.
+
+        Written as ``(y - t) + y·(s - 1)``: ``s - 1`` is summed in float64 (exact for
+        float32 rows) instead of rounding ``s`` to the dtype, which would cost ``u·|y|``
+        in every element; ``y - t`` is a single rounding, exact when they are within a
+        factor two (Sterbenz). Where the top class has ``y ≥ 1/2``,
+        ``y - t = (1 - t) - (1 - y)`` with ``1 - y`` the exact complement, as in the label
+        path, so a confident prediction keeps its relative accuracy.
+        """
+        where = "SoftmaxWithLoss.backward"
+        top = require_forwarded(self._top, where=where)
+        complement = require_forwarded(self._top_complement, where=where)
+        n, c = y.shape
+        excess = np.add.reduce(dist, axis=1, keepdims=True, dtype=np.float64) - 1.0
+        dx = y - dist
+        at_top = np.arange(0, n * c, c) + top
+        y_top = y.reshape(-1)[at_top]
+        dx.reshape(-1)[at_top] = np.where(
+            y_top >= 0.5, (1 - dist.reshape(-1)[at_top]) - complement[:, 0], dx.reshape(-1)[at_top]
+        )
+        dx += y * excess.astype(y.dtype)
         return dx
