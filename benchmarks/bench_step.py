@@ -6,6 +6,10 @@ A step is what the trainer does per mini-batch: ``grads = net.gradient(x, t)`` t
 * the GEMM floor: the five matrix products the step cannot avoid (``x@W1``, ``h@W2``,
   ``dout@W2ᵀ``, ``hᵀ@dout``, ``xᵀ@dh``), alone, on the same arrays, into preallocated
   outputs;
+* the bare NumPy step: the same step's arithmetic in the fewest plain NumPy calls
+  (no validation, no loss value, every array preallocated), on its own copy of the
+  weights. It is what any NumPy implementation of the step at least costs, so a
+  ratio to the floor below the bare step's is out of NumPy's reach;
 * PyTorch eager on the CPU (``nn.Linear``, ``ReLU``, ``cross_entropy``, ``optim.SGD``),
   same weights, batch and thread count, when ``torch`` is importable.
 
@@ -50,6 +54,7 @@ GRADIENT = "  of which gradient()"
 UPDATE = "  of which SGD.update"
 LOSS = "  loss layer alone (fwd+bwd)"
 FLOOR = "GEMM floor (5 products)"
+BARE = "bare NumPy step (no checks)"
 TORCH = "torch eager step"
 
 
@@ -147,6 +152,59 @@ def floor_candidate(
     return local(FLOOR, floor)
 
 
+def bare_candidate(
+    net: TwoLayerNet, x: npt.NDArray[np.floating[Any]], t: npt.NDArray[np.intp]
+) -> Candidate:
+    """The step's arithmetic in the fewest plain NumPy calls, on preallocated arrays.
+
+    Forward ``a = x·W1 + b1``, ``h = max(a, 0)``, ``s = h·W2 + b2``; the softmax
+    cross-entropy gradient ``δ = (softmax(s) - onehot(t)) / N`` in place; backward
+    ``dW2 = hᵀ·δ``, ``db2 = Σδ``, ``dh = (δ·W2ᵀ) ⊙ [a > 0]``, ``dW1 = xᵀ·dh``, ``db1 = Σdh``;
+    then ``p -= lr·g``. No validation, no loss value, no NaN or -0.0 care: a lower
+    bound for a NumPy step, not a usable one. Its own copy of the weights, so it
+    does not move bpcore's.
+    """
+    W1, b1, W2, b2 = (net.params[k].copy() for k in ("W1", "b1", "W2", "b2"))
+    n, hidden, dtype = x.shape[0], W1.shape[1], W1.dtype
+    h = np.empty((n, hidden), dtype)
+    keep = np.empty((n, hidden), np.bool_)
+    delta = np.empty((n, CLASSES), dtype)
+    row_max = np.empty((n, 1), dtype)
+    row_sum = np.empty((n, 1), dtype)
+    dh = np.empty((n, hidden), dtype)
+    dW1, db1 = np.empty_like(W1), np.empty_like(b1)
+    dW2, db2 = np.empty_like(W2), np.empty_like(b2)
+    at_label = np.arange(n) * CLASSES + t  # flat indices of the targets
+    updates = ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2))
+
+    def bare() -> None:
+        np.matmul(x, W1, out=h)
+        np.add(h, b1, out=h)
+        np.greater(h, 0, out=keep)
+        np.maximum(h, 0, out=h)
+        np.matmul(h, W2, out=delta)
+        np.add(delta, b2, out=delta)
+        np.maximum.reduce(delta, axis=1, keepdims=True, out=row_max)
+        np.subtract(delta, row_max, out=delta)
+        np.exp(delta, out=delta)
+        np.add.reduce(delta, axis=1, keepdims=True, out=row_sum)
+        np.divide(delta, row_sum, out=delta)
+        flat = delta.reshape(-1)
+        flat[at_label] -= 1
+        np.divide(delta, n, out=delta)
+        np.matmul(h.T, delta, out=dW2)
+        np.add.reduce(delta, axis=0, out=db2)
+        np.matmul(delta, W2.T, out=dh)
+        np.multiply(dh, keep, out=dh)
+        np.matmul(x.T, dh, out=dW1)
+        np.add.reduce(dh, axis=0, out=db1)
+        for param, grad in updates:
+            np.multiply(grad, LR, out=grad)
+            np.subtract(param, grad, out=param)
+
+    return local(BARE, bare)
+
+
 def torch_candidate(
     worker: TorchWorker,
     net: TwoLayerNet,
@@ -163,7 +221,7 @@ def torch_candidate(
 
 
 def ratio_cells(timings: Timings, name: str, reference: str | None) -> list[str]:
-    if reference is None or (name in (GRADIENT, UPDATE, LOSS) and reference != FLOOR):
+    if reference is None or (name in (GRADIENT, UPDATE, LOSS, BARE) and reference != FLOOR):
         return ["", ""]
     paired, low, high = timings.paired_ratio(name, reference)
     return [
@@ -178,7 +236,11 @@ def run_config(
     """Time the step, its parts, the floor and (if available) torch; print their table."""
     x, t = make_batch(dtype, config.batch)
     net = TwoLayerNet(INPUT, config.hidden, CLASSES, rng=0, dtype=dtype)
-    candidates = [*bpcore_candidates(net, x, t), floor_candidate(net, x, t)]
+    candidates = [
+        *bpcore_candidates(net, x, t),
+        bare_candidate(net, x, t),
+        floor_candidate(net, x, t),
+    ]
     torch_name = None
     if worker is not None:
         candidates.append(torch_candidate(worker, net, x, t, folder))
@@ -215,7 +277,8 @@ def run_config(
         f"budget for everything but the five products at ≤ {config.floor_target}× the floor: "
         f"{fmt_seconds((config.floor_target - 1) * floor)}; spent: step - floor = "
         f"{fmt_seconds(step - floor)}, of which SGD.update {fmt_seconds(timings.median(UPDATE))} "
-        f"and the loss layer about {fmt_seconds(timings.median(LOSS))}"
+        f"and the loss layer about {fmt_seconds(timings.median(LOSS))}; the bare NumPy step "
+        f"spends {fmt_seconds(timings.median(BARE) - floor)} beyond the floor"
     )
     return timings, torch_name
 
@@ -250,8 +313,9 @@ def main() -> None:
         if worker is not None:
             worker.close()
     print_table(
-        "Summary: bpcore step ÷ GEMM floor and ÷ torch (median of per-round ratios)",
-        ["size", "dtype", "÷ floor", "target", "", "÷ torch", "target", ""],
+        "Summary: bpcore step ÷ GEMM floor and ÷ torch (median of per-round ratios); "
+        "bare NumPy step ÷ floor, the least a NumPy step costs",
+        ["size", "dtype", "÷ floor", "target", "", "bare ÷ floor", "÷ torch", "target", ""],
         summary,
     )
     print_load_after()
@@ -268,6 +332,7 @@ def summary_row(
         f"{floor_ratio:.3f}×",
         f"≤ {config.floor_target}",
         verdict(floor_ratio, config.floor_target),
+        f"{timings.paired_ratio(BARE, FLOOR)[0]:.3f}×",
     ]
     if torch_name is None:
         return [*cells, "torch not importable", "", ""]

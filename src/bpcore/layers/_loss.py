@@ -39,6 +39,7 @@ class SoftmaxWithLoss:
     _x_shape: tuple[int, ...] | None
     _top: npt.NDArray[np.intp] | None
     _top_complement: FloatArray | None
+    _starts: npt.NDArray[np.intp]
 
     def __init__(self) -> None:
         self.loss = None
@@ -48,6 +49,19 @@ class SoftmaxWithLoss:
         self._x_shape = None
         self._top = None
         self._top_complement = None
+        self._starts = np.arange(0)
+
+    def _row_starts(self, n: int, c: int) -> npt.NDArray[np.intp]:
+        """The flat index of each row's first element in a C-ordered ``(n, c)`` array.
+
+        Adding a column index per row gives flat indices, with which 1-D indexing picks
+        one element per row several times faster than a (rows, columns) pair. Kept
+        from call to call (it is only ever read), as batches keep their shape.
+        """
+        starts = self._starts
+        if starts.shape[0] != n or (n > 1 and starts[1] != c):
+            starts = self._starts = np.arange(0, n * c, c)
+        return starts
 
     def forward(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         """Return the mean cross-entropy loss of logits ``x`` against targets ``t``."""
@@ -81,9 +95,7 @@ class SoftmaxWithLoss:
         """
         n, c = logits.shape
         top = logits.argmax(axis=1)
-        # Flat indices of each row's top class: 1-D indexing is several times cheaper
-        # than indexing with a (rows, columns) pair, and picks the same elements.
-        at_top = np.arange(0, n * c, c) + top
+        at_top = self._row_starts(n, c) + top  # flat indices of each row's top class
         # Logits of opposite extreme sign (-1e308 against +1e308) overflow to -inf in z;
         # exp(-inf) = 0 is then the exactly rounded probability, so the overflow is harmless.
         # NaN logits give NaN (a diverging network must show it), with no warning either.
@@ -104,7 +116,7 @@ class SoftmaxWithLoss:
             self._top_complement = np.expm1(lse) / exp_lse
             if targets.labels is not None:
                 # (z - lse)[n, t_n], without forming the whole (N, C) difference.
-                picked = z.reshape(-1)[np.arange(0, n * c, c) + targets.labels] - lse[:, 0]
+                picked = z.reshape(-1)[self._row_starts(n, c) + targets.labels] - lse[:, 0]
                 loss = float(-np.add.reduce(picked) / n)
             else:
                 loss = _mean_cross_entropy(z - lse, targets)
@@ -133,19 +145,21 @@ class SoftmaxWithLoss:
         y = require_forwarded(self.y, where=where)
         targets = require_forwarded(self._targets, where=where)
         n, c = y.shape
-        if targets.dist is None:
-            labels = targets.labels
+        labels = targets.labels
+        if labels is not None:
             top = require_forwarded(self._top, where=where)
             complement = require_forwarded(self._top_complement, where=where)
-            at_label = np.arange(0, n * c, c) + labels  # flat indices of the targets
-            dx = y.copy()
+            at_label = self._row_starts(n, c) + labels  # flat indices of the targets
+            scale = d / n
+            dx: FloatArray = np.multiply(y, scale)
             # y - 1 at each target, except where the target is the top class: there
             # 1 - y is known exactly (the complement), and -(1 - y) is the gradient.
-            dx.reshape(-1)[at_label] = np.where(
-                top == labels, -complement[:, 0], y.reshape(-1)[at_label] - 1
+            # Each element is still one product with `scale`, rounded once.
+            dx.reshape(-1)[at_label] = (
+                np.where(top == labels, -complement[:, 0], y.reshape(-1)[at_label] - 1) * scale
             )
-        else:
-            dx = self._soft_delta(y, targets.dist)
+            return dx
+        dx = self._soft_delta(y, require_forwarded(targets.dist, where=where))
         dx *= d / n
         return dx
 
@@ -165,7 +179,7 @@ class SoftmaxWithLoss:
         n, c = y.shape
         excess = np.add.reduce(dist, axis=1, keepdims=True, dtype=np.float64) - 1.0
         dx = y - dist
-        at_top = np.arange(0, n * c, c) + top
+        at_top = self._row_starts(n, c) + top
         y_top = y.reshape(-1)[at_top]
         dx.reshape(-1)[at_top] = np.where(
             y_top >= 0.5, (1 - dist.reshape(-1)[at_top]) - complement[:, 0], dx.reshape(-1)[at_top]

@@ -70,15 +70,17 @@ def _require_same_keys(
     )
 
 
-def _float_array(value: object, *, where: str, label: str) -> FloatArray:
+def _float_array(value: object, *, where: str, role: str, key: str) -> FloatArray:
+    # The label `role[key]` is only formatted for an error: this runs on every update.
     if not isinstance(value, np.ndarray):
         raise DtypeError(
-            f"{where}: expected {label} to be a float32 or float64 numpy array, "
+            f"{where}: expected {role}[{key!r}] to be a float32 or float64 numpy array, "
             f"got {type(value).__name__}."
         )
     if value.dtype not in _FLOAT_DTYPES:
         raise DtypeError(
-            f"{where}: expected {label} to be a float32 or float64 array, got dtype {value.dtype}."
+            f"{where}: expected {role}[{key!r}] to be a float32 or float64 array, "
+            f"got dtype {value.dtype}."
         )
     return value
 
@@ -95,13 +97,13 @@ def checked_step(
     _require_same_keys(params, grads, where=where, ref_name="params", other_name="grads")
     step: Step = []
     for key, p_obj in params.items():
-        p = _float_array(p_obj, where=where, label=f"params[{key!r}]")
+        p = _float_array(p_obj, where=where, role="params", key=key)
         if not p.flags.writeable:
             # Updating a copy instead would silently detach the layer holding `p`.
             raise DtypeError(
                 f"{where}: expected params[{key!r}] to be a writable array, got a read-only one."
             )
-        g = _float_array(grads[key], where=where, label=f"grads[{key!r}]")
+        g = _float_array(grads[key], where=where, role="grads", key=key)
         if g.shape != p.shape:
             raise ShapeError(
                 f"{where}: expected grads[{key!r}] of shape {p.shape} (the shape of "
@@ -196,7 +198,7 @@ class Slots:
                     f"{where}: expected keys '<slot>/<param>' with slot in {list(names)}, "
                     f"got {full_key!r}."
                 )
-            loaded[slot][key] = _float_array(value, where=where, label=f"state[{full_key!r}]")
+            loaded[slot][key] = _float_array(value, where=where, role="state", key=full_key)
         reference = loaded[names[0]]
         for slot in names[1:]:
             _require_same_keys(
