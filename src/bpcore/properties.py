@@ -28,7 +28,13 @@ from hypothesis import strategies as st
 from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
 from bpcore.errors import BpcoreError, NotForwardedError, ShapeError, TargetError
-from bpcore.gradcheck import Differentiable, assert_gradients, taylor_test
+from bpcore.gradcheck import (
+    Differentiable,
+    LossSubject,
+    NetworkSubject,
+    assert_gradients,
+    taylor_test,
+)
 from bpcore.gradcheck._checker import term_magnitude
 from bpcore.registry import Case
 
@@ -73,9 +79,18 @@ def _dtype(draw: Draw) -> np.dtype[np.floating]:
 
 
 def _dout(subject: Differentiable, inputs: Mapping[str, FloatArray], draw: Draw) -> FloatArray:
+    """An upstream gradient of the subject's output shape, found by a forward on copies:
+    a layer that edits its input must not have done so before the mutation check looks."""
     dtype = next(iter(inputs.values())).dtype
-    shape = np.shape(subject.forward(inputs))
+    shape = np.shape(subject.forward({n: v.copy() for n, v in inputs.items()}))
     return draw(bst.upstream_gradients(shape=shape, dtype=dtype))
+
+
+def _targets_passed(subject: Differentiable) -> npt.NDArray[np.generic] | None:
+    """The very targets array a loss or network subject hands its layer, if any."""
+    if isinstance(subject, LossSubject | NetworkSubject):
+        return subject.t
+    return None
 
 
 def _unit_roundoff(dtype: np.dtype[np.floating]) -> float:
@@ -166,8 +181,9 @@ def never_mutates_or_aliases_arguments(case: Case, draw: Draw) -> float:
     subject = case.subject(dtype)
     dout = _dout(case.subject(dtype), inputs, draw)
     watched: dict[str, npt.NDArray[np.generic]] = {**inputs, "dout": dout, **subject.parameters}
-    if case.target is not None:
-        watched["t"] = case.target
+    targets = _targets_passed(subject)
+    if targets is not None:
+        watched["t"] = targets
     before = _snapshot(watched)
     output = np.asarray(subject.forward(inputs))
     grads = subject.backward(dout)

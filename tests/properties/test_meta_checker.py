@@ -83,6 +83,40 @@ class MutatesDout:
         return dout
 
 
+class ZeroesInputInForward:
+    """ReLU whose forward zeroes the caller's x where x <= 0 (``x[mask] = 0``), then
+    returns a copy: the mutation is idempotent, so only a pristine snapshot shows it."""
+
+    def __init__(self) -> None:
+        self.mask: npt.NDArray[np.bool_] | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.mask = x <= 0
+        x[self.mask] = 0
+        return x.copy()
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        assert self.mask is not None
+        return np.where(self.mask, 0.0, dout).astype(dout.dtype)
+
+
+class SmoothsTargetsInPlace:
+    """A loss that applies label smoothing to the caller's soft or one-hot targets in
+    place (``t *= 0.9; t += 0.1 / C``) before an otherwise exact softmax loss."""
+
+    def __init__(self) -> None:
+        self.inner = SoftmaxWithLoss()
+
+    def forward(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
+        if t.dtype.kind == "f":
+            np.multiply(t, 0.9, out=t)
+            np.add(t, 0.1 / t.shape[-1], out=t)
+        return self.inner.forward(x, t)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return self.inner.backward(dout)
+
+
 class FudgedLoss:
     """The book's loss: -log(y + 1e-7) forward, (y - t)/N backward, so inexact."""
 
@@ -183,6 +217,18 @@ BROKEN = [
         props.backward_matches_finite_differences,
     ),
     ("mutated dout", "Relu", lambda _: MutatesDout(), props.never_mutates_or_aliases_arguments),
+    (
+        "input zeroed in forward",
+        "Relu",
+        lambda _: ZeroesInputInForward(),
+        props.never_mutates_or_aliases_arguments,
+    ),
+    (
+        "targets smoothed in place",
+        "SoftmaxWithLoss",
+        lambda _: SmoothsTargetsInPlace(),
+        props.never_mutates_or_aliases_arguments,
+    ),
     (
         "fudged loss",
         "SoftmaxWithLoss",

@@ -8,7 +8,7 @@ from typing import final
 import numpy as np
 
 from bpcore._arrays import FloatArray
-from bpcore.optim._checks import Slots, checked_step, positive_finite, readonly_view
+from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view
 
 _EPS = 1e-7
 
@@ -35,22 +35,14 @@ class AdaGrad:
         h: read-only views of the accumulators by parameter name (empty before the first update).
     """
 
+    lr = LearningRate()
     _lr: float
     _slots: Slots
 
     def __init__(self, lr: float = 0.01) -> None:
         """Create the optimizer; ``lr`` must be finite and ``> 0``."""
-        self._lr = positive_finite(lr, where="AdaGrad", name="lr")
+        self.lr = lr
         self._slots = Slots("h", "scratch", where="AdaGrad.update")
-
-    @property
-    def lr(self) -> float:
-        """The learning rate."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = positive_finite(value, where="AdaGrad", name="lr")
 
     @property
     def h(self) -> Mapping[str, FloatArray]:

@@ -10,13 +10,7 @@ import numpy as np
 
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError
-from bpcore.optim._checks import (
-    Slots,
-    checked_step,
-    positive_finite,
-    readonly_view,
-    unit_interval,
-)
+from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view, unit_interval
 
 _EPS = 1e-7
 
@@ -49,6 +43,7 @@ class Adam:
         m, v: read-only views of the moments by parameter name (empty before the first update).
     """
 
+    lr = LearningRate()
     _lr: float
     _beta1: float
     _beta2: float
@@ -57,20 +52,11 @@ class Adam:
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         """Create the optimizer; ``lr`` finite and ``> 0``, ``beta1``, ``beta2`` in ``[0, 1)``."""
-        self._lr = positive_finite(lr, where="Adam", name="lr")
+        self.lr = lr
         self._beta1 = unit_interval(beta1, where="Adam", name="beta1")
         self._beta2 = unit_interval(beta2, where="Adam", name="beta2")
         self._iter = 0
         self._slots = Slots("m", "v", "scratch", where="Adam.update")
-
-    @property
-    def lr(self) -> float:
-        """The learning rate."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = positive_finite(value, where="Adam", name="lr")
 
     @property
     def beta1(self) -> float:

@@ -10,7 +10,7 @@ import math
 import numbers
 import types
 from collections.abc import Iterable, Mapping
-from typing import final
+from typing import cast, final, overload
 
 import numpy as np
 
@@ -38,6 +38,35 @@ def positive_finite(value: object, *, where: str, name: str) -> float:
     if not (math.isfinite(x) and x > 0.0):
         raise ArgumentError(f"{where}: expected `{name}` to be finite and > 0, got {value!r}.")
     return x
+
+
+@final
+class LearningRate:
+    """An optimizer's ``lr`` attribute: finite and ``> 0``, checked on every assignment.
+
+    Declared once in the class body (``lr = LearningRate()``), it keeps the value in
+    ``_lr`` (which ``update`` reads) and names the owning class in its errors.
+    """
+
+    _private: str
+    _owner: str
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._private = f"_{name}"
+        self._owner = owner.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> LearningRate: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> float: ...
+    def __get__(self, instance: object, owner: type | None = None) -> LearningRate | float:
+        """The learning rate (the descriptor itself on the class)."""
+        if instance is None:
+            return self
+        return cast("float", getattr(instance, self._private))
+
+    def __set__(self, instance: object, value: float) -> None:
+        setattr(instance, self._private, positive_finite(value, where=self._owner, name="lr"))
 
 
 def unit_interval(value: object, *, where: str, name: str) -> float:

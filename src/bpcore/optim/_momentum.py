@@ -8,13 +8,7 @@ from typing import final
 import numpy as np
 
 from bpcore._arrays import FloatArray
-from bpcore.optim._checks import (
-    Slots,
-    checked_step,
-    positive_finite,
-    readonly_view,
-    unit_interval,
-)
+from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view, unit_interval
 
 
 @final
@@ -38,24 +32,16 @@ class Momentum:
         v: read-only views of the velocities by parameter name (empty before the first update).
     """
 
+    lr = LearningRate()
     _lr: float
     _momentum: float
     _slots: Slots
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         """Create the optimizer; ``lr`` finite and ``> 0``, ``momentum`` in ``[0, 1)``."""
-        self._lr = positive_finite(lr, where="Momentum", name="lr")
+        self.lr = lr
         self._momentum = unit_interval(momentum, where="Momentum", name="momentum")
         self._slots = Slots("v", "scratch", where="Momentum.update")
-
-    @property
-    def lr(self) -> float:
-        """The learning rate."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = positive_finite(value, where="Momentum", name="lr")
 
     @property
     def momentum(self) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError
-from bpcore.optim._checks import checked_step, positive_finite
+from bpcore.optim._checks import LearningRate, checked_step
 
 
 @final
@@ -27,22 +27,14 @@ class SGD:
         lr: the learning rate, finite and ``> 0`` (assignments are validated).
     """
 
+    lr = LearningRate()
     _lr: float
     _scratch: dict[str, FloatArray]
 
     def __init__(self, lr: float = 0.01) -> None:
         """Create the optimizer; ``lr`` must be finite and ``> 0``."""
-        self._lr = positive_finite(lr, where="SGD", name="lr")
+        self.lr = lr
         self._scratch = {}
-
-    @property
-    def lr(self) -> float:
-        """The learning rate."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = positive_finite(value, where="SGD", name="lr")
 
     def state_dict(self) -> dict[str, FloatArray]:
         """SGD keeps no state between steps: always ``{}``."""
