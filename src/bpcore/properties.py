@@ -49,6 +49,7 @@ __all__ = [
     "deterministic",
     "gradient_shapes_and_dtypes_match",
     "never_mutates_or_aliases_arguments",
+    "reuse_matches_a_fresh_layer",
     "taylor_remainder_is_second_order",
 ]
 
@@ -253,6 +254,41 @@ def deterministic(case: Case, draw: Draw) -> float:
     return 0.0
 
 
+def _results(subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray) -> bytes:
+    """The output and every gradient of one forward/backward, as bytes in a fixed order."""
+    output = np.ascontiguousarray(subject.forward(inputs)).tobytes()
+    grads = subject.backward(dout)
+    return output + b"".join(np.ascontiguousarray(grads[n]).tobytes() for n in sorted(grads))
+
+
+def reuse_matches_a_fresh_layer(case: Case, draw: Draw) -> float:
+    """A layer first used on other inputs -- every sign flipped, and for per-sample layers a
+    smaller batch too -- then gives bit-identical results to a fresh one: nothing stale
+    (a cached mask, a buffer of the old shape) survives from the earlier call."""
+    dtype = _dtype(draw)
+    inputs = case.inputs_as(dtype)
+    dout = _dout(case.subject(dtype), inputs, draw)
+    other = {n: -v for n, v in inputs.items()}  # flips every ReLU mask
+    other_target = case.target
+    batched = case.spec.per_sample and all(v.ndim >= 2 for v in inputs.values())
+    batch = next(iter(inputs.values())).shape[0] if batched else 0
+    if batch >= 2:
+        keep = draw(st.integers(1, batch - 1))
+        other = {n: v[:keep] for n, v in other.items()}
+        other_target = None if case.target is None else case.target[:keep]
+    layer = case.layer(dtype)
+    earlier = case.spec.subject(layer, other_target)
+    _results(earlier, other, _dout(earlier, other, draw))
+    reused = case.spec.subject(layer, case.target)
+    if _results(reused, inputs, dout) != _results(case.subject(dtype), inputs, dout):
+        raise _fail(
+            case,
+            "reuse",
+            f"[{dtype}] results after an earlier call on other inputs differ from a fresh layer's",
+        )
+    return 0.0
+
+
 def batch_independent(case: Case, draw: Draw) -> float:
     """For per-sample layers, permuting the batch permutes outputs and input gradients and
     leaves parameter gradients and losses unchanged (up to summation-order rounding)."""
@@ -375,6 +411,7 @@ GENERIC_PROPERTIES: dict[str, Property] = {
     "no-mutation": never_mutates_or_aliases_arguments,
     "shapes-dtypes": gradient_shapes_and_dtypes_match,
     "deterministic": deterministic,
+    "reuse": reuse_matches_a_fresh_layer,
     "batch-independent": batch_independent,
     "errors": bad_calls_raise_clear_errors,
 }

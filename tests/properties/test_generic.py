@@ -60,6 +60,13 @@ def test_deterministic(spec: LayerSpec, data: st.DataObject) -> None:
 
 @every_layer
 @given(data=st.data())
+def test_reuse_matches_a_fresh_layer(spec: LayerSpec, data: st.DataObject) -> None:
+    """A layer first used on other inputs gives the results of a fresh one: nothing stale."""
+    props.reuse_matches_a_fresh_layer(data.draw(spec.cases()), data.draw)
+
+
+@every_layer
+@given(data=st.data())
 def test_batch_independent(spec: LayerSpec, data: st.DataObject) -> None:
     """Per-sample layers commute with a permutation of the batch."""
     props.batch_independent(data.draw(spec.cases()), data.draw)

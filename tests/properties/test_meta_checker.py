@@ -117,6 +117,22 @@ class SmoothsTargetsInPlace:
         return self.inner.backward(dout)
 
 
+class StaleMask:
+    """ReLU that computes its mask on the first forward only and reuses it afterwards."""
+
+    def __init__(self) -> None:
+        self.mask: npt.NDArray[np.bool_] | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        if self.mask is None or self.mask.shape != x.shape:
+            self.mask = x <= 0
+        return np.where(self.mask, 0.0, x).astype(x.dtype)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        assert self.mask is not None
+        return np.where(self.mask, 0.0, dout).astype(dout.dtype)
+
+
 class FudgedLoss:
     """The book's loss: -log(y + 1e-7) forward, (y - t)/N backward, so inexact."""
 
@@ -229,6 +245,7 @@ BROKEN = [
         lambda _: SmoothsTargetsInPlace(),
         props.never_mutates_or_aliases_arguments,
     ),
+    ("stale mask", "Relu", lambda _: StaleMask(), props.reuse_matches_a_fresh_layer),
     (
         "fudged loss",
         "SoftmaxWithLoss",
