@@ -47,6 +47,7 @@ __all__ = [
     "bad_calls_raise_clear_errors",
     "batch_independent",
     "deterministic",
+    "forward_matches_its_oracle",
     "gradient_shapes_and_dtypes_match",
     "never_mutates_or_aliases_arguments",
     "reuse_matches_a_fresh_layer",
@@ -118,6 +119,38 @@ def backward_matches_finite_differences(case: Case, draw: Draw) -> float:
         case.factory(dtype), case.inputs_as(dtype), rng=seed, kinks=case.spec.kinks
     )
     return report.max_rel_error
+
+
+def forward_matches_its_oracle(case: Case, draw: Draw) -> float:
+    """Forward agrees with an independent reference within the rounding of the dtype used."""
+    dtype = _dtype(draw)
+    reference = case.reference(dtype)
+    if reference is None:
+        return 0.0
+    inputs = case.inputs_as(dtype)
+    subject = case.spec.subject(case.layer(dtype), case.target_as(dtype))
+    output = np.asarray(subject.forward(inputs))
+    if output.shape != reference.value.shape:
+        raise _fail(
+            case, "forward oracle", f"output shape {output.shape}, oracle {reference.value.shape}"
+        )
+    # Each output is an accumulation of at most n roundings of terms of total size `size`
+    # (the oracle's own error, from fsum and math, is far below u_d·size).
+    n = _accumulation({**inputs, **subject.parameters}, output)
+    bound = n * _unit_roundoff(dtype) * reference.size + n * float(
+        np.finfo(dtype).smallest_subnormal
+    )
+    error = np.abs(output.astype(np.float64) - reference.value)
+    if not np.all(error <= bound):
+        worst = np.unravel_index(int(np.argmax(error - bound)), error.shape)
+        raise _fail(
+            case,
+            "forward oracle",
+            f"[{dtype}] forward {float(output[worst])!r} at {tuple(int(i) for i in worst)}, "
+            f"oracle {float(reference.value[worst])!r}: |error| {float(error[worst]):.3e} "
+            f"> bound {float(bound[worst]):.3e}",
+        )
+    return float(np.max(error / np.maximum(reference.size, 1e-300), initial=0.0))
 
 
 def taylor_remainder_is_second_order(case: Case, draw: Draw) -> float:
@@ -405,6 +438,7 @@ def _expect(case: Case, error: type[Exception], mention: str, call: Callable[[],
 
 
 GENERIC_PROPERTIES: dict[str, Property] = {
+    "forward-oracle": forward_matches_its_oracle,
     "gradients": backward_matches_finite_differences,
     "taylor": taylor_remainder_is_second_order,
     "linear-in-dout": backward_is_linear_in_dout,

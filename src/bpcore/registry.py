@@ -20,8 +20,10 @@ import numpy.typing as npt
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from bpcore import _oracles as oracles
 from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
+from bpcore._oracles import Oracle, Reference
 from bpcore.errors import ArgumentError
 from bpcore.gradcheck import (
     BinaryLayer,
@@ -67,6 +69,10 @@ class LayerSpec:
         kinks: input name to the values where the layer is not differentiable.
         per_sample: output row ``n`` (or loss term ``n``) depends on input row ``n`` only.
         smooth: twice differentiable wherever the inputs are drawn (for the Taylor test).
+        oracle: an independent reference for the forward, ``oracle(params, inputs,
+            target) -> Reference`` on float64 values (see :mod:`bpcore._oracles`);
+            without one, ``forward_matches_its_oracle`` has nothing to compare with and
+            the finite-difference checks only test backward against this very forward.
     """
 
     name: str
@@ -77,6 +83,7 @@ class LayerSpec:
     kinks: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     per_sample: bool = True
     smooth: bool = True
+    oracle: Oracle | None = None
 
     @property
     def scalar_output(self) -> bool:
@@ -131,14 +138,28 @@ class Case:
         twin alike: a float32 layer sees float32 targets, and the twin must evaluate the
         same function, not one with the unrounded targets.
         """
-        target = self.target
-        if target is not None and target.dtype.kind == "f":
-            target = target.astype(dtype)
+        target = self.target_as(dtype)
         return lambda d: self.spec.subject(self.layer(d), target)
 
     def inputs_as(self, dtype: npt.DTypeLike) -> Arrays:
         """The inputs cast to ``dtype``."""
         return {n: np.asarray(v, dtype=dtype) for n, v in self.inputs.items()}
+
+    def target_as(self, dtype: npt.DTypeLike) -> npt.NDArray[np.generic] | None:
+        """The targets, float ones rounded to ``dtype`` (labels as they are)."""
+        if self.target is not None and self.target.dtype.kind == "f":
+            return self.target.astype(dtype)
+        return self.target
+
+    def reference(self, dtype: npt.DTypeLike) -> Reference | None:
+        """The spec's oracle on exactly the data a layer in ``dtype`` sees, or ``None``."""
+        if self.spec.oracle is None:
+            return None
+
+        def seen(arrays: Arrays) -> Arrays:
+            return {n: np.asarray(v, dtype=dtype).astype(np.float64) for n, v in arrays.items()}
+
+        return self.spec.oracle(seen(self.params), seen(self.inputs), self.target_as(dtype))
 
     def __repr__(self) -> str:
         shapes = {n: v.shape for n, v in {**self.params, **self.inputs}.items()}
@@ -185,6 +206,7 @@ register(
         ),
         kinks={"x": (0.0,)},
         smooth=False,
+        oracle=oracles.relu,
     )
 )
 register(
@@ -195,6 +217,7 @@ register(
         draw=lambda: _unary_inputs(
             bst.float_arrays(shape=_SHAPES, min_value=-20.0, max_value=20.0)
         ),
+        oracle=oracles.sigmoid,
     )
 )
 register(
@@ -204,6 +227,7 @@ register(
         construct=lambda p: Affine(p["W"], p["b"]),
         draw=lambda: bst.affine_cases().map(lambda c: ({"W": c[0], "b": c[1]}, {"x": c[2]}, None)),
         param_names=("W", "b"),
+        oracle=oracles.affine,
     )
 )
 
@@ -232,6 +256,7 @@ register(
         kind="loss",
         construct=lambda _: SoftmaxWithLoss(),
         draw=_loss_cases,
+        oracle=oracles.softmax_with_loss,
     )
 )
 
@@ -251,6 +276,7 @@ register(
         construct=lambda _: MulLayer(),
         draw=_broadcast_pair,
         per_sample=False,
+        oracle=oracles.multiply,
     )
 )
 register(
@@ -260,6 +286,7 @@ register(
         construct=lambda _: AddLayer(),
         draw=_broadcast_pair,
         per_sample=False,
+        oracle=oracles.add,
     )
 )
 
@@ -377,6 +404,7 @@ register(
         draw=lambda: _network_cases(depth=2, relu=True),
         kinks={},
         smooth=False,
+        oracle=oracles.network("relu"),
     )
 )
 register(
@@ -385,6 +413,7 @@ register(
         kind="network",
         construct=_multi_layer("sigmoid"),
         draw=lambda: _network_cases(depth=3, relu=False),
+        oracle=oracles.network("sigmoid"),
     )
 )
 register(
@@ -394,7 +423,18 @@ register(
         construct=_multi_layer("relu"),
         draw=lambda: _network_cases(depth=3, relu=True),
         smooth=False,
+        oracle=oracles.network("relu"),
     )
 )
 
-__all__ = ["NETWORK_MARGIN", "RELU_MARGIN", "Case", "Kind", "LayerSpec", "register", "registered"]
+__all__ = [
+    "NETWORK_MARGIN",
+    "RELU_MARGIN",
+    "Case",
+    "Kind",
+    "LayerSpec",
+    "Oracle",
+    "Reference",
+    "register",
+    "registered",
+]

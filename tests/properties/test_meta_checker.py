@@ -7,6 +7,7 @@ run over that spec until it fails.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -133,6 +134,20 @@ class StaleMask:
         return np.where(self.mask, 0.0, dout).astype(dout.dtype)
 
 
+class ShiftedLoss:
+    """A loss whose forward is off by a constant (+1) while its backward is exact: the
+    gradient of the wrong forward is the right gradient, so only an oracle sees it."""
+
+    def __init__(self) -> None:
+        self.inner = SoftmaxWithLoss()
+
+    def forward(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
+        return self.inner.forward(x, t) + 1.0
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return self.inner.backward(dout)
+
+
 class FudgedLoss:
     """The book's loss: -log(y + 1e-7) forward, (y - t)/N backward, so inexact."""
 
@@ -171,17 +186,8 @@ class WrongMask:
 
 
 def _variant(base: str, construct: Callable[[Mapping[str, FloatArray]], object]) -> LayerSpec:
-    spec = CORE[base]
-    return LayerSpec(
-        name=spec.name,
-        kind=spec.kind,
-        construct=construct,
-        draw=spec.draw,
-        param_names=spec.param_names,
-        kinks=spec.kinks,
-        per_sample=spec.per_sample,
-        smooth=spec.smooth,
-    )
+    """The registered spec of ``base`` (strategy, kinks, oracle, ...) around another layer."""
+    return dataclasses.replace(CORE[base], construct=construct)
 
 
 def _falsified(spec: LayerSpec, prop: props.Property, examples: int = 60) -> str | None:
@@ -246,6 +252,12 @@ BROKEN = [
         props.never_mutates_or_aliases_arguments,
     ),
     ("stale mask", "Relu", lambda _: StaleMask(), props.reuse_matches_a_fresh_layer),
+    (
+        "loss off by a constant",
+        "SoftmaxWithLoss",
+        lambda _: ShiftedLoss(),
+        props.forward_matches_its_oracle,
+    ),
     (
         "fudged loss",
         "SoftmaxWithLoss",
