@@ -358,6 +358,7 @@ def _subject_noise(
     twin_constants = _constants(reference)
     originals = {n: p.copy() for n, p in params.items()}
     fixed = {n: c.copy() for n, c in constants.items()}
+    twin_fixed = {n: c.copy() for n, c in twin_constants.items()}
     dout64 = dout.astype(np.float64)
 
     def signs(v: npt.NDArray[np.generic]) -> FloatArray:
@@ -400,7 +401,8 @@ def _subject_noise(
             np.copyto(twin_params[n], originals[n].astype(np.float64))
         for n, c in constants.items():
             np.copyto(c, fixed[n])
-            np.copyto(twin_constants[n], fixed[n], casting="unsafe")
+        for n, c in twin_constants.items():
+            np.copyto(c, twin_fixed[n])
     return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
 
 
