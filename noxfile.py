@@ -105,6 +105,8 @@ def mutants(session: nox.Session) -> None:
     env = {"HYPOTHESIS_PROFILE": "ci"}
     session.run("mutmut", "run", *session.posargs, env=env)
     listing = session.run("mutmut", "results", "--all=true", env=env, silent=True)
+    if listing is None:  # --install-only: nothing ran, so there is no score
+        return
     session.log("mutation score (detected = killed by a test, timed out or rejected by mypy)")
     print(_mutation_score(str(listing)))
     session.log("survivors: `mutmut results`; one diff: `mutmut show <name>`")
