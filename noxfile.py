@@ -14,7 +14,7 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
 def _group(name: str) -> list[str]:
-    return nox.project.dependency_groups(PYPROJECT, name)
+    return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
 @nox.session
@@ -79,7 +79,7 @@ def _mutation_score(listing: str) -> str:
         *("module", "killed", "timeout", "mypy", "survived"),
         *("no tests", "unchecked", "other", "score"),
     )
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     total = dict.fromkeys((*MUTANT_STATUSES, "other"), 0)
     for module, row in [*sorted(counts.items()), ("TOTAL", total)]:
         if module != "TOTAL":
