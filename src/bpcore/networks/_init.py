@@ -49,30 +49,38 @@ def check_sizes(values: object, *, where: str, name: str) -> list[int]:
     return [check_size(v, where=where, name=f"{name}[{i}]") for i, v in enumerate(values)]
 
 
-def check_std(value: object, *, where: str, name: str) -> float:
-    """Return ``value`` as a ``float`` if it is a finite, non-negative real, else raise."""
+def _finite_non_negative(value: object) -> float | None:
+    """``value`` as a ``float`` if it is a finite real ``>= 0`` (not a bool), else ``None``."""
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool | np.bool_
     ):
         std = float(value)
         if math.isfinite(std) and std >= 0:
             return std
-    raise ArgumentError(
-        f"{where}: expected `{name}` to be a finite non-negative float, got {value!r}."
-    )
+    return None
+
+
+def check_std(value: object, *, where: str, name: str) -> float:
+    """Return ``value`` as a ``float`` if it is a finite, non-negative real, else raise."""
+    std = _finite_non_negative(value)
+    if std is None:
+        raise ArgumentError(
+            f"{where}: expected `{name}` to be a finite non-negative float, got {value!r}."
+        )
+    return std
 
 
 def check_weight_init(value: object, *, where: str) -> WeightInit:
     """Return ``"he"``, ``"xavier"`` or a fixed std as a ``float``, else raise ``ValueError``."""
     if isinstance(value, str) and value in _NAMED_INITS:
         return "he" if value == "he" else "xavier"
-    try:
-        return check_std(value, where=where, name="weight_init")
-    except ValueError:
+    std = _finite_non_negative(value)
+    if std is None:
         raise ArgumentError(
             f"{where}: expected `weight_init` to be one of 'he', 'xavier' or a finite "
             f"non-negative float (a fixed std), got {value!r}."
-        ) from None
+        )
+    return std
 
 
 def weight_std(weight_init: WeightInit, fan_in: int) -> float:

@@ -142,7 +142,7 @@ class SequentialNet:
         from call to call (never returned, never kept by a layer). Otherwise it calls each
         layer's ``forward`` and ``backward``.
         """
-        xa = self._cast(x, method="predict")
+        xa = self._cast(x, method="gradient")
         d_in: int = self._affines[0].W.shape[0]
         if (
             xa.ndim >= 2
@@ -260,11 +260,11 @@ class SequentialNet:
         # The input gradient δ₁ · W1ᵀ is an (N, D) product that training never reads,
         # so the first Affine gets only its parameter gradients, computed as its
         # backward computes them. Everything here is in the network's dtype (x is cast
-        # in predict), so no cast is needed to match Affine.backward bit for bit.
+        # on the way in), so no cast is needed to match Affine.backward bit for bit.
         first = self._affines[0]
         x2 = require_forwarded(first.x, where=f"{type(self).__name__}.gradient")
-        first.dW = np.asarray(x2.T @ dout, dtype=first.W.dtype)
-        first.db = np.asarray(np.sum(dout, axis=0), dtype=first.b.dtype)
+        first.dW = x2.T @ dout
+        first.db = np.sum(dout, axis=0)
         return self._collect_grads()
 
     def numerical_gradient(

@@ -1,0 +1,104 @@
+"""Network behaviour pinned exactly, as mutation testing showed it was not: accuracy against
+soft targets, whole error messages, the fused pass's entry conditions, initialisation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from bpcore.errors import ArgumentError, DtypeError, ShapeError
+from bpcore.networks import MultiLayerNet, TwoLayerNet
+
+
+def _raises_exactly(error: type[Exception], message: str, call: Callable[[], object]) -> None:
+    with pytest.raises(error) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+def test_accuracy_against_soft_targets_uses_their_most_likely_class() -> None:
+    """With soft target rows, a sample is a hit when its top score is the row's top class."""
+    net = TwoLayerNet(3, 4, 3, rng=0)
+    x = np.random.default_rng(1).standard_normal((6, 3))
+    predicted = np.argmax(net.predict(x), axis=1)
+    t = np.full((6, 3), 0.2)
+    wanted = predicted.copy()
+    wanted[:2] = (predicted[:2] + 1) % 3  # two misses
+    t[np.arange(6), wanted] = 0.6
+    assert net.accuracy(x, t) == pytest.approx(4 / 6, abs=0)
+
+
+def test_accuracy_of_an_empty_batch_names_the_network() -> None:
+    """An empty batch has no accuracy: ShapeError naming the network's method."""
+    net = MultiLayerNet(2, [3], 2, rng=0)
+    _raises_exactly(
+        ShapeError,
+        "MultiLayerNet.accuracy: expected at least one sample, got an empty batch.",
+        lambda: net.accuracy(np.zeros((0, 2)), np.zeros(0, dtype=np.intp)),
+    )
+
+
+@pytest.mark.parametrize("method", ["gradient", "numerical_gradient"])
+def test_non_numeric_x_names_the_method_called(method: str) -> None:
+    """A batch of strings is a DtypeError that names the method the caller used."""
+    net = TwoLayerNet(2, 3, 2, rng=0)
+    call = getattr(net, method)
+    _raises_exactly(
+        DtypeError,
+        f"TwoLayerNet.{method}: expected `x` to be a real array (float32, float64, integer or "
+        "bool), got dtype <U1.",
+        lambda: call(np.array([["a", "b"]]), np.array([0])),
+    )
+
+
+def test_gradient_of_an_empty_batch_is_the_loss_layers_shape_error() -> None:
+    """An empty batch is refused by the loss layer, as in the layer-by-layer pass."""
+    net = TwoLayerNet(2, 3, 2, rng=0)
+    with pytest.raises(ShapeError, match=r"^SoftmaxWithLoss\.forward: expected x of shape"):
+        net.gradient(np.zeros((0, 2)), np.zeros(0, dtype=np.intp))
+
+
+@pytest.mark.parametrize("shape", [(5, 12), (5, 3, 4)], ids=["2-D", "3-D"])
+def test_batches_of_the_input_width_take_the_fused_pass(shape: tuple[int, ...]) -> None:
+    """A batch of N samples of D = input_size values, flat or not, runs the fused pass (its
+    reused buffers are how one can tell: the pass is a promise about speed, not results)."""
+    net = TwoLayerNet(12, 3, 2, rng=0)
+    x = np.random.default_rng(0).standard_normal(shape)
+    net.gradient(x, np.zeros(5, dtype=np.intp))
+    assert set(net._buffers) == {"scores", "delta1"}
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: MultiLayerNet(0, [3], 2),
+            "MultiLayerNet: expected `input_size` to be a positive int, got 0.",
+        ),
+        (
+            lambda: MultiLayerNet(4, [3], 0),
+            "MultiLayerNet: expected `output_size` to be a positive int, got 0.",
+        ),
+    ],
+    ids=["input_size", "output_size"],
+)
+def test_size_errors_name_the_argument(call: Callable[[], object], message: str) -> None:
+    """A size that is not a positive int is refused naming that argument."""
+    _raises_exactly(ArgumentError, message, call)
+
+
+def test_a_zero_weight_std_is_allowed() -> None:
+    """weight_init_std = 0 is a valid (if useless) choice: every weight is zero."""
+    net = TwoLayerNet(4, 3, 2, weight_init_std=0.0, rng=0)
+    assert not np.any(net.params["W1"])
+    assert not np.any(net.params["W2"])
+
+
+def test_the_default_weight_std_is_the_books() -> None:
+    """By default the weights are 0.01 · N(0, 1), as in the book, drawn from the rng."""
+    net = TwoLayerNet(5, 4, 3, rng=7)
+    draws = np.random.default_rng(7)
+    np.testing.assert_array_equal(net.params["W1"], 0.01 * draws.standard_normal((5, 4)))
+    np.testing.assert_array_equal(net.params["W2"], 0.01 * draws.standard_normal((4, 3)))
