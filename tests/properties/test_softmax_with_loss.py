@@ -10,6 +10,7 @@ from bpcore import SoftmaxWithLoss, softmax
 from bpcore import strategies as bst
 
 U64 = float(np.finfo(np.float64).eps) / 2
+ETA64 = float(np.finfo(np.float64).smallest_subnormal)
 
 
 @st.composite
@@ -36,8 +37,27 @@ def test_gradient_rows_sum_to_zero(batch: tuple[np.ndarray, ...], dout: float) -
     layer.forward(x, t)
     dx = layer.backward(dout)
     n, c = x.shape
-    bound = 2 * (c + 2) * U64 * abs(dout) / n
+    # Each of the C elements is a product rounded by at most u·|dout|/N, or by η/2 (the
+    # smallest subnormal, halved) where it underflows, as for dout near the smallest
+    # normal number; the row sum adds at most as much again.
+    bound = 2 * (c + 2) * U64 * abs(dout) / n + (c + 2) * ETA64
     assert np.all(np.abs(dx.sum(axis=1)) <= bound)
+
+
+@given(dout=st.sampled_from([2.2250738585072014e-308, -2.2250738585072014e-308]))
+def test_gradient_rows_sum_to_zero_when_they_underflow(dout: float) -> None:
+    """With dout at the smallest normal number the gradient is subnormal, and its rows
+    still sum to 0 within the underflow allowance of the property above."""
+    x = np.full((5, 5), -7.0)
+    x[2, :2] = [0.0, 4.8326507097077]
+    t = np.zeros(5, dtype=np.intp)
+    layer = SoftmaxWithLoss()
+    layer.forward(x, t)
+    dx = layer.backward(dout)
+    row_sums = np.abs(dx.sum(axis=1))
+    relative_part = 2 * (5 + 2) * U64 * abs(dout) / 5
+    assert float(np.max(row_sums)) > relative_part  # only the η term covers this
+    assert np.all(row_sums <= relative_part + (5 + 2) * ETA64)
 
 
 @given(batch=batches(), dout=DOUTS)
