@@ -146,3 +146,26 @@ def test_integer_and_bool_inputs_promote_to_float64() -> None:
     """Integer and bool arrays compute in float64."""
     assert Relu().forward(np.array([1, -2], dtype=np.int32)).dtype == np.float64
     assert Sigmoid().forward(np.array([True, False])).dtype == np.float64
+
+
+def test_softmax_with_loss_logits_of_opposite_extreme_sign() -> None:
+    """Logits ±1e308 overflow x - max(x) to -inf, harmlessly and silently: the gradient is
+    exactly softmax - t = [-1, 1] and the loss is the true, unrepresentable 2e308 = inf."""
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(np.array([[-1e308, 1e308]]), np.array([0]))
+    assert loss == math.inf
+    np.testing.assert_array_equal(layer.backward(1.0), [[-1.0, 1.0]])
+
+
+@pytest.mark.parametrize("classes", [(3, 4), (4, 3)])
+def test_softmax_with_loss_reused_on_another_class_count(classes: tuple[int, int]) -> None:
+    """The same layer, run on N x C and then N x C' logits with the same N, gives what a
+    fresh layer gives for the second batch: nothing indexed by the first shape survives."""
+    rng = np.random.default_rng(0)
+    first, second = (rng.standard_normal((2, c)) for c in classes)
+    labels = np.array([0, 2])
+    reused, fresh = SoftmaxWithLoss(), SoftmaxWithLoss()
+    reused.forward(first, labels)
+    reused.backward(1.0)
+    assert reused.forward(second, labels) == fresh.forward(second, labels)
+    assert reused.backward(0.5).tobytes() == fresh.backward(0.5).tobytes()

@@ -4,11 +4,13 @@ soft targets, whole error messages, the fused pass's entry conditions, initialis
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import pytest
 
-from bpcore.errors import ArgumentError, DtypeError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError, TargetError
+from bpcore.layers import Affine
 from bpcore.networks import MultiLayerNet, TwoLayerNet
 
 
@@ -102,3 +104,74 @@ def test_the_default_weight_std_is_the_books() -> None:
     draws = np.random.default_rng(7)
     np.testing.assert_array_equal(net.params["W1"], 0.01 * draws.standard_normal((5, 4)))
     np.testing.assert_array_equal(net.params["W2"], 0.01 * draws.standard_normal((4, 3)))
+
+
+def test_single_sample_batches_take_the_fused_pass_too() -> None:
+    """A batch of one sample runs the fused pass like any other batch."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    net.gradient(np.ones((1, 4)), np.array([1]))
+    assert set(net._buffers) == {"scores", "delta1"}
+
+
+def test_fused_buffers_are_reused_across_calls_of_one_shape() -> None:
+    """The scores and delta buffers are allocated once per batch shape, then reused."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    x, t = np.ones((5, 4)), np.zeros(5, dtype=np.intp)
+    net.gradient(x, t)
+    first = dict(net._buffers)
+    net.gradient(x + 1, t)
+    assert all(net._buffers[name] is buffer for name, buffer in first.items())
+
+
+def test_fused_pass_leaves_the_first_affine_the_input_shape() -> None:
+    """After gradient() on an (N, 3, 4) batch, Affine1 remembers that shape, as its own
+    forward would, so a later layer-by-layer backward reshapes dx correctly."""
+    net = TwoLayerNet(12, 3, 2, rng=0)
+    x = np.random.default_rng(0).standard_normal((5, 3, 4))
+    net.gradient(x, np.zeros(5, dtype=np.intp))
+    first = net.layers["Affine1"]
+    assert isinstance(first, Affine)
+    assert first.original_x_shape == (5, 3, 4)
+
+
+def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() -> None:
+    """If a layer's W is replaced by a float32 array in a float64 network, gradient()
+    falls back to the layers' own rules: dW1 comes back in W's dtype."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    first = net.layers["Affine1"]
+    assert isinstance(first, Affine)
+    first.W = net.params["W1"].astype(np.float32)
+    grads = net.gradient(np.ones((2, 4)), np.array([0, 1]))
+    assert grads["W1"].dtype == np.float32
+    assert grads["b1"].dtype == np.float64
+    assert grads["W2"].dtype == np.float64
+
+
+def test_bad_labels_in_gradient_are_the_loss_layers_target_error() -> None:
+    """gradient() refuses a label out of range with the loss layer's own message."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    _raises_exactly(
+        TargetError,
+        "SoftmaxWithLoss.forward: expected class labels in [0, 1], got label 5.",
+        lambda: net.gradient(np.zeros((2, 4)), np.array([0, 5])),
+    )
+
+
+def test_non_numeric_x_in_predict_names_predict() -> None:
+    """predict() refuses a batch of strings naming itself and the argument x."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    _raises_exactly(
+        DtypeError,
+        "TwoLayerNet.predict: expected `x` to be a real array (float32, float64, integer or "
+        "bool), got dtype <U1.",
+        lambda: net.predict(np.array([["a"] * 4])),
+    )
+
+
+def test_an_rng_of_the_wrong_type_is_named() -> None:
+    """rng must be a Generator, an int seed or None; anything else is named by its type."""
+    _raises_exactly(
+        ArgumentTypeError,
+        "TwoLayerNet: expected `rng` to be a numpy.random.Generator, an int seed or None, got str.",
+        lambda: TwoLayerNet(4, 3, 2, rng=cast("int", "seed")),
+    )

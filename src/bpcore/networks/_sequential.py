@@ -259,12 +259,12 @@ class SequentialNet:
             dout = layer.backward(dout)
         # The input gradient δ₁ · W1ᵀ is an (N, D) product that training never reads,
         # so the first Affine gets only its parameter gradients, computed as its
-        # backward computes them. Everything here is in the network's dtype (x is cast
-        # on the way in), so no cast is needed to match Affine.backward bit for bit.
+        # backward computes them, cast to its parameters' dtypes as it casts them: this
+        # path also serves stacks whose layers were given parameters of another dtype.
         first = self._affines[0]
         x2 = require_forwarded(first.x, where=f"{type(self).__name__}.gradient")
-        first.dW = x2.T @ dout
-        first.db = np.sum(dout, axis=0)
+        first.dW = np.asarray(x2.T @ dout, dtype=first.W.dtype)
+        first.db = np.asarray(np.sum(dout, axis=0), dtype=first.b.dtype)
         return self._collect_grads()
 
     def numerical_gradient(
