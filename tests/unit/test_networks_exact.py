@@ -121,6 +121,8 @@ def test_fused_buffers_are_reused_across_calls_of_one_shape() -> None:
     first = dict(net._buffers)
     net.gradient(x + 1, t)
     assert all(net._buffers[name] is buffer for name, buffer in first.items())
+    # ... and written: the scores buffer holds this call's scores, bit for bit.
+    assert net._buffers["scores"].tobytes() == net.predict(x + 1).tobytes()
 
 
 def test_fused_pass_leaves_the_first_affine_the_input_shape() -> None:
