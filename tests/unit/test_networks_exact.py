@@ -106,9 +106,10 @@ def test_the_default_weight_std_is_the_books() -> None:
     np.testing.assert_array_equal(net.params["W2"], 0.01 * draws.standard_normal((4, 3)))
 
 
-def test_single_sample_batches_take_the_fused_pass_too() -> None:
-    """A batch of one sample runs the fused pass like any other batch."""
-    net = TwoLayerNet(4, 3, 2, rng=0)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_single_sample_batches_take_the_fused_pass_too(dtype: type[np.floating]) -> None:
+    """A batch of one sample runs the fused pass like any other batch, in either dtype."""
+    net = TwoLayerNet(4, 3, 2, rng=0, dtype=dtype)
     net.gradient(np.ones((1, 4)), np.array([1]))
     assert set(net._buffers) == {"scores", "delta1"}
 
