@@ -138,8 +138,8 @@ def test_fused_pass_leaves_the_first_affine_the_input_shape() -> None:
 
 
 def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() -> None:
-    """If a layer's W is replaced by a float32 array in a float64 network, gradient()
-    falls back to the layers' own rules: dW1 comes back in W's dtype."""
+    """If a layer's W (or b) is replaced by a float32 array in a float64 network, gradient()
+    falls back to the layers' own rules: dW1 (db1) comes back in that dtype."""
     net = TwoLayerNet(4, 3, 2, rng=0)
     first = net.layers["Affine1"]
     assert isinstance(first, Affine)
@@ -148,6 +148,8 @@ def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() 
     assert grads["W1"].dtype == np.float32
     assert grads["b1"].dtype == np.float64
     assert grads["W2"].dtype == np.float64
+    first.b = net.params["b1"].astype(np.float32)
+    assert net.gradient(np.ones((2, 4)), np.array([0, 1]))["b1"].dtype == np.float32
 
 
 def test_bad_labels_in_gradient_are_the_loss_layers_target_error() -> None:
