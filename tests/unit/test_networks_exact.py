@@ -180,3 +180,19 @@ def test_an_rng_of_the_wrong_type_is_named() -> None:
         "TwoLayerNet: expected `rng` to be a numpy.random.Generator, an int seed or None, got str.",
         lambda: TwoLayerNet(4, 3, 2, rng=cast("int", "seed")),
     )
+
+
+@pytest.mark.parametrize("bad", [-1.0, -1e-300, float("inf"), float("nan"), True])
+def test_weight_stds_must_be_finite_and_non_negative(bad: float) -> None:
+    """A negative, infinite or NaN std, or a bool, is refused, for either network."""
+    _raises_exactly(
+        ArgumentError,
+        f"TwoLayerNet: expected `weight_init_std` to be a finite non-negative float, got {bad!r}.",
+        lambda: TwoLayerNet(4, 3, 2, weight_init_std=bad),
+    )
+    _raises_exactly(
+        ArgumentError,
+        "MultiLayerNet: expected `weight_init` to be one of 'he', 'xavier' or a finite "
+        f"non-negative float (a fixed std), got {bad!r}.",
+        lambda: MultiLayerNet(4, [3], 2, weight_init=bad),
+    )
