@@ -25,9 +25,10 @@ for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` wit
   array size involved, plus 4 for the element-wise operations, and
   ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``: the size of the output terms plus the
   first-order effect of relative input perturbations (the condition of ``φ``).
-  ``G = ‖max(|g|, |backward(±|dout|)|)‖∞`` (see :func:`term_magnitude`) is the size
-  of the terms a gradient element sums; ``|g|`` alone would understate it when
-  they cancel.
+  ``G = ‖max(|g|, |backward(±|dout|)|, Σ_j |∂g/∂c_j|·|c_j|)‖∞`` (see
+  :func:`term_magnitude` and :func:`constant_terms`) is the size of the terms a
+  gradient element is made of, the constants' (soft targets') share counted apart;
+  ``|g|`` alone would understate it when they cancel.
 * ``analytic_i = n·u_d·G + n·s + n·η_d + 2·m`` -- the rounding of the analytic gradient
   itself in dtype ``d``: an accumulation of length ``n`` over terms of size ``G``,
   plus ``s``, how much the gradient moves when the inputs move by one unit roundoff
@@ -318,10 +319,63 @@ def _magnitude(
     dout64: FloatArray,
     analytic: Mapping[str, FloatArray],
 ) -> dict[str, FloatArray]:
-    """``max(|g|, term_magnitude)`` per element: the size of the terms each gradient
-    element sums, which ``|g|`` alone understates when they cancel."""
+    """``max(|g|, term_magnitude, constant_terms)`` per element: the size of the terms
+    each gradient element is made of, which ``|g|`` alone understates when they cancel."""
     size = term_magnitude(reference, inputs64, dout64)
-    return {n: np.maximum(np.abs(g), size[n]) for n, g in analytic.items()}
+    from_constants = constant_terms(reference, inputs64, dout64)
+    return {
+        n: np.maximum(np.maximum(np.abs(g), size[n]), from_constants.get(n, 0.0))
+        for n, g in analytic.items()
+    }
+
+
+def constant_terms(
+    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
+) -> dict[str, FloatArray]:
+    """Per gradient element, the size of the constants' share in it: ``Σ_j |∂g/∂c_j|·|c_j|``.
+
+    A loss's gradient ``s·y - t`` is made of terms of size ``|y|`` and ``|t|`` that cancel
+    where the prediction meets the target; with the softmax output itself rounded by up to
+    ``u·|y|``, the gradient errs by that much however small it is. The share of each
+    constant ``c_j`` (:class:`HasConstants`: soft targets) is measured on the float64 twin
+    by moving it one ulp of its own dtype (zeros stay: they have no share) and scaling the
+    change of the gradient, ``|Δg|·|c_j| / |Δc_j|``; the shares add without cancelling.
+    Up to :data:`EXACT_TERMS_LIMIT` elements each constant element is moved on its own;
+    beyond, all of them along four random sign patterns (a fixed seed), keeping the
+    largest. Without constants the result is empty.
+    """
+    constants = _constants(subject)
+    if not constants:
+        return {}
+    subject.forward(inputs)
+    base = {n: np.asarray(g, np.float64) for n, g in subject.backward(dout).items()}
+    size: dict[str, FloatArray] = {n: np.zeros_like(g) for n, g in base.items()}
+    signs = np.random.default_rng(0)
+    for live in constants.values():
+        original = live.copy()
+        magnitude = np.abs(original.astype(np.float64))
+        exact = live.size <= EXACT_TERMS_LIMIT
+        moves: list[FloatArray] = (
+            [np.eye(1, live.size, j).reshape(live.shape) for j in range(live.size)]
+            if exact
+            else [signs.choice([-1.0, 1.0], size=live.shape) for _ in range(4)]
+        )
+        try:
+            for direction in moves:
+                moved = np.where(direction != 0, _one_ulp(original, direction), original)
+                np.copyto(live, moved)
+                step = np.abs(moved.astype(np.float64) - original.astype(np.float64))
+                # |Δc| is one ulp where moved: the share per unit of c, times |c|.
+                scale = float(np.sum(magnitude * (step > 0))) / max(float(np.sum(step)), 1e-300)
+                subject.forward(inputs)
+                for n, g in subject.backward(dout).items():
+                    if n in size:
+                        change = np.abs(np.asarray(g, np.float64) - base[n]) * scale
+                        size[n] = size[n] + change if exact else np.maximum(size[n], change)
+        finally:
+            np.copyto(live, original)
+    subject.forward(inputs)  # leave the twin at the point, as it was found
+    return size
 
 
 def _subject_noise(
