@@ -166,10 +166,11 @@ class SoftmaxWithLoss:
     def _soft_delta(self, y: FloatArray, dist: FloatArray) -> FloatArray:
         """``s·y - t`` for target rows ``t`` with sums ``s``, accurate where ``y ≈ t``.
 
-        Written as ``(y - t) + y·(s - 1)``: ``s - 1`` is summed in float64 (exact for
-        float32 rows) instead of rounding ``s`` to the dtype, which would cost ``u·|y|``
-        in every element; ``y - t`` is a single rounding, exact when they are within a
-        factor two (Sterbenz). Where the top class has ``y ≥ 1/2``,
+        Written as ``(y - t) + y·(s - 1)``: ``s - 1`` is summed in float64 (exactly, for
+        float32 rows whose values span less than 2^29) instead of rounding ``s`` to the
+        dtype, which would cost ``u·|y|`` in every element; ``y - t`` is a single
+        rounding, exact when they are within a factor two (Sterbenz). Where the top class
+        has ``y ≥ 1/2``,
         ``y - t = (1 - t) - (1 - y)`` with ``1 - y`` the exact complement, as in the label
         path, so a confident prediction keeps its relative accuracy.
         """
