@@ -170,9 +170,8 @@ class SoftmaxWithLoss:
         float32 rows whose values span less than 2^29) instead of rounding ``s`` to the
         dtype, which would cost ``u·|y|`` in every element; ``y - t`` is a single
         rounding, exact when they are within a factor two (Sterbenz). Where the top class
-        has ``y ≥ 1/2``,
-        ``y - t = (1 - t) - (1 - y)`` with ``1 - y`` the exact complement, as in the label
-        path, so a confident prediction keeps its relative accuracy.
+        has ``y ≥ 1/2``, ``y - t = (1 - t) - (1 - y)`` with ``1 - y`` the exact complement,
+        as in the label path, so a confident prediction keeps its relative accuracy.
         """
         where = "SoftmaxWithLoss.backward"
         top = require_forwarded(self._top, where=where)
