@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray
+from bpcore.errors import ArgumentError
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def softmax_with_loss(
     """The mean cross-entropy of ``softmax(x)`` against ``t``, with ``math``; a 1-D ``x``
     is one sample."""
     if target is None:
-        raise ValueError("softmax_with_loss: a loss oracle needs targets, got None.")
+        raise ArgumentError("softmax_with_loss: a loss oracle needs targets, got None.")
     x = inputs["x"].reshape(-1, inputs["x"].shape[-1])
     rows, classes = x.shape
     scores = [[float(v) for v in row] for row in x]
@@ -166,7 +167,7 @@ def network(activation: str) -> Oracle:
         target: npt.NDArray[np.generic] | None,
     ) -> Reference:
         if target is None:
-            raise ValueError("network: a loss oracle needs targets, got None.")
+            raise ArgumentError("network: a loss oracle needs targets, got None.")
         depth = len(params) // 2
         h = inputs["x"].reshape(inputs["x"].shape[0], -1)
         magnitude = np.abs(h)

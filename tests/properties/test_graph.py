@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 from bpcore import AddLayer, MulLayer
 from bpcore import strategies as bst
+from tests.helpers import sum_to
 
 U64 = float(np.finfo(np.float64).eps) / 2
 
@@ -32,16 +33,6 @@ def test_broadcast_gradients_reduce_to_operand_shapes(data: st.DataObject) -> No
         # The oracle sums the broadcast copies by brute force; a sum of `size` terms
         # rounds by at most size·u relative to the sum of their magnitudes.
         for got, full, shape in ((dx, oracle_x, x.shape), (dy, oracle_y, y.shape)):
-            expected = _sum_to(np.broadcast_to(full, shapes.result_shape), shape)
-            bound = size * U64 * _sum_to(np.abs(np.broadcast_to(full, shapes.result_shape)), shape)
+            expected = sum_to(np.broadcast_to(full, shapes.result_shape), shape)
+            bound = size * U64 * sum_to(np.abs(np.broadcast_to(full, shapes.result_shape)), shape)
             assert np.all(np.abs(got - expected) <= bound)
-
-
-def _sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Brute-force oracle: sum `a` down to `shape` one axis at a time."""
-    while a.ndim > len(shape):
-        a = a.sum(axis=0)
-    for axis, size in enumerate(shape):
-        if size == 1 and a.shape[axis] != 1:
-            a = a.sum(axis=axis, keepdims=True)
-    return a

@@ -17,6 +17,7 @@ from hypothesis.extra import numpy as hnp
 from bpcore import AddLayer, Affine, MulLayer, relu
 from bpcore import strategies as bst
 from bpcore.gradcheck import default_step
+from tests.helpers import sum_to
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -32,16 +33,6 @@ every_dtype_triple = pytest.mark.parametrize(
     "dtypes", list(itertools.product(FLOAT_DTYPES, repeat=3)), ids=_dtype_names
 )
 SHAPES = bst.batch_shapes(max_feature_dims=2)
-
-
-def _sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Brute-force oracle: sum ``a`` down to ``shape``, one broadcast axis at a time."""
-    while a.ndim > len(shape):
-        a = a.sum(axis=0)
-    for axis, size in enumerate(shape):
-        if size == 1 and a.shape[axis] != 1:
-            a = a.sum(axis=axis, keepdims=True)
-    return a
 
 
 @given(x=bst.float_arrays(shape=SHAPES, min_value=-1e6, max_value=1e6))
@@ -83,8 +74,8 @@ def test_graph_gradients_keep_operand_dtypes_at_the_promoted_precision(
         for got, operand, terms in ((dx, x, terms_x), (dy, y, terms_y)):
             assert got.dtype == operand.dtype
             assert got.shape == operand.shape
-            expected = _sum_to(np.broadcast_to(terms, d.shape), operand.shape)
-            magnitude = _sum_to(np.abs(np.broadcast_to(terms, d.shape)), operand.shape)
+            expected = sum_to(np.broadcast_to(terms, d.shape), operand.shape)
+            magnitude = sum_to(np.abs(np.broadcast_to(terms, d.shape)), operand.shape)
             # The layer rounds one product and size - 1 additions in the promoted dtype, the
             # oracle as many in float64 (whose u is no larger): 2·size·u relative to
             # Σ|terms|. Every rounding also errs by up to half the smallest subnormal η

@@ -12,12 +12,7 @@ import pytest
 from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError, TargetError
 from bpcore.layers import Affine
 from bpcore.networks import MultiLayerNet, TwoLayerNet
-
-
-def _raises_exactly(error: type[Exception], message: str, call: Callable[[], object]) -> None:
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+from tests.helpers import raises_exactly
 
 
 def test_accuracy_against_soft_targets_uses_their_most_likely_class() -> None:
@@ -35,7 +30,7 @@ def test_accuracy_against_soft_targets_uses_their_most_likely_class() -> None:
 def test_accuracy_of_an_empty_batch_names_the_network() -> None:
     """An empty batch has no accuracy: ShapeError naming the network's method."""
     net = MultiLayerNet(2, [3], 2, rng=0)
-    _raises_exactly(
+    raises_exactly(
         ShapeError,
         "MultiLayerNet.accuracy: expected at least one sample, got an empty batch.",
         lambda: net.accuracy(np.zeros((0, 2)), np.zeros(0, dtype=np.intp)),
@@ -47,7 +42,7 @@ def test_non_numeric_x_names_the_method_called(method: str) -> None:
     """A batch of strings is a DtypeError that names the method the caller used."""
     net = TwoLayerNet(2, 3, 2, rng=0)
     call = getattr(net, method)
-    _raises_exactly(
+    raises_exactly(
         DtypeError,
         f"TwoLayerNet.{method}: expected `x` to be a real array (float32, float64, integer or "
         "bool), got dtype <U1.",
@@ -88,7 +83,7 @@ def test_batches_of_the_input_width_take_the_fused_pass(shape: tuple[int, ...]) 
 )
 def test_size_errors_name_the_argument(call: Callable[[], object], message: str) -> None:
     """A size that is not a positive int is refused naming that argument."""
-    _raises_exactly(ArgumentError, message, call)
+    raises_exactly(ArgumentError, message, call)
 
 
 def test_a_zero_weight_std_is_allowed() -> None:
@@ -155,7 +150,7 @@ def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() 
 def test_bad_labels_in_gradient_are_the_loss_layers_target_error() -> None:
     """gradient() refuses a label out of range with the loss layer's own message."""
     net = TwoLayerNet(4, 3, 2, rng=0)
-    _raises_exactly(
+    raises_exactly(
         TargetError,
         "SoftmaxWithLoss.forward: expected class labels in [0, 1], got label 5.",
         lambda: net.gradient(np.zeros((2, 4)), np.array([0, 5])),
@@ -165,7 +160,7 @@ def test_bad_labels_in_gradient_are_the_loss_layers_target_error() -> None:
 def test_non_numeric_x_in_predict_names_predict() -> None:
     """predict() refuses a batch of strings naming itself and the argument x."""
     net = TwoLayerNet(4, 3, 2, rng=0)
-    _raises_exactly(
+    raises_exactly(
         DtypeError,
         "TwoLayerNet.predict: expected `x` to be a real array (float32, float64, integer or "
         "bool), got dtype <U1.",
@@ -175,7 +170,7 @@ def test_non_numeric_x_in_predict_names_predict() -> None:
 
 def test_an_rng_of_the_wrong_type_is_named() -> None:
     """rng must be a Generator, an int seed or None; anything else is named by its type."""
-    _raises_exactly(
+    raises_exactly(
         ArgumentTypeError,
         "TwoLayerNet: expected `rng` to be a numpy.random.Generator, an int seed or None, got str.",
         lambda: TwoLayerNet(4, 3, 2, rng=cast("int", "seed")),
@@ -185,12 +180,12 @@ def test_an_rng_of_the_wrong_type_is_named() -> None:
 @pytest.mark.parametrize("bad", [-1.0, -1e-300, float("inf"), float("nan"), True])
 def test_weight_stds_must_be_finite_and_non_negative(bad: float) -> None:
     """A negative, infinite or NaN std, or a bool, is refused, for either network."""
-    _raises_exactly(
+    raises_exactly(
         ArgumentError,
         f"TwoLayerNet: expected `weight_init_std` to be a finite non-negative float, got {bad!r}.",
         lambda: TwoLayerNet(4, 3, 2, weight_init_std=bad),
     )
-    _raises_exactly(
+    raises_exactly(
         ArgumentError,
         "MultiLayerNet: expected `weight_init` to be one of 'he', 'xavier' or a finite "
         f"non-negative float (a fixed std), got {bad!r}.",

@@ -12,13 +12,7 @@ import pytest
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError, DtypeError, ShapeError
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, StatefulOptimizer
-
-
-def _raises_exactly(error: type[Exception], message: str, call: Callable[[], object]) -> None:
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
-
+from tests.helpers import raises_exactly
 
 # -- whole messages ------------------------------------------------------------------
 
@@ -36,7 +30,7 @@ def test_decay_rate_errors_name_the_class_and_the_argument(
     call: Callable[[], object], message: str
 ) -> None:
     """A decay rate outside [0, 1) is refused with the class and argument named as written."""
-    _raises_exactly(ArgumentError, message, call)
+    raises_exactly(ArgumentError, message, call)
 
 
 @pytest.mark.parametrize("cls", [Adam, AdaGrad, Momentum])
@@ -45,7 +39,7 @@ def test_changed_parameter_names_are_reported_whole(cls: Callable[[], StatefulOp
     opt = cls()
     opt.update({"W": np.ones(1), "b": np.ones(1)}, {"W": np.ones(1), "b": np.ones(1)})
     name = cast("type", cls).__name__
-    _raises_exactly(
+    raises_exactly(
         ArgumentError,
         f"{name}.update: expected `params` to have the same keys as `the parameters of the "
         "first update`; missing: ['b'], unexpected: ['c'].",
@@ -56,7 +50,7 @@ def test_changed_parameter_names_are_reported_whole(cls: Callable[[], StatefulOp
 def test_mismatched_keys_are_listed_sorted_as_text() -> None:
     """Key lists are sorted by their text, so keys of mixed types still give the message."""
     params = cast("Mapping[str, FloatArray]", {"a": np.ones(1), 1: np.ones(1), "b": np.ones(1)})
-    _raises_exactly(
+    raises_exactly(
         ArgumentError,
         "SGD.update: expected `grads` to have the same keys as `params`; "
         "missing: [1, 'a', 'b'], unexpected: ['z'].",
@@ -106,7 +100,7 @@ def test_adam_load_state_dict_errors_are_whole(
     """Each way a saved Adam state can be wrong has its own complete message."""
     adam = Adam()
     # A checkpoint read from disk can hold anything; the type says what it should hold.
-    _raises_exactly(
+    raises_exactly(
         error, message, lambda: adam.load_state_dict(cast("Mapping[str, FloatArray]", state))
     )
     assert adam.state_dict() == {"iter": np.array(0.0)}  # nothing changed
@@ -114,7 +108,7 @@ def test_adam_load_state_dict_errors_are_whole(
 
 def test_adagrad_load_state_dict_names_its_method() -> None:
     """Loading refuses a non-float slot naming AdaGrad.load_state_dict and the key."""
-    _raises_exactly(
+    raises_exactly(
         DtypeError,
         "AdaGrad.load_state_dict: expected state['h/W'] to be a float32 or float64 array, "
         "got dtype int64.",
