@@ -77,7 +77,8 @@ def _validate_labels(t: npt.NDArray[np.generic], *, c: int, where: str) -> Label
             f"pass one-hot or soft targets with a class axis instead."
         )
     if t.size:
-        low, high = int(t.min()), int(t.max())
+        # The ufuncs' own reductions: t.min() and t.max() add a Python wrapper each.
+        low, high = int(np.minimum.reduce(t)), int(np.maximum.reduce(t))
         if low < 0 or high >= c:
             bad = low if low < 0 else high
             raise TargetError(f"{where}: expected class labels in [0, {c - 1}], got label {bad}.")

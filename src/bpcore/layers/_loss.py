@@ -38,6 +38,8 @@ class SoftmaxWithLoss:
     _targets: Targets | None
     _x_shape: tuple[int, ...] | None
     _top: npt.NDArray[np.intp] | None
+    _at_top: npt.NDArray[np.intp] | None
+    _at_label: npt.NDArray[np.intp] | None
     _top_complement: FloatArray | None
     _starts: npt.NDArray[np.intp]
 
@@ -48,6 +50,8 @@ class SoftmaxWithLoss:
         self._targets = None
         self._x_shape = None
         self._top = None
+        self._at_top = None
+        self._at_label = None
         self._top_complement = None
         self._starts = np.arange(0)
 
@@ -90,8 +94,10 @@ class SoftmaxWithLoss:
         :func:`~bpcore.functional.log_softmax`, with fewer temporaries and bit for bit the
         same results for C-ordered logits: ``z = x - max(x)``, ``e = exp(z)`` with the top
         class's term left out of ``lse = log1p(Σ_{j≠top} e_j)``, then
-        ``softmax = e / exp(lse)``. ``z`` and ``e`` are made in C order whatever the logits'
-        layout, so a transposed or strided batch sums in the same order as a contiguous one.
+        ``softmax = e / Σe`` with ``Σe = 1 + Σ_{j≠top} e_j`` (one rounding, where ``exp(lse)``
+        would add the errors of log1p and exp). ``z`` and ``e`` are made in C order
+        whatever the logits' layout, so a transposed or strided batch sums in the same
+        order as a contiguous one.
         """
         n, c = logits.shape
         top = logits.argmax(axis=1)
@@ -108,19 +114,23 @@ class SoftmaxWithLoss:
             rest = np.add.reduce(e, axis=1, keepdims=True)
             e_flat[at_top] = 1.0
             lse = np.log1p(rest)
-            exp_lse = np.exp(lse)
+            total = rest + 1.0  # Σ e: the top class's term is exactly 1
             # e becomes softmax(x) in place.
-            self.y = np.divide(e, exp_lse, out=e)
-            # 1 - y for the top class, exactly as Σ_{j≠top} e_j / Σ e, instead of by a
+            self.y = np.divide(e, total, out=e)
+            # 1 - y for the top class, as Σ_{j≠top} e_j / Σ e, instead of by a
             # subtraction that rounds a confident prediction's gradient away.
-            self._top_complement = np.expm1(lse) / exp_lse
+            self._top_complement = rest / total
             if targets.labels is not None:
+                at_label = self._row_starts(n, c) + targets.labels  # flat indices of the targets
                 # (z - lse)[n, t_n], without forming the whole (N, C) difference.
-                picked = z.reshape(-1)[self._row_starts(n, c) + targets.labels] - lse[:, 0]
+                picked = z.reshape(-1)[at_label] - lse[:, 0]
                 loss = float(-np.add.reduce(picked) / n)
             else:
+                at_label = None
                 loss = _mean_cross_entropy(z - lse, targets)
         self._top = top
+        self._at_top = at_top
+        self._at_label = at_label
         self._targets = targets
         self.t = targets.labels if targets.labels is not None else targets.dist
         self._x_shape = x_shape
@@ -144,12 +154,12 @@ class SoftmaxWithLoss:
         where = "SoftmaxWithLoss.backward"
         y = require_forwarded(self.y, where=where)
         targets = require_forwarded(self._targets, where=where)
-        n, c = y.shape
+        n = y.shape[0]
         labels = targets.labels
         if labels is not None:
             top = require_forwarded(self._top, where=where)
             complement = require_forwarded(self._top_complement, where=where)
-            at_label = self._row_starts(n, c) + labels  # flat indices of the targets
+            at_label = require_forwarded(self._at_label, where=where)  # flat target indices
             scale = d / n
             dx: FloatArray = np.multiply(y, scale)
             # y - 1 at each target, except where the target is the top class: there
@@ -174,12 +184,10 @@ class SoftmaxWithLoss:
         as in the label path, so a confident prediction keeps its relative accuracy.
         """
         where = "SoftmaxWithLoss.backward"
-        top = require_forwarded(self._top, where=where)
+        at_top = require_forwarded(self._at_top, where=where)  # flat indices of the top classes
         complement = require_forwarded(self._top_complement, where=where)
-        n, c = y.shape
         excess = np.add.reduce(dist, axis=1, keepdims=True, dtype=np.float64) - 1.0
         dx = y - dist
-        at_top = self._row_starts(n, c) + top
         y_top = y.reshape(-1)[at_top]
         dx.reshape(-1)[at_top] = np.where(
             y_top >= 0.5, (1 - dist.reshape(-1)[at_top]) - complement[:, 0], dx.reshape(-1)[at_top]
