@@ -54,7 +54,10 @@ GRADIENT = "  of which gradient()"
 UPDATE = "  of which SGD.update"
 LOSS = "  loss layer alone (fwd+bwd)"
 FLOOR = "GEMM floor (5 products)"
+FLOOR_WRITE = "floor + one write of W1"
+FLOOR_WRITE_COPY = "floor + same write, W1 copy"
 BARE = "bare NumPy step (no checks)"
+BARE_CALLS = "  its calls but the products"
 TORCH = "torch eager step"
 
 
@@ -126,10 +129,20 @@ def bpcore_candidates(
     ]
 
 
-def floor_candidate(
+def floor_candidates(
     net: TwoLayerNet, x: npt.NDArray[np.floating[Any]], t: npt.NDArray[np.intp]
-) -> Candidate:
-    """The five products of the step on the step's own arrays, into preallocated outputs."""
+) -> list[Candidate]:
+    """The five products of the step on the step's own arrays, into preallocated outputs.
+
+    Also the products followed by one pass that writes ``W1`` (``W1 - 0``, which keeps
+    every bit), and by the same pass over a private copy of ``W1`` that no product reads.
+    Any SGD step writes ``W1`` after the products have read it; with two BLAS threads
+    both cores read ``W1``, so the write must first take its cache lines back from the
+    other core. The two rows measure that cost, which an SGD step in NumPy cannot
+    avoid: how large it is depends on where the machine's two virtual cores run (on
+    the machines measured it moved between about 10 and 50 µs at float64, batch 100,
+    from one run to the next).
+    """
     net.gradient(x, t)
     W1, W2 = net.params["W1"], net.params["W2"]
     dtype = W1.dtype
@@ -141,6 +154,8 @@ def floor_candidate(
     dh = np.empty((n, hidden), dtype)
     dW2 = np.empty(W2.shape, dtype)
     dW1 = np.empty(W1.shape, dtype)
+    W1_copy = W1.copy()
+    zero = dtype.type(0)
 
     def floor() -> None:
         np.matmul(x, W1, out=a1)
@@ -149,20 +164,44 @@ def floor_candidate(
         np.matmul(h.T, dout, out=dW2)
         np.matmul(x.T, dh, out=dW1)
 
-    return local(FLOOR, floor)
+    def floor_write() -> None:
+        floor()
+        np.subtract(W1, zero, out=W1)  # x - (+0.0) is x, bit for bit, -0.0 and NaN included
+
+    def floor_write_copy() -> None:
+        floor()
+        np.subtract(W1_copy, zero, out=W1_copy)
+
+    return [
+        local(FLOOR, floor),
+        local(FLOOR_WRITE, floor_write),
+        local(FLOOR_WRITE_COPY, floor_write_copy),
+    ]
 
 
-def bare_candidate(
+def bare_candidates(
     net: TwoLayerNet, x: npt.NDArray[np.floating[Any]], t: npt.NDArray[np.intp]
-) -> Candidate:
-    """The step's arithmetic in the fewest plain NumPy calls, on preallocated arrays.
+) -> list[Candidate]:
+    """The step's arithmetic in the fewest plain NumPy calls we know, on preallocated arrays.
 
-    Forward ``a = x·W1 + b1``, ``h = max(a, 0)``, ``s = h·W2 + b2``; the softmax
-    cross-entropy gradient ``δ = (softmax(s) - onehot(t)) / N`` in place; backward
-    ``dW2 = hᵀ·δ``, ``db2 = Σδ``, ``dh = (δ·W2ᵀ) ⊙ [a > 0]``, ``dW1 = xᵀ·dh``, ``db1 = Σdh``;
-    then ``p -= lr·g``. No validation, no loss value, no NaN or -0.0 care: a lower
-    bound for a NumPy step, not a usable one. Its own copy of the weights, so it
-    does not move bpcore's.
+    Forward ``a = x·W1 + b1``, ``h = max(a, 0)``, ``s = h·W2 + b2``; then the softmax
+    cross-entropy gradient with the learning rate folded in,
+    ``δ = -lr · (softmax(s) - onehot(t)) / N``, so that the products give ``-lr`` times
+    each gradient: ``ΔW2 = hᵀ·δ``, ``Δb2 = Σδ``, ``dh = (δ·W2ᵀ) ⊙ [a > 0]``,
+    ``ΔW1 = xᵀ·dh``, ``Δb1 = Σdh``; then ``p += Δp`` (one pass per parameter, where
+    ``p -= lr·g`` takes two). No validation, no loss value, no NaN or -0.0 care: a lower
+    bound for an SGD step in NumPy, not a usable one. It works on its own copy of the
+    weights, so it does not move bpcore's; one step of it is checked against one of
+    bpcore's before it is timed.
+
+    Two candidates: the whole bare step, and its calls other than the five products
+    alone, on the same arrays, which then hold what the previous call left in them
+    (values of the same size: timing does not depend on them). The second shows what
+    the calls cost with no product beside them; if that alone is more than a target
+    leaves beside the floor, the target is beyond a NumPy step made of these calls.
+    That holds at batch 100, where every array stays in the core's cache. At batch 1000
+    the arrays outgrow it, and a call alone may find its operand colder than the same
+    call right after the product that wrote it, so there the figure can overstate.
     """
     W1, b1, W2, b2 = (net.params[k].copy() for k in ("W1", "b1", "W2", "b2"))
     n, hidden, dtype = x.shape[0], W1.shape[1], W1.dtype
@@ -170,39 +209,80 @@ def bare_candidate(
     keep = np.empty((n, hidden), np.bool_)
     delta = np.empty((n, CLASSES), dtype)
     row_max = np.empty((n, 1), dtype)
-    row_sum = np.empty((n, 1), dtype)
+    row_scale = np.empty((n, 1), dtype)
     dh = np.empty((n, hidden), dtype)
-    dW1, db1 = np.empty_like(W1), np.empty_like(b1)
-    dW2, db2 = np.empty_like(W2), np.empty_like(b2)
+    params = (W1, b1, W2, b2)
+    steps = tuple(np.empty_like(p) for p in params)  # -lr times each gradient
+    dW1, db1, dW2, db2 = steps
     at_label = np.arange(n) * CLASSES + t  # flat indices of the targets
-    updates = ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2))
+    scale, unscale = dtype.type(-LR / n), dtype.type(LR / n)
 
-    def bare() -> None:
-        np.matmul(x, W1, out=h)
+    def step(products: bool) -> None:
+        if products:
+            np.matmul(x, W1, out=h)
         np.add(h, b1, out=h)
         np.greater(h, 0, out=keep)
         np.maximum(h, 0, out=h)
-        np.matmul(h, W2, out=delta)
+        if products:
+            np.matmul(h, W2, out=delta)
         np.add(delta, b2, out=delta)
         np.maximum.reduce(delta, axis=1, keepdims=True, out=row_max)
         np.subtract(delta, row_max, out=delta)
         np.exp(delta, out=delta)
-        np.add.reduce(delta, axis=1, keepdims=True, out=row_sum)
-        np.divide(delta, row_sum, out=delta)
-        flat = delta.reshape(-1)
-        flat[at_label] -= 1
-        np.divide(delta, n, out=delta)
-        np.matmul(h.T, delta, out=dW2)
+        np.add.reduce(delta, axis=1, keepdims=True, out=row_scale)
+        np.divide(scale, row_scale, out=row_scale)  # -lr / (N · Σ e), per row
+        np.multiply(delta, row_scale, out=delta)
+        delta.reshape(-1)[at_label] += unscale
+        if products:
+            np.matmul(h.T, delta, out=dW2)
         np.add.reduce(delta, axis=0, out=db2)
-        np.matmul(delta, W2.T, out=dh)
+        if products:
+            np.matmul(delta, W2.T, out=dh)
         np.multiply(dh, keep, out=dh)
-        np.matmul(x.T, dh, out=dW1)
+        if products:
+            np.matmul(x.T, dh, out=dW1)
         np.add.reduce(dh, axis=0, out=db1)
-        for param, grad in updates:
-            np.multiply(grad, LR, out=grad)
-            np.subtract(param, grad, out=param)
+        for param, change in zip(params, steps, strict=True):
+            np.add(param, change, out=param)
 
-    return local(BARE, bare)
+    before = [p.copy() for p in params]
+    step(products=True)
+    check_bare_step(net, x, t, dict(zip(("W1", "b1", "W2", "b2"), steps, strict=True)))
+    for param, start in zip(params, before, strict=True):
+        param[...] = start
+    return [
+        local(BARE, lambda: step(products=True)),
+        local(BARE_CALLS, lambda: step(products=False)),
+    ]
+
+
+def check_bare_step(
+    net: TwoLayerNet,
+    x: npt.NDArray[np.floating[Any]],
+    t: npt.NDArray[np.intp],
+    changes: dict[str, npt.NDArray[np.floating[Any]]],
+) -> None:
+    """Require the bare step's parameter changes to be ``-lr`` times bpcore's gradients.
+
+    A lower bound that computed something else would bound nothing. The two differ
+    only in rounding: summation orders, and where ``lr`` and ``1/N`` are applied. Each
+    gradient element is a sum of at most ``max(D, N)`` products, so each path is off by
+    at most about ``max(D, N)·u`` relative to the sum of their magnitudes; ``16·max(D, N)·u``
+    of the largest change (about 1e-12 in float64, 6e-4 in float32) still catches a wrong
+    term, sign or scale, which moves a change by its own size.
+    """
+    grads = net.gradient(x, t)
+    u = float(np.finfo(x.dtype).eps) / 2
+    terms = max(x.shape[0], x.shape[1])
+    for key, change in changes.items():
+        expected = -LR * grads[key].astype(np.float64)
+        error = float(np.max(np.abs(change - expected)))
+        size = float(np.max(np.abs(expected)))
+        if error > 16 * terms * u * size:
+            raise AssertionError(
+                f"the bare step's change of {key} is not -lr times bpcore's gradient: "
+                f"off by {error:.3g}, against changes of up to {size:.3g}"
+            )
 
 
 def torch_candidate(
@@ -221,7 +301,8 @@ def torch_candidate(
 
 
 def ratio_cells(timings: Timings, name: str, reference: str | None) -> list[str]:
-    if reference is None or (name in (GRADIENT, UPDATE, LOSS, BARE) and reference != FLOOR):
+    parts = (GRADIENT, UPDATE, LOSS, BARE_CALLS, FLOOR_WRITE, FLOOR_WRITE_COPY)
+    if reference is None or (name in parts and reference != FLOOR):
         return ["", ""]
     paired, low, high = timings.paired_ratio(name, reference)
     return [
@@ -238,8 +319,8 @@ def run_config(
     net = TwoLayerNet(INPUT, config.hidden, CLASSES, rng=0, dtype=dtype)
     candidates = [
         *bpcore_candidates(net, x, t),
-        bare_candidate(net, x, t),
-        floor_candidate(net, x, t),
+        *bare_candidates(net, x, t),
+        *floor_candidates(net, x, t),
     ]
     torch_name = None
     if worker is not None:
@@ -278,7 +359,10 @@ def run_config(
         f"{fmt_seconds((config.floor_target - 1) * floor)}; spent: step - floor = "
         f"{fmt_seconds(step - floor)}, of which SGD.update {fmt_seconds(timings.median(UPDATE))} "
         f"and the loss layer about {fmt_seconds(timings.median(LOSS))}; the bare NumPy step "
-        f"spends {fmt_seconds(timings.median(BARE) - floor)} beyond the floor"
+        f"spends {fmt_seconds(timings.median(BARE) - floor)} beyond the floor, its calls but the "
+        f"products alone {fmt_seconds(timings.median(BARE_CALLS))}; one write of W1 "
+        f"after the products costs {fmt_seconds(timings.median(FLOOR_WRITE) - floor)}, the same "
+        f"write to a copy no product reads {fmt_seconds(timings.median(FLOOR_WRITE_COPY) - floor)}"
     )
     return timings, torch_name
 
@@ -314,8 +398,20 @@ def main() -> None:
             worker.close()
     print_table(
         "Summary: bpcore step ÷ GEMM floor and ÷ torch (median of per-round ratios); "
-        "bare NumPy step ÷ floor, the least a NumPy step costs",
-        ["size", "dtype", "÷ floor", "target", "", "bare ÷ floor", "÷ torch", "target", ""],
+        "bare NumPy step ÷ floor, the least a NumPy step costs; 1 + its calls but the "
+        "products ÷ floor, the least with no cost from running the two together",
+        [
+            "size",
+            "dtype",
+            "÷ floor",
+            "target",
+            "",
+            "bare ÷ floor",
+            "1 + calls ÷ floor",
+            "÷ torch",
+            "target",
+            "",
+        ],
         summary,
     )
     print_load_after()
@@ -333,6 +429,7 @@ def summary_row(
         f"≤ {config.floor_target}",
         verdict(floor_ratio, config.floor_target),
         f"{timings.paired_ratio(BARE, FLOOR)[0]:.3f}×",
+        f"{1 + timings.paired_ratio(BARE_CALLS, FLOOR)[0]:.3f}×",
     ]
     if torch_name is None:
         return [*cells, "torch not importable", "", ""]
