@@ -164,9 +164,10 @@ def test_float32_soft_target_gradient_is_as_accurate_as_softmax(
     # * y_j carries the relative error of z_j = x_j - max (|z_j|), of exp, of the row
     #   sum (C - 2 terms, each off by up to max|z|·u), of the normaliser 1 + Σ (one
     #   rounding) and of the division: within (|z_j| + max|z| + C + 3)·u of y_j plus
-    #   exp's own few ulps, which (|z_j| + max|z| + 2C + 10)·u covers. For the top class with y >= 1/2 the
-    #   layer uses the complement 1 - y (the sum of the others) instead, with the same
-    #   relative error, so the size that counts is m = min(y, 1 - y) there;
+    #   exp's own few ulps, which (|z_j| + max|z| + 2C + 10)·u covers. For the top
+    #   class with y >= 1/2 the layer uses the complement 1 - y (the sum of the others)
+    #   instead, with the same relative error, so the size that counts is
+    #   m = min(y, 1 - y) there;
     # * y - t, (1 - t) - (1 - y), the scaling by dout/N: three roundings of |s·y - t|;
     # * y·(s - 1): its cast, product and sum, three roundings of its size.
     m = y.copy()
