@@ -188,7 +188,7 @@ def _targets(t: npt.ArrayLike, dtype: FloatDType) -> npt.NDArray[np.generic]:
     array: npt.NDArray[np.generic] = np.asarray(t)
     if array.dtype.kind == "f":
         # One-hot or soft rows: cast once here instead of in every batch's loss.
-        return np.ascontiguousarray(array, dtype=dtype)
+        return np.asarray(array, dtype=dtype, order="C")
     return array
 
 
@@ -326,7 +326,8 @@ class Trainer:
     def _data(
         self, x: npt.ArrayLike, t: npt.ArrayLike, *, name: str
     ) -> tuple[FloatArray, npt.NDArray[np.generic]]:
-        xs = np.ascontiguousarray(as_dtype(x, self._dtype, where="Trainer", name=f"x_{name}"))
+        # order="C", not ascontiguousarray, which would report a 0-d x as shape (1,).
+        xs = np.asarray(as_dtype(x, self._dtype, where="Trainer", name=f"x_{name}"), order="C")
         ts = _targets(t, self._dtype)
         if xs.ndim == 0 or ts.ndim == 0 or xs.shape[0] == 0 or xs.shape[0] != ts.shape[0]:
             raise ShapeError(
