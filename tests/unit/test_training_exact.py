@@ -131,7 +131,8 @@ def test_every_epoch_records_its_own_loss_time_and_steps(tmp_path: Path) -> None
     for epoch, stats in enumerate(history.epochs, 1):
         losses = [s.loss for s in steps if s.epoch == epoch]
         expected = math.fsum(loss * n for loss, n in zip(losses, sizes, strict=True)) / N_TRAIN
-        # The trainer sums the same five products in order: a few roundings apart.
+        # The trainer adds the same five positive products in order, within 5u = 6e-16 of
+        # the exact sum that fsum gives; 1e-14 is that with room, and far below any term.
         assert stats.train_loss == pytest.approx(expected, rel=1e-14)
         assert 0.0 < stats.seconds <= wall
     assert [s.global_step for s in steps] == list(range(1, 16))
