@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 import pytest
+
+from bpcore.networks import MultiLayerNet
 
 
 def sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -23,3 +26,20 @@ def raises_exactly(error: type[Exception], message: str, call: Callable[[], obje
     with pytest.raises(error) as caught:
         call()
     assert str(caught.value) == message
+
+
+TOY_FEATURES, TOY_CLASSES = 4, 3
+"""The input width and class count of :func:`toy_data` and :func:`toy_net`."""
+
+
+def toy_data(n: int, seed: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """``n`` distinct random inputs, labelled by a rule a small net can learn."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, TOY_FEATURES))
+    t = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5).astype(np.int64)
+    return x, t
+
+
+def toy_net(seed: int = 0, dtype: type[np.floating] = np.float64) -> MultiLayerNet:
+    """A ReLU network with 8 hidden units for :func:`toy_data`."""
+    return MultiLayerNet(TOY_FEATURES, (8,), TOY_CLASSES, rng=seed, dtype=dtype)

@@ -27,31 +27,17 @@ from bpcore.training import (
     Trainer,
     TrainingDiverged,
 )
+from tests.helpers import TOY_CLASSES, TOY_FEATURES, toy_data, toy_net
 
 N_TRAIN = 23
 N_TEST = 11
 BATCH = 5  # 23 = 4 * 5 + 3: every epoch ends with a smaller batch
 STEPS = 5
-FEATURES = 4
-CLASSES = 3
+FEATURES, CLASSES = TOY_FEATURES, TOY_CLASSES
 
-Data = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]
-
-
-def _data(n: int, seed: int) -> Data:
-    """``n`` distinct random inputs, labelled by a rule a small net can learn."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, FEATURES))
-    t = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5).astype(np.int64)
-    return x, t
-
-
-TRAIN = _data(N_TRAIN, 1)
-TEST = _data(N_TEST, 2)
-
-
-def _net(seed: int = 0, dtype: type[np.floating] = np.float64) -> MultiLayerNet:
-    return MultiLayerNet(FEATURES, (8,), CLASSES, rng=seed, dtype=dtype)
+TRAIN = toy_data(N_TRAIN, 1)
+TEST = toy_data(N_TEST, 2)
+_net = toy_net
 
 
 def _trainer(

@@ -42,23 +42,12 @@ from bpcore.training import (
     Trainer,
     TrainingDiverged,
 )
-from tests.helpers import raises_exactly
+from tests.helpers import TOY_CLASSES, TOY_FEATURES, raises_exactly, toy_data, toy_net
 
-FEATURES, CLASSES = 4, 3
+FEATURES, CLASSES = TOY_FEATURES, TOY_CLASSES
 N_TRAIN, N_TEST, BATCH = 23, 11, 5  # 23 = 4·5 + 3: five steps an epoch, the last of 3
-
-
-def _data(n: int, seed: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, FEATURES))
-    return x, (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5).astype(np.int64)
-
-
-TRAIN, TEST = _data(N_TRAIN, 1), _data(N_TEST, 2)
-
-
-def _net() -> MultiLayerNet:
-    return MultiLayerNet(FEATURES, (8,), CLASSES, rng=0)
+TRAIN, TEST = toy_data(N_TRAIN, 1), toy_data(N_TEST, 2)
+_net = toy_net
 
 
 @final
