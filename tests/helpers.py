@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bpcore.errors import BpcoreError
 from bpcore.networks import MultiLayerNet
 
 
@@ -19,6 +20,35 @@ def sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         if size == 1 and a.shape[axis] != 1:
             a = a.sum(axis=axis, keepdims=True)
     return a
+
+
+def assert_error(
+    error: type[BpcoreError],
+    call: Callable[[], object],
+    *,
+    callee: str,
+    expected: str | None = None,
+    got: str | None = None,
+) -> BpcoreError:
+    """``call()`` raises ``error``, whose message names ``callee`` and says what was
+    expected and what was received.
+
+    A bpcore message reads ``"<callee>: expected <what>, got <what>."``: ``callee`` must
+    appear before the first ``": "``, ``expected`` after the word "expected" and ``got``
+    after the word "got" (each a substring, so the rest of the wording may change).
+    Returns the exception for further checks.
+    """
+    with pytest.raises(error) as caught:
+        call()
+    message = str(caught.value)
+    head, sep, body = message.partition(": ")
+    assert sep, f"no callee before ': ' in {message!r}"
+    assert callee in head, f"callee {callee!r} not named first in {message!r}"
+    for word, part in (("expected", expected), ("got", got)):
+        if part is not None:
+            assert word in body, f"no {word!r} in {message!r}"
+            assert part in body.partition(word)[2], f"{word} {part!r} missing in {message!r}"
+    return caught.value
 
 
 def raises_exactly(error: type[Exception], message: str, call: Callable[[], object]) -> None:

@@ -10,7 +10,7 @@ The dtype policy lives here, in one place:
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,13 +24,50 @@ FloatDType: TypeAlias = np.dtype[np.floating[Any]]
 
 _T = TypeVar("_T")
 
-_KEPT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES: tuple[FloatDType, FloatDType] = (np.dtype(np.float32), np.dtype(np.float64))
+"""The dtypes bpcore computes in and stores parameters in: float32 and float64."""
+
+
+def is_float_array(value: object) -> TypeGuard[FloatArray]:
+    """Whether ``value`` is a NumPy array of one of :data:`FLOAT_DTYPES`."""
+    return isinstance(value, np.ndarray) and value.dtype in FLOAT_DTYPES
+
+
+def require_float_array(value: object, *, where: str, name: str) -> FloatArray:
+    """Return ``value`` itself if it is a float32/float64 array, else raise :class:`DtypeError`.
+
+    For arrays bpcore must hold by reference (parameters, optimizer state): converting
+    would copy, and a copy would silently cut the caller's in-place updates off.
+    """
+    if is_float_array(value):
+        return value
+    got = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+    raise DtypeError(
+        f"{where}: expected `{name}` to be a float32 or float64 numpy array, got {got}."
+    )
+
+
+def resolve_float_dtype(dtype: object, *, where: str, name: str = "dtype") -> FloatDType:
+    """Return ``dtype`` as float32 or float64, or raise :class:`DtypeError`.
+
+    Anything NumPy cannot read as a dtype (a misspelt name, an arbitrary object) is an
+    error too, never a silent float64.
+    """
+    try:
+        resolved = np.dtype(dtype)  # type: ignore[call-overload]  # any object: judged below
+    except (TypeError, ValueError):
+        resolved = None
+    if resolved is not None:
+        for kept in FLOAT_DTYPES:
+            if resolved == kept:
+                return kept
+    raise DtypeError(f"{where}: expected `{name}` float32 or float64, got {dtype!r}.")
 
 
 def float_dtype_for(value: npt.ArrayLike, *, where: str, name: str) -> FloatDType:
     """Return the dtype bpcore computes ``value`` in, or raise :class:`DtypeError`."""
     dtype = value.dtype if isinstance(value, np.ndarray) else np.asarray(value).dtype
-    if dtype in _KEPT_DTYPES:
+    if dtype in FLOAT_DTYPES:
         return dtype
     if dtype.kind in "biuf":
         return np.dtype(np.float64)

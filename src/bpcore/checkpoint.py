@@ -22,11 +22,11 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias, TypeGuard, final
+from typing import TypeAlias, final
 
 import numpy as np
 
-from bpcore._arrays import FloatArray, FloatDType
+from bpcore._arrays import FloatArray, FloatDType, is_float_array, require_float_array
 from bpcore.errors import CheckpointError, DtypeError
 
 __all__ = ["Checkpoint", "MetaValue", "load_checkpoint", "restore_into", "save_checkpoint"]
@@ -37,7 +37,6 @@ MetaValue: TypeAlias = int | float | str
 _PARAM_PREFIX = "param/"
 _STATE_PREFIX = "state/"
 _META_KEY = "meta"
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _TEMP_ATTEMPTS = 100
 # Everything np.load / NpzFile raise for a file that is not a readable .npz:
 # a bad zip directory or CRC (BadZipFile), a truncated member (EOFError), a bad
@@ -60,19 +59,6 @@ class Checkpoint:
     params: dict[str, FloatArray]
     meta: dict[str, MetaValue]
     state: dict[str, FloatArray] = field(default_factory=dict)
-
-
-def _require_float_array(value: object, *, where: str, name: str) -> None:
-    if not isinstance(value, np.ndarray):
-        raise DtypeError(
-            f"{where}: expected params[{name!r}] to be a float32 or float64 numpy array, "
-            f"got {type(value).__name__}."
-        )
-    if value.dtype not in _FLOAT_DTYPES:
-        raise DtypeError(
-            f"{where}: expected params[{name!r}] to be a float32 or float64 array, "
-            f"got dtype {value.dtype}."
-        )
 
 
 def _create_temp(target: Path) -> tuple[int, Path]:
@@ -162,10 +148,14 @@ def save_checkpoint(
                 f"save_checkpoint({str(target)!r}): expected parameter names to be str, "
                 f"got {type(name).__name__} {name!r}."
             )
-        _require_float_array(value, where=f"save_checkpoint({str(target)!r})", name=name)
+        require_float_array(
+            value, where=f"save_checkpoint({str(target)!r})", name=f"params[{name!r}]"
+        )
         arrays[_PARAM_PREFIX + name] = value
     for name, value in ({} if state is None else state).items():
-        _require_float_array(value, where=f"save_checkpoint({str(target)!r})", name=f"state {name}")
+        require_float_array(
+            value, where=f"save_checkpoint({str(target)!r})", name=f"state[{name!r}]"
+        )
         arrays[_STATE_PREFIX + name] = value
     arrays[_META_KEY] = np.array(_meta_json({} if meta is None else meta, target))
 
@@ -186,12 +176,6 @@ def save_checkpoint(
         raise
     _fsync_directory(directory)
     return target
-
-
-def _is_float_array(
-    array: np.ndarray[tuple[int, ...], np.dtype[np.generic]],
-) -> TypeGuard[FloatArray]:
-    return array.dtype in _FLOAT_DTYPES
 
 
 def _read_member(
@@ -305,7 +289,7 @@ def load_checkpoint(
                     if key == _META_KEY:
                         meta = _read_meta(raw, where)
                         continue
-                    if not _is_float_array(raw):
+                    if not is_float_array(raw):
                         raise CheckpointError(
                             f"{where}: key {key!r}: expected a float32 or float64 array, "
                             f"got dtype {raw.dtype}."
@@ -352,7 +336,7 @@ def restore_into(params: Mapping[str, FloatArray], checkpoint: Checkpoint) -> No
             f"missing from the checkpoint: {missing}, not in params: {extra}."
         )
     for name, target in params.items():
-        _require_float_array(target, where=where, name=name)
+        require_float_array(target, where=where, name=f"params[{name!r}]")
         if not target.flags.writeable:
             raise DtypeError(
                 f"{where}: expected params[{name!r}] to be a writable array, got a read-only one."

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from hypothesis import strategies as st
 
 from bpcore import strategies as bst
-from bpcore._arrays import FloatArray
+from bpcore._arrays import FLOAT_DTYPES, FloatArray
 from bpcore.errors import BpcoreError, NotForwardedError, ShapeError, TargetError
 from bpcore.gradcheck import (
     Differentiable,
@@ -65,7 +65,7 @@ class Draw(Protocol):
 
 Property: TypeAlias = Callable[[Case, Draw], float]
 
-DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+DTYPES = FLOAT_DTYPES[::-1]  # float64 first: a failure shrinks to the simpler dtype
 
 
 class PropertyFailure(BpcoreError, AssertionError):  # noqa: N818  # the name says what failed

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from bpcore._arrays import FloatArray, FloatDType
+from bpcore._arrays import FloatArray, FloatDType, resolve_float_dtype
+from bpcore.errors import DtypeError
 
 if TYPE_CHECKING:
     from bpcore.registry import Case
@@ -45,14 +46,12 @@ AffineCase: TypeAlias = tuple[FloatArray, FloatArray, FloatArray]
 EXTREME_MAGNITUDES: tuple[float, ...] = (1e3, 1e10, 1e50, 1e100, 1e200, 1e300)
 """Logit magnitudes that break naive softmax implementations."""
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _check_dtype(dtype: npt.DTypeLike) -> FloatDType:
-    chosen = np.dtype(dtype)
-    if chosen not in _FLOAT_DTYPES:
-        raise InvalidArgument(f"expected dtype float32 or float64, got {chosen}.")
-    return chosen  # type: ignore[return-value]  # checked to be float32 or float64 just above
+    try:
+        return resolve_float_dtype(dtype, where="bpcore.strategies")
+    except DtypeError as exc:  # Hypothesis's own error for a bad strategy argument
+        raise InvalidArgument(str(exc)) from None
 
 
 def _width(dtype: FloatDType) -> Literal[32, 64]:

@@ -219,16 +219,16 @@ def test_missing_directory_is_an_os_error(tmp_path: Path) -> None:
     [
         (
             np.ones(2, dtype=np.int64),
-            r"params\['W'\] to be a float32 or float64 array, got dtype int64",
+            r"`params\['W'\]` to be a float32 or float64 numpy array, got dtype int64",
         ),
         (
             np.ones(2, dtype=np.float16),
-            r"params\['W'\] to be a float32 or float64 array, got dtype float16",
+            r"`params\['W'\]` to be a float32 or float64 numpy array, got dtype float16",
         ),
-        ([1.0, 2.0], r"params\['W'\] to be a float32 or float64 numpy array, got list"),
+        ([1.0, 2.0], r"`params\['W'\]` to be a float32 or float64 numpy array, got list"),
         (
             np.array([None], dtype=object),
-            r"params\['W'\] to be a float32 or float64 array, got dtype object",
+            r"`params\['W'\]` to be a float32 or float64 numpy array, got dtype object",
         ),
     ],
 )
@@ -500,7 +500,7 @@ def test_restore_into_read_only_target() -> None:
 def test_restore_into_non_float_target() -> None:
     """An integer target array raises DtypeError naming it."""
     with pytest.raises(
-        DtypeError, match=r"params\['W'\] to be a float32 or float64 array, got dtype int64"
+        DtypeError, match=r"`params\['W'\]` to be a float32 or float64 numpy array, got dtype int64"
     ):
         restore_into(
             {"W": np.zeros(2, dtype=np.int64)}, Checkpoint(params={"W": np.ones(2)}, meta={})
@@ -524,6 +524,6 @@ def test_state_arrays_round_trip_beside_the_parameters(tmp_path: Path) -> None:
 def test_non_float_state_is_refused_on_save(tmp_path: Path) -> None:
     """A state array that is not float32/float64 raises DtypeError and writes nothing."""
     path = tmp_path / "c.npz"
-    with pytest.raises(DtypeError, match="state iter"):
+    with pytest.raises(DtypeError, match=r"`state\[.iter.\]`"):
         save_checkpoint(path, {"W": np.ones(2)}, state={"iter": np.array(3)})
     assert not path.exists()

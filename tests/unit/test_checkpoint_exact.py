@@ -191,7 +191,7 @@ def test_save_errors_name_the_file(tmp_path: Path) -> None:
         )
     raises_exactly(
         DtypeError,
-        f"{where}: expected params['state v'] to be a float32 or float64 array, got dtype int64.",
+        f"{where}: expected `state['v']` to be a float32 or float64 numpy array, got dtype int64.",
         lambda: save_checkpoint(path, _params(), state={"v": np.ones(2, np.int64)}),
     )
     assert list(tmp_path.iterdir()) == []
@@ -219,6 +219,6 @@ def test_restore_into_names_a_bad_target() -> None:
     """A target that is not a float array is named, with restore_into as the caller."""
     raises_exactly(
         DtypeError,
-        "restore_into: expected params['W'] to be a float32 or float64 numpy array, got list.",
+        "restore_into: expected `params['W']` to be a float32 or float64 numpy array, got list.",
         lambda: restore_into({"W": [1.0]}, Checkpoint(params={"W": np.ones(1)}, meta={})),  # type: ignore[dict-item]  # the point
     )

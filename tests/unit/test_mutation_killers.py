@@ -256,7 +256,7 @@ def test_affine_parameter_errors_name_the_parameter(name: str) -> None:
     with pytest.raises(DtypeError, match=_exactly(message)):
         Affine(as_list["W"], as_list["b"])  # type: ignore[arg-type]  # runtime check under test
     as_int: dict[str, object] = {**params, name: np.asarray(params[name]).astype(np.int64)}
-    message = f"Affine: expected `{name}` to be a float32 or float64 array, got dtype int64."
+    message = f"Affine: expected `{name}` to be a float32 or float64 numpy array, got dtype int64."
     with pytest.raises(DtypeError, match=_exactly(message)):
         Affine(as_int["W"], as_int["b"])  # type: ignore[arg-type]  # as above
 

@@ -64,7 +64,7 @@ def test_mismatched_keys_are_listed_sorted_as_text() -> None:
         (
             {"m/W": [1.0], "v/W": np.zeros(1), "iter": np.array(1.0)},
             DtypeError,
-            "Adam.load_state_dict: expected state['m/W'] to be a float32 or float64 numpy "
+            "Adam.load_state_dict: expected `state['m/W']` to be a float32 or float64 numpy "
             "array, got list.",
         ),
         (
@@ -110,7 +110,7 @@ def test_adagrad_load_state_dict_names_its_method() -> None:
     """Loading refuses a non-float slot naming AdaGrad.load_state_dict and the key."""
     raises_exactly(
         DtypeError,
-        "AdaGrad.load_state_dict: expected state['h/W'] to be a float32 or float64 array, "
+        "AdaGrad.load_state_dict: expected `state['h/W']` to be a float32 or float64 numpy array, "
         "got dtype int64.",
         lambda: AdaGrad().load_state_dict({"h/W": cast("FloatArray", np.zeros(1, dtype=np.int64))}),
     )

@@ -396,8 +396,11 @@ def test_gradient_shape_mismatch_is_a_shape_error(name: str, make: Factory) -> N
 @pytest.mark.parametrize(
     ("param", "match"),
     [
-        ([1.0, 2.0], r"params\['p'\] to be a float32 or float64 numpy array, got list"),
-        (np.array([1, 2]), r"params\['p'\] to be a float32 or float64 array, got dtype int64"),
+        ([1.0, 2.0], r"`params\['p'\]` to be a float32 or float64 numpy array, got list"),
+        (
+            np.array([1, 2]),
+            r"`params\['p'\]` to be a float32 or float64 numpy array, got dtype int64",
+        ),
         (np.array([1.0, 2.0], dtype=np.float16), r"got dtype float16"),
     ],
 )
@@ -422,8 +425,11 @@ def test_read_only_parameter_is_a_dtype_error(name: str, make: Factory) -> None:
 @pytest.mark.parametrize(
     ("grad", "match"),
     [
-        ([1.0, 2.0], r"grads\['p'\] to be a float32 or float64 numpy array, got list"),
-        (np.array([1, 2]), r"grads\['p'\] to be a float32 or float64 array, got dtype int64"),
+        ([1.0, 2.0], r"`grads\['p'\]` to be a float32 or float64 numpy array, got list"),
+        (
+            np.array([1, 2]),
+            r"`grads\['p'\]` to be a float32 or float64 numpy array, got dtype int64",
+        ),
         (np.array([1j, 2j]), r"got dtype complex128"),
     ],
 )

@@ -9,17 +9,16 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, FloatDType
+from bpcore._arrays import FloatArray, resolve_float_dtype
 from bpcore.datasets._format import CLASSES, TargetArray, format_labels, shape_images
 from bpcore.datasets._split import stratified_split
-from bpcore.errors import DatasetError, DomainError, DtypeError
+from bpcore.errors import DatasetError, DomainError
 
 __all__ = ["load_digits"]
 
 _SAMPLES = 1797
 _SIDE = 8
 _PEAK = 16
-_FLOAT_DTYPES: tuple[FloatDType, ...] = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def load_digits(
@@ -44,7 +43,7 @@ def load_digits(
     on ``seed``, through ``np.random.default_rng(seed)``; the global NumPy random
     state is neither used nor changed. Every call returns fresh arrays.
     """
-    float_dtype = _check_dtype(dtype)
+    float_dtype = resolve_float_dtype(dtype, where="load_digits")
     fraction = _check_fraction(test_fraction)
     rng = np.random.default_rng(_check_seed(seed))
     images, labels = _read_embedded()
@@ -54,19 +53,6 @@ def load_digits(
         x /= _PEAK
     t = format_labels(labels, one_hot=one_hot_label, dtype=float_dtype)
     return (x[train], t[train]), (x[test], t[test])
-
-
-def _check_dtype(dtype: npt.DTypeLike) -> FloatDType:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError as exc:
-        raise DtypeError(
-            f"load_digits: expected `dtype` float32 or float64, got {dtype!r}."
-        ) from exc
-    for allowed in _FLOAT_DTYPES:
-        if resolved == allowed:
-            return allowed
-    raise DtypeError(f"load_digits: expected `dtype` float32 or float64, got {resolved}.")
 
 
 def _check_fraction(test_fraction: object) -> float:

@@ -61,7 +61,12 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, FloatDType, as_float_array, float_dtype_for
+from bpcore._arrays import (
+    FloatArray,
+    FloatDType,
+    as_float_array,
+    resolve_float_dtype,
+)
 from bpcore.errors import DtypeError, ShapeError
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
 from bpcore.gradcheck._subjects import Differentiable, Factory, HasConstants
@@ -186,12 +191,7 @@ def assert_gradients(
 def _subject_dtype(arrays: Mapping[str, FloatArray], dtype: npt.DTypeLike | None) -> FloatDType:
     """The requested dtype, else float32 when every input is float32, else float64."""
     if dtype is not None:
-        requested = np.dtype(dtype)
-        if requested not in (np.dtype(np.float32), _F64):
-            raise DtypeError(
-                f"check_gradients: expected dtype float32 or float64, got {requested}."
-            )
-        return float_dtype_for(np.empty(0, dtype=requested), where="check_gradients", name="dtype")
+        return resolve_float_dtype(dtype, where="check_gradients")
     if arrays and all(a.dtype == np.float32 for a in arrays.values()):
         return np.dtype(np.float32)
     return _F64

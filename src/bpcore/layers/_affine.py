@@ -8,25 +8,15 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
-from bpcore.errors import DtypeError, ShapeError
-
-_PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _check_parameter(value: object, *, name: str) -> FloatArray:
-    if not isinstance(value, np.ndarray):
-        raise DtypeError(
-            f"Affine: expected `{name}` to be a float32 or float64 numpy array, "
-            f"got {type(value).__name__}."
-        )
-    if value.dtype not in _PARAM_DTYPES:
-        # Converting would copy, and a copy would silently stop in-place updates
-        # of the caller's parameter dict from reaching the layer.
-        raise DtypeError(
-            f"Affine: expected `{name}` to be a float32 or float64 array, got dtype {value.dtype}."
-        )
-    return value
+from bpcore._arrays import (
+    FloatArray,
+    as_dtype,
+    as_float_array,
+    require_float_array,
+    require_forwarded,
+    require_shape,
+)
+from bpcore.errors import ShapeError
 
 
 @final
@@ -60,8 +50,8 @@ class Affine:
 
     def __init__(self, W: FloatArray, b: FloatArray) -> None:
         """Wrap parameters ``W`` ``(D, M)`` and ``b`` ``(M,)`` by reference."""
-        self.W = _check_parameter(W, name="W")
-        self.b = _check_parameter(b, name="b")
+        self.W = require_float_array(W, where="Affine", name="W")
+        self.b = require_float_array(b, where="Affine", name="b")
         if self.W.ndim != 2:
             raise ShapeError(f"Affine: expected `W` of shape (D, M), got shape {self.W.shape}.")
         if self.b.shape != (self.W.shape[1],):

@@ -17,16 +17,14 @@ from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
 import numpy as np
-import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType
-from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError
+from bpcore.errors import ArgumentError, ArgumentTypeError
 
 WeightInit: TypeAlias = Literal["he", "xavier"] | float
 """``"he"``, ``"xavier"`` or a fixed standard deviation."""
 
 _NAMED_INITS = ("he", "xavier")
-_PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_size(value: object, *, where: str, name: str) -> int:
@@ -105,18 +103,6 @@ def resolve_rng(rng: object, *, where: str) -> np.random.Generator:
         f"{where}: expected `rng` to be a numpy.random.Generator, an int seed or None, "
         f"got {type(rng).__name__}."
     )
-
-
-def resolve_dtype(dtype: npt.DTypeLike, *, where: str) -> FloatDType:
-    """Return ``dtype`` as float32 or float64, the only dtypes a layer stores parameters in."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    for kept in _PARAM_DTYPES:
-        if resolved == kept:
-            return kept
-    raise DtypeError(f"{where}: expected `dtype` float32 or float64, got {dtype!r}.")
 
 
 def init_params(

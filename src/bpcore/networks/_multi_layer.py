@@ -8,6 +8,7 @@ from typing import Literal, final
 import numpy as np
 import numpy.typing as npt
 
+from bpcore._arrays import resolve_float_dtype
 from bpcore.errors import ArgumentError
 from bpcore.layers import Relu, Sigmoid
 from bpcore.networks._init import (
@@ -16,7 +17,6 @@ from bpcore.networks._init import (
     check_sizes,
     check_weight_init,
     init_params,
-    resolve_dtype,
     resolve_rng,
     weight_std,
 )
@@ -85,7 +85,7 @@ class MultiLayerNet(SequentialNet):
                 f"got {activation!r}."
             )
         init = check_weight_init(weight_init, where=where)
-        net_dtype = resolve_dtype(dtype, where=where)
+        net_dtype = resolve_float_dtype(dtype, where=where)
         generator = resolve_rng(rng, where=where)
         stds = [weight_std(init, fan_in) for fan_in in sizes[:-1]]
         params = init_params(sizes, stds, generator, net_dtype)

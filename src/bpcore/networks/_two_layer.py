@@ -7,8 +7,9 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
+from bpcore._arrays import resolve_float_dtype
 from bpcore.layers import Relu
-from bpcore.networks._init import check_size, check_std, init_params, resolve_dtype, resolve_rng
+from bpcore.networks._init import check_size, check_std, init_params, resolve_rng
 from bpcore.networks._sequential import SequentialNet
 
 
@@ -59,7 +60,7 @@ class TwoLayerNet(SequentialNet):
             check_size(output_size, where=where, name="output_size"),
         ]
         std = check_std(weight_init_std, where=where, name="weight_init_std")
-        net_dtype = resolve_dtype(dtype, where=where)
+        net_dtype = resolve_float_dtype(dtype, where=where)
         generator = resolve_rng(rng, where=where)
         params = init_params(sizes, [std, std], generator, net_dtype)
         super().__init__(params, Relu, net_dtype)

@@ -14,10 +14,8 @@ from typing import cast, final, overload
 
 import numpy as np
 
-from bpcore._arrays import FloatArray
+from bpcore._arrays import FloatArray, is_float_array, require_float_array
 from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 Step = list[tuple[str, FloatArray, FloatArray]]
 """``(name, param, grad)`` triples in the order of ``params``, all validated."""
@@ -101,17 +99,9 @@ def _require_same_keys(
 
 def _float_array(value: object, *, where: str, role: str, key: str) -> FloatArray:
     # The label `role[key]` is only formatted for an error: this runs on every update.
-    if not isinstance(value, np.ndarray):
-        raise DtypeError(
-            f"{where}: expected {role}[{key!r}] to be a float32 or float64 numpy array, "
-            f"got {type(value).__name__}."
-        )
-    if value.dtype not in _FLOAT_DTYPES:
-        raise DtypeError(
-            f"{where}: expected {role}[{key!r}] to be a float32 or float64 array, "
-            f"got dtype {value.dtype}."
-        )
-    return value
+    if is_float_array(value):
+        return value
+    return require_float_array(value, where=where, name=f"{role}[{key!r}]")
 
 
 def checked_step(

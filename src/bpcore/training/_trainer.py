@@ -17,7 +17,7 @@ from typing import Final, Protocol, TypeAlias, final
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, FloatDType, as_dtype
+from bpcore._arrays import FLOAT_DTYPES, FloatArray, FloatDType, as_dtype, resolve_float_dtype
 from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint, restore_into, save_checkpoint
 from bpcore.errors import ArgumentError, ArgumentTypeError, CheckpointError, DtypeError, ShapeError
 from bpcore.optim import Optimizer, StatefulOptimizer
@@ -41,7 +41,6 @@ OnStep: TypeAlias = Callable[[StepInfo], object]
 OnEpoch: TypeAlias = Callable[[EpochStats], object]
 """Called after every epoch, once its checkpoint is written; its return value is ignored."""
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Keys the trainer writes to a checkpoint's meta; caller meta may not reuse them.
 _TRAINER_KEYS = frozenset(
     {
@@ -178,10 +177,9 @@ def _network_dtype(params: Mapping[str, FloatArray]) -> FloatDType:
             f"got {sorted(str(d) for d in dtypes) or 'no parameters'}."
         )
     (dtype,) = dtypes
-    for kept in _FLOAT_DTYPES:
-        if dtype == kept:
-            return kept
-    raise DtypeError(f"Trainer: expected float32 or float64 parameters, got {dtype}.")
+    if dtype not in FLOAT_DTYPES:
+        raise DtypeError(f"Trainer: expected float32 or float64 parameters, got {dtype}.")
+    return resolve_float_dtype(dtype, where="Trainer")
 
 
 def _targets(t: npt.ArrayLike, dtype: FloatDType) -> npt.NDArray[np.generic]:
