@@ -1,7 +1,7 @@
 """bpcore: the backpropagation chapter of *Deep Learning from Scratch*, done properly and proven.
 
 The top-level names follow the book: layers with ``forward``/``backward``
-(:class:`Relu`, :class:`Sigmoid`, :class:`Affine`, :class:`SoftmaxWithLoss`,
+(:class:`Relu`, :class:`Sigmoid`, :class:`Tanh`, :class:`Affine`, :class:`SoftmaxWithLoss`,
 :class:`MulLayer`, :class:`AddLayer`) and the functions of :mod:`bpcore.functional`.
 """
 
@@ -20,12 +20,14 @@ from bpcore.functional import log_softmax as log_softmax
 from bpcore.functional import relu as relu
 from bpcore.functional import sigmoid as sigmoid
 from bpcore.functional import softmax as softmax
+from bpcore.functional import tanh as tanh
 from bpcore.layers import AddLayer as AddLayer
 from bpcore.layers import Affine as Affine
 from bpcore.layers import MulLayer as MulLayer
 from bpcore.layers import Relu as Relu
 from bpcore.layers import Sigmoid as Sigmoid
 from bpcore.layers import SoftmaxWithLoss as SoftmaxWithLoss
+from bpcore.layers import Tanh as Tanh
 from bpcore.networks import MultiLayerNet as MultiLayerNet
 from bpcore.networks import TwoLayerNet as TwoLayerNet
 
@@ -48,6 +50,7 @@ __all__ = [
     "ShapeError",
     "Sigmoid",
     "SoftmaxWithLoss",
+    "Tanh",
     "TargetError",
     "TwoLayerNet",
     "cross_entropy_error",
@@ -55,4 +58,5 @@ __all__ = [
     "relu",
     "sigmoid",
     "softmax",
+    "tanh",
 ]

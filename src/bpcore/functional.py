@@ -7,6 +7,8 @@ float32, integers and bools become float64, complex and object arrays raise
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -14,22 +16,43 @@ from bpcore._arrays import FloatArray, as_float_array
 from bpcore._targets import Targets, validate_targets
 from bpcore.errors import DomainError, ShapeError
 
-__all__ = ["cross_entropy_error", "log_softmax", "relu", "sigmoid", "softmax"]
+__all__ = ["cross_entropy_error", "log_softmax", "relu", "sigmoid", "softmax", "tanh"]
+
+
+def zero_where(v: FloatArray, mask: npt.NDArray[np.bool_], out: FloatArray) -> FloatArray:
+    """Write ``where(mask, +0.0, v)`` into ``out`` (which may be ``v``) and return it.
+
+    ``v``, ``mask`` and ``out`` share one shape; ``out`` has ``v``'s dtype. NaN and
+    infinities in ``v`` pass through where ``mask`` is False.
+    """
+    # AND the float's bits with `mask - 1` sign-extended to its width (all ones to keep,
+    # all zeros for +0.0): unlike np.where, it never branches per element.
+    keep = np.subtract(np.asarray(mask, dtype=np.bool_).view(np.int8), 1)
+    bits = _INT_OF_WIDTH[v.dtype.itemsize]
+    np.bitwise_and(v.view(bits), keep, out=out.view(bits))  # keep sign-extends (safe cast)
+    return out
+
+
+_INT_OF_WIDTH: dict[int, np.dtype[np.signedinteger]] = {
+    4: np.dtype(np.int32),
+    8: np.dtype(np.int64),
+}
 
 
 def relu(x: npt.ArrayLike) -> FloatArray:
-    """Rectified linear unit, ``max(x, 0)`` element-wise, with ``-0.0`` mapped to ``+0.0``
-    and NaN passed through."""
+    """Rectified linear unit ``max(x, 0)`` element-wise, as a new array of ``x``'s shape.
+
+    ``-0.0`` maps to ``+0.0`` and NaN passes through.
+    """
     xa = as_float_array(x, where="relu", name="x")
-    return np.where(xa <= 0, xa.dtype.type(0), xa)
+    return zero_where(xa, xa <= 0, np.empty_like(xa))
 
 
 def sigmoid_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``(σ(x), 1 - σ(x))``, each to full relative accuracy.
+    """``(σ(x), 1 - σ(x))`` element-wise, each to full relative accuracy.
 
-    With ``e = exp(-|x|)``: for ``x >= 0``, ``σ = 1/(1+e)`` and ``1 - σ = e/(1+e)``; for
-    ``x < 0`` the two swap. Computing ``1 - σ`` by subtraction would lose every digit
-    in the upper tail (``1 - σ(40)`` rounds to 0 in float64), and with it the gradient.
+    With ``e = exp(-|x|)``: ``σ = 1/(1+e)`` and ``1 - σ = e/(1+e)`` for ``x >= 0``, swapped
+    for ``x < 0``; the complement is never formed by a subtraction that rounds to 0.
     """
     e = np.exp(-np.abs(x))
     denominator = 1 + e
@@ -39,67 +62,104 @@ def sigmoid_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def sigmoid(x: npt.ArrayLike) -> FloatArray:
-    """Logistic function ``1 / (1 + exp(-x))``, element-wise.
-
-    Evaluated through ``e = exp(-|x|)``, which lies in ``[0, 1]`` and so never
-    overflows: ``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for ``x < 0``.
-    Every finite input, ``±1e308`` included, gives a finite result with no warning.
-    """
+    """Logistic function ``1 / (1 + exp(-x))`` element-wise, finite with no warning for
+    every finite input (through ``exp(-|x|) <= 1``)."""
     return sigmoid_pair(as_float_array(x, where="sigmoid", name="x"))[0]
 
 
-def exp_and_log_normaliser(
-    x: FloatArray, *, where: str
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``(z, e, lse)`` for logits ``x`` of shape ``(..., C)``, along the last axis:
+def tanh_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(tanh(x), 1 - tanh(x)²)`` element-wise, each to full relative accuracy.
 
-    * ``z = x - max(x)``, so ``max(z) = 0`` and ``e = exp(z)`` cannot overflow;
-    * ``lse = log Σ e = log1p(Σ_{j ≠ argmax} e_j)`` with shape ``(..., 1)``.
-
-    Summing the largest term (exactly 1) separately and using ``log1p`` keeps ``lse``
-    accurate to its last digits when it is tiny -- a confident prediction, whose loss
-    ``lse - z_t`` would otherwise be computed as ``log(1 + s)`` with ``s`` rounded away.
+    ``1 - tanh² = sech² = 4e / (1 + e)²`` with ``e = exp(-2|x|) <= 1``: no overflow, and no
+    subtraction that rounds the tails' derivative to 0.
     """
-    if x.ndim == 0 or x.shape[-1] == 0:
-        raise ShapeError(
-            f"{where}: expected logits with a non-empty class axis, got shape {x.shape}."
-        )
-    top = np.argmax(x, axis=-1)[..., None]
-    peak = np.take_along_axis(x, top, axis=-1)
-    # Logits of opposite extreme sign (-1e308 against +1e308) overflow to -inf here;
-    # exp(-inf) = 0 is then the exactly rounded probability, so the overflow is harmless.
+    e = np.exp(-2 * np.abs(x))
+    return np.tanh(x), 4 * e / np.square(1 + e)
+
+
+def tanh(x: npt.ArrayLike) -> FloatArray:
+    """Hyperbolic tangent element-wise, as a new array of ``x``'s shape and dtype."""
+    return np.tanh(as_float_array(x, where="tanh", name="x"))
+
+
+@dataclass(frozen=True, eq=False)
+class SoftmaxParts:
+    """Softmax of ``(N, C)`` logits row by row, and the pieces the loss and its gradient use.
+
+    Attributes:
+        z: ``x - max(x)`` per row, C-ordered ``(N, C)``.
+        lse: ``log Σ exp(z)`` per row, ``(N, 1)``.
+        y: ``softmax(x)``, C-ordered ``(N, C)``.
+        complement: ``1 - y`` at each row's top class, ``(N, 1)``, to full relative accuracy.
+        at_top: flat index of each row's top class in ``z`` and ``y``, ``(N,)``.
+    """
+
+    z: FloatArray
+    lse: FloatArray
+    y: FloatArray
+    complement: FloatArray
+    at_top: npt.NDArray[np.intp]
+
+
+def softmax_parts(x: FloatArray) -> SoftmaxParts:
+    """Softmax of ``(N, C)`` logits (``C >= 1``), stable for logits of any finite magnitude.
+
+    With ``z = x - max(x)`` the top class has ``e = exp(0) = 1`` exactly, so with
+    ``r = Σ_{j≠top} e_j``: ``lse = log1p(r)`` (accurate when a prediction is confident),
+    ``y = e / (1 + r)`` and ``1 - y_top = r / (1 + r)``.
+    """
+    n, c = x.shape
+    at_top = np.arange(0, n * c, c) + np.argmax(x, axis=1)
+    # Opposite extreme logits (-1e308 against +1e308) overflow to -inf in z, and
+    # exp(-inf) = 0 is then the exactly rounded probability; NaN logits give NaN.
     with np.errstate(over="ignore", invalid="ignore"):
-        z = x - peak
-    e = np.exp(z)
-    np.put_along_axis(e, top, 0.0, axis=-1)
-    rest: FloatArray = np.sum(e, axis=-1, keepdims=True)
-    np.put_along_axis(e, top, 1.0, axis=-1)
-    return z, e, np.log1p(rest)
+        # C order whatever the logits' layout, so the flat indices address z and y.
+        z = np.subtract(x, x.reshape(-1)[at_top][:, None], order="C")
+        e = np.exp(z)
+        flat = e.reshape(-1)
+        flat[at_top] = 0.0
+        rest = np.add.reduce(e, axis=1, keepdims=True)
+        flat[at_top] = 1.0
+        total = rest + 1.0
+        return SoftmaxParts(
+            z=z,
+            lse=np.log1p(rest),
+            y=np.divide(e, total, out=e),
+            complement=rest / total,
+            at_top=at_top,
+        )
+
+
+def _rows(x: npt.ArrayLike, *, where: str) -> tuple[FloatArray, tuple[int, ...]]:
+    """``x`` of shape ``(..., C)`` as ``(-1, C)`` logits, and its shape."""
+    xa = as_float_array(x, where=where, name="x")
+    if xa.ndim == 0 or xa.shape[-1] == 0:
+        raise ShapeError(
+            f"{where}: expected logits with a non-empty class axis, got shape {xa.shape}."
+        )
+    return xa.reshape(-1, xa.shape[-1]), xa.shape
 
 
 def log_softmax(x: npt.ArrayLike) -> FloatArray:
-    """``log(softmax(x))`` along the last axis, computed as ``z - log Σ exp(z)`` with
-    ``z = x - max(x)`` (see :func:`exp_and_log_normaliser`), which is stable for logits
-    of any finite magnitude and accurate for probabilities near 1.
+    """``log softmax(x) = z - log Σ exp(z)`` over the last axis, ``z = x - max(x)``.
 
-    ``x`` has shape ``(..., C)``; the result has the same shape and dtype.
+    ``x`` has shape ``(..., C)``; the result has its shape and dtype. Stable for logits of
+    any finite magnitude, and accurate for probabilities near 1 (see :func:`softmax_parts`).
     """
-    xa = as_float_array(x, where="log_softmax", name="x")
-    z, _, lse = exp_and_log_normaliser(xa, where="log_softmax")
+    rows, shape = _rows(x, where="log_softmax")
+    parts = softmax_parts(rows)
     with np.errstate(invalid="ignore"):
-        return z - lse
+        return (parts.z - parts.lse).reshape(shape)
 
 
 def softmax(x: npt.ArrayLike) -> FloatArray:
-    """``exp(x) / sum(exp(x))`` along the last axis, stable for logits of any finite magnitude.
+    """``exp(x) / Σ exp(x)`` over the last axis, stable for logits of any finite magnitude.
 
-    ``x`` has shape ``(..., C)``; each row of the result is non-negative and sums to 1
-    within ``C·eps``.
+    ``x`` has shape ``(..., C)``; the result has its shape and dtype, and each row is
+    non-negative and sums to 1 within ``C·eps``.
     """
-    xa = as_float_array(x, where="softmax", name="x")
-    _, e, _ = exp_and_log_normaliser(xa, where="softmax")
-    total: FloatArray = np.sum(e, axis=-1, keepdims=True)
-    return e / total
+    rows, shape = _rows(x, where="softmax")
+    return softmax_parts(rows).y.reshape(shape)
 
 
 def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> float:
@@ -123,17 +183,25 @@ def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> float:
     targets = validate_targets(t, n=n, c=c, one_sample=one_sample, dtype=ya.dtype, where=where)
     with np.errstate(divide="ignore"):
         log_y = np.log(probabilities)
-    return _mean_cross_entropy(log_y, targets)
+    return mean_cross_entropy(log_y, np.zeros((n, 1), dtype=log_y.dtype), targets)
 
 
-def _mean_cross_entropy(log_p: FloatArray, targets: Targets) -> float:
-    """``-(1/N) Σ t·log p`` from log-probabilities, treating ``0·log 0`` as 0."""
-    n = log_p.shape[0]
+def mean_cross_entropy(z: FloatArray, lse: FloatArray, targets: Targets) -> float:
+    """``-(1/N) Σ_n Σ_c t[n, c] · (z[n, c] - lse[n])`` for log-probabilities ``z - lse``.
+
+    ``z`` is ``(N, C)``, ``lse`` ``(N, 1)``; ``0 · log 0`` counts as 0.
+
+    Raises:
+        ShapeError: the batch is empty.
+    """
+    n, c = z.shape
     if n == 0:
         raise ShapeError("cross-entropy: expected at least one sample, got an empty batch.")
-    if targets.dist is None:
-        picked = log_p[np.arange(n), targets.labels]
-        return float(-np.sum(picked) / n)
-    terms = np.zeros_like(log_p)
-    np.multiply(targets.dist, log_p, out=terms, where=targets.dist != 0)
-    return float(-np.sum(terms) / n)
+    if targets.labels is not None:
+        # One element per row, by flat index: without forming the whole (N, C) difference.
+        picked = z.reshape(-1)[np.arange(0, n * c, c) + targets.labels] - lse[:, 0]
+        return float(-np.add.reduce(picked) / n)
+    terms = np.zeros_like(z)
+    dist = np.asarray(targets.dist)  # set whenever labels are not
+    np.multiply(dist, z - lse, out=terms, where=dist != 0)
+    return float(-np.add.reduce(terms, axis=None) / n)

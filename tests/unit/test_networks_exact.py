@@ -57,16 +57,6 @@ def test_gradient_of_an_empty_batch_is_the_loss_layers_shape_error() -> None:
         net.gradient(np.zeros((0, 2)), np.zeros(0, dtype=np.intp))
 
 
-@pytest.mark.parametrize("shape", [(5, 12), (5, 3, 4)], ids=["2-D", "3-D"])
-def test_batches_of_the_input_width_take_the_fused_pass(shape: tuple[int, ...]) -> None:
-    """A batch of N samples of D = input_size values, flat or not, runs the fused pass (its
-    reused buffers are how one can tell: the pass is a promise about speed, not results)."""
-    net = TwoLayerNet(12, 3, 2, rng=0)
-    x = np.random.default_rng(0).standard_normal(shape)
-    net.gradient(x, np.zeros(5, dtype=np.intp))
-    assert set(net._buffers) == {"scores", "delta1"}
-
-
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -99,26 +89,6 @@ def test_the_default_weight_std_is_the_books() -> None:
     draws = np.random.default_rng(7)
     np.testing.assert_array_equal(net.params["W1"], 0.01 * draws.standard_normal((5, 4)))
     np.testing.assert_array_equal(net.params["W2"], 0.01 * draws.standard_normal((4, 3)))
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_single_sample_batches_take_the_fused_pass_too(dtype: type[np.floating]) -> None:
-    """A batch of one sample runs the fused pass like any other batch, in either dtype."""
-    net = TwoLayerNet(4, 3, 2, rng=0, dtype=dtype)
-    net.gradient(np.ones((1, 4)), np.array([1]))
-    assert set(net._buffers) == {"scores", "delta1"}
-
-
-def test_fused_buffers_are_reused_across_calls_of_one_shape() -> None:
-    """The scores and delta buffers are allocated once per batch shape, then reused."""
-    net = TwoLayerNet(4, 3, 2, rng=0)
-    x, t = np.ones((5, 4)), np.zeros(5, dtype=np.intp)
-    net.gradient(x, t)
-    first = dict(net._buffers)
-    net.gradient(x + 1, t)
-    assert all(net._buffers[name] is buffer for name, buffer in first.items())
-    # ... and written: the scores buffer holds this call's scores, bit for bit.
-    assert net._buffers["scores"].tobytes() == net.predict(x + 1).tobytes()
 
 
 def test_fused_pass_leaves_the_first_affine_the_input_shape() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import final
+from typing import Literal, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -94,14 +94,31 @@ class Affine:
         out += self.b  # in place on the new product: no second (N, M) array
         return out
 
-    def backward(self, dout: npt.ArrayLike) -> FloatArray:
-        """Set ``dW`` and ``db`` and return ``dx`` in ``x``'s original shape and dtype."""
+    @overload
+    def backward(self, dout: npt.ArrayLike, *, input_grad: Literal[True] = ...) -> FloatArray: ...
+    @overload
+    def backward(self, dout: npt.ArrayLike, *, input_grad: Literal[False]) -> None: ...
+    @overload
+    def backward(self, dout: npt.ArrayLike, *, input_grad: bool) -> FloatArray | None: ...
+
+    def backward(self, dout: npt.ArrayLike, *, input_grad: bool = True) -> FloatArray | None:
+        """Set ``dW`` and ``db``; return ``dx`` in ``x``'s original shape and dtype.
+
+        With ``input_grad=False`` the ``(N, D)`` product ``dx`` is skipped and ``None``
+        returned: a network's first layer needs only its parameter gradients.
+
+        Raises:
+            NotForwardedError: before the first forward.
+            ShapeError: ``dout`` is not ``(N, M)``.
+        """
         x2 = require_forwarded(self.x, where="Affine.backward")
         x_shape = require_forwarded(self.original_x_shape, where="Affine.backward")
         out_dtype = np.result_type(x2.dtype, self.W.dtype, self.b.dtype)
         d = as_dtype(dout, out_dtype, where="Affine.backward", name="dout")
         require_shape(d, (x2.shape[0], self.W.shape[1]), where="Affine.backward", name="dout")
         self.dW = np.asarray(x2.T @ d, dtype=self.W.dtype)
-        self.db = np.asarray(np.sum(d, axis=0), dtype=self.b.dtype)
+        self.db = np.asarray(np.add.reduce(d, axis=0), dtype=self.b.dtype)
+        if not input_grad:
+            return None
         dx = d @ self.W.T
         return np.asarray(dx.reshape(x_shape), dtype=x2.dtype)
