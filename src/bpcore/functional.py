@@ -73,7 +73,9 @@ def tanh_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     ``1 - tanh² = sech² = 4e / (1 + e)²`` with ``e = exp(-2|x|) <= 1``: no overflow, and no
     subtraction that rounds the tails' derivative to 0.
     """
-    e = np.exp(-2 * np.abs(x))
+    # Past |x| = 400, sech² < 4·e^-800 rounds to 0 in float64: clipping there keeps the
+    # result exact and keeps -2|x| from overflowing.
+    e = np.exp(-2 * np.minimum(np.abs(x), 400))
     return np.tanh(x), 4 * e / np.square(1 + e)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -23,9 +23,6 @@ from hypothesis.extra import numpy as hnp
 from bpcore._arrays import FloatArray, FloatDType, resolve_float_dtype
 from bpcore.errors import DtypeError
 
-if TYPE_CHECKING:
-    from bpcore.registry import Case
-
 __all__ = [
     "EXTREME_MAGNITUDES",
     "affine_cases",
@@ -35,7 +32,6 @@ __all__ = [
     "kink_arrays",
     "logits",
     "one_hot_targets",
-    "registry_cases",
     "soft_targets",
     "upstream_gradients",
 ]
@@ -304,14 +300,3 @@ def affine_cases(
         return W, b, x
 
     return build()
-
-
-def registry_cases(*, names: Sequence[str] | None = None) -> st.SearchStrategy[Case]:
-    """Cases from the layer registry: a registered layer, its parameters, inputs and targets.
-
-    ``names`` restricts the draw to those registered layers (all of them by default).
-    """
-    from bpcore.registry import registered  # noqa: PLC0415  # the registry imports this module
-
-    specs = registered(names)
-    return st.sampled_from(specs).flatmap(lambda spec: spec.cases())

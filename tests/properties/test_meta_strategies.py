@@ -12,7 +12,7 @@ from hypothesis.errors import InvalidArgument
 
 from bpcore import strategies as bst
 from bpcore._targets import row_sum_tolerance
-from bpcore.registry import NETWORK_MARGIN, Case, registered
+from bpcore.registry import NETWORK_MARGIN, Case, registered, registry_cases
 
 SHAPES = bst.batch_shapes(max_feature_dims=3)
 
@@ -89,7 +89,7 @@ def test_affine_cases_match_their_shapes(case: tuple[np.ndarray, np.ndarray, np.
     assert math.prod(x.shape[1:]) == W.shape[0]
 
 
-@given(case=bst.registry_cases(names=["TwoLayerNet", "MultiLayerNet-relu"]))
+@given(case=registry_cases(names=["TwoLayerNet", "MultiLayerNet-relu"]))
 def test_relu_network_cases_keep_hidden_units_off_the_kink(case: Case) -> None:
     """Every hidden pre-activation of a registered ReLU network case is NETWORK_MARGIN from 0."""
     h = case.inputs["x"]
@@ -100,7 +100,7 @@ def test_relu_network_cases_keep_hidden_units_off_the_kink(case: Case) -> None:
         h = np.maximum(a, 0)
 
 
-@given(case=bst.registry_cases())
+@given(case=registry_cases())
 def test_registry_cases_come_from_registered_specs(case: Case) -> None:
     """A registry case names a registered spec and can build its layer in both dtypes."""
     assert case.spec in registered()
@@ -139,4 +139,4 @@ def test_strategies_reject_bad_arguments_when_built(build: object) -> None:
 def test_registry_cases_reject_unknown_layers() -> None:
     """Asking for an unregistered layer name fails with the list of registered ones."""
     with pytest.raises(ValueError, match="unknown layer"):
-        bst.registry_cases(names=["NoSuchLayer"])
+        registry_cases(names=["NoSuchLayer"])
