@@ -1,8 +1,12 @@
-"""Affine-specific properties: the book's gradient formulas and N-D input shapes."""
+"""Affine-specific properties: the book's gradient formulas, N-D input shapes, and the dtypes
+and precision of the gradients for any mix of float32 and float64 among x, W and b."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,6 +14,14 @@ from bpcore import Affine
 from bpcore import strategies as bst
 
 U64 = float(np.finfo(np.float64).eps) / 2
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+every_dtype_triple = pytest.mark.parametrize(
+    "dtypes",
+    list(itertools.product(FLOAT_DTYPES, repeat=3)),
+    ids=lambda dtypes: "-".join(d.name for d in dtypes),
+)
 
 
 @given(case=bst.affine_cases(), data=st.data())
@@ -42,3 +54,84 @@ def test_affine_nd_inputs_round_trip_their_shape(
     out = layer.forward(x)
     assert out.shape == (x.shape[0], W.shape[1])
     assert layer.backward(np.ones_like(out)).shape == x.shape
+
+
+@st.composite
+def mixed_affine_cases(
+    draw: st.DrawFn, dtypes: tuple[np.dtype, np.dtype, np.dtype]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(W, b, x, dout)`` for an Affine layer, with W, b and x of ``dtypes``."""
+    W, b, x = draw(bst.affine_cases())
+    W, b, x = W.astype(dtypes[0]), b.astype(dtypes[1]), x.astype(dtypes[2])
+    dout = draw(bst.upstream_gradients(shape=(x.shape[0], W.shape[1])))
+    return W, b, x, dout
+
+
+def _rounding_bound(
+    terms: int,
+    magnitude: np.ndarray,
+    expected: np.ndarray,
+    computed: np.dtype,
+    out: np.dtype,
+) -> np.ndarray:
+    """How far a sum of ``terms`` products, computed in ``computed`` and cast to ``out``, may
+    stray from the float64 oracle: ``terms`` roundings in each of the two computations
+    (``2·terms·u`` relative to the sum of magnitudes; float64's ``u`` is no larger), up to
+    ``η/2`` each for underflow, then the cast, ``u_out·|v| + η_out/2``."""
+    c, o = np.finfo(computed), np.finfo(out)
+    bound: np.ndarray = (
+        2 * terms * float(c.eps) / 2 * magnitude
+        + terms * float(c.smallest_subnormal) / 2
+        + float(o.eps) / 2 * np.abs(expected)
+        + float(o.smallest_subnormal) / 2
+    )
+    return bound
+
+
+@every_dtype_triple
+@given(data=st.data())
+def test_affine_gradients_keep_their_dtypes_at_the_promoted_precision(
+    dtypes: tuple[np.dtype, np.dtype, np.dtype], data: st.DataObject
+) -> None:
+    """With any mix of float32 and float64 among x, W and b, dx, dW and db come back in the
+    dtypes of x, W and b, computed at the precision of the three's promoted dtype."""
+    W, b, x, dout = data.draw(mixed_affine_cases(dtypes))
+    promoted = np.result_type(x, W, b)
+    layer = Affine(W, b)
+    out = layer.forward(x)
+    assert out.dtype == promoted
+    dx = layer.backward(dout)
+    assert layer.dW is not None
+    assert layer.db is not None
+    assert (dx.dtype, layer.dW.dtype, layer.db.dtype) == (x.dtype, W.dtype, b.dtype)
+    n, m = dout.shape
+    d = dout.astype(promoted).astype(np.float64)
+    x2 = x.reshape(n, -1).astype(np.float64)
+    w = W.astype(np.float64)
+    checks = (
+        (layer.dW, x2.T @ d, np.abs(x2).T @ np.abs(d), n),
+        (layer.db, d.sum(axis=0), np.abs(d).sum(axis=0), n),
+        (dx.reshape(n, -1), d @ w.T, np.abs(d) @ np.abs(w).T, m),
+    )
+    for got, expected, magnitude, terms in checks:
+        bound = _rounding_bound(terms, magnitude, expected, promoted, got.dtype)
+        assert np.all(np.abs(got.astype(np.float64) - expected) <= bound)
+
+
+@every_dtype_triple
+@given(data=st.data())
+def test_affine_backward_uses_dout_at_the_promoted_precision(
+    dtypes: tuple[np.dtype, np.dtype, np.dtype], data: st.DataObject
+) -> None:
+    """A float64 dout gives bit for bit the gradients of that dout rounded to the promoted
+    dtype of x, W and b: an all-float32 Affine computes its backward in float32."""
+    W, b, x, dout = data.draw(mixed_affine_cases(dtypes))
+    results = []
+    for d in (dout, dout.astype(np.result_type(x, W, b))):
+        layer = Affine(W, b)
+        layer.forward(x)
+        dx = layer.backward(d)
+        assert layer.dW is not None
+        assert layer.db is not None
+        results.append(b"".join(a.tobytes() for a in (dx, layer.dW, layer.db)))
+    assert results[0] == results[1]

@@ -1,4 +1,5 @@
-"""ReLU-specific properties: the exact mask at the kink, and an independent oracle."""
+"""ReLU-specific properties: the exact mask at the kink, and an independent oracle for the
+layer and for the function."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bpcore import Relu
+from bpcore import Relu, relu
 from bpcore import strategies as bst
 
 SHAPES = bst.batch_shapes(max_feature_dims=2)
@@ -34,3 +35,9 @@ def test_relu_forward_matches_numpy_maximum(data: st.DataObject) -> None:
     """Forward equals the oracle np.maximum(x, 0) everywhere, kinks included."""
     x = data.draw(bst.kink_arrays(shape=SHAPES))
     np.testing.assert_array_equal(Relu().forward(x), np.maximum(x, 0.0))
+
+
+@given(x=bst.float_arrays(shape=SHAPES, min_value=-1e6, max_value=1e6))
+def test_relu_function_is_max_with_zero(x: np.ndarray) -> None:
+    """relu(x) equals np.maximum(x, 0) everywhere, including on (0, 1)."""
+    np.testing.assert_array_equal(relu(x), np.maximum(x, 0.0))

@@ -1,4 +1,5 @@
-"""The book's computational-graph examples (apples and oranges) and broadcasting of Mul/Add."""
+"""MulLayer and AddLayer: the book's computational-graph examples (apples and oranges),
+broadcasting, dtypes and errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from bpcore import AddLayer, MulLayer, NotForwardedError, ShapeError
+from tests.helpers import assert_error
 
 
 def test_apple_example() -> None:
@@ -93,12 +95,23 @@ def test_mixed_dtypes_send_each_gradient_in_its_operand_dtype() -> None:
 
 @pytest.mark.parametrize("layer_type", [MulLayer, AddLayer])
 def test_graph_layer_errors(layer_type: type[MulLayer] | type[AddLayer]) -> None:
-    """Backward before forward, incompatible shapes and a wrongly shaped dout raise clearly."""
+    """Backward before forward, operands that do not broadcast and a wrongly shaped dout
+    raise errors naming the layer's method, the shapes expected and the shapes received."""
+    name = layer_type.__name__
     layer = layer_type()
-    with pytest.raises(NotForwardedError, match="before forward"):
-        layer.backward(1.0)
-    with pytest.raises(ShapeError, match=r"broadcast-compatible shapes, got \(2,\) and \(3,\)"):
-        layer.forward(np.ones(2), np.ones(3))
+    assert_error(NotForwardedError, lambda: layer.backward(1.0), callee=f"{name}.backward")
+    assert_error(
+        ShapeError,
+        lambda: layer.forward(np.ones(2), np.ones(3)),
+        callee=f"{name}.forward",
+        expected="x and y with broadcast-compatible shapes",
+        got="(2,) and (3,)",
+    )
     layer.forward(np.ones((2, 3)), np.ones(3))
-    with pytest.raises(ShapeError, match=r"expected `dout` of shape \(2, 3\), got shape \(3,\)"):
-        layer.backward(np.ones(3))
+    assert_error(
+        ShapeError,
+        lambda: layer.backward(np.ones(3)),
+        callee=f"{name}.backward",
+        expected="`dout` of shape (2, 3)",
+        got="shape (3,)",
+    )

@@ -1,8 +1,10 @@
-"""TwoLayerNet and MultiLayerNet: gradients, parameter sharing, dtypes, validation, training."""
+"""TwoLayerNet and MultiLayerNet: gradients, parameter sharing, dtypes, initialisation,
+accuracy, validation, training."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -10,10 +12,12 @@ import pytest
 
 from bpcore import DtypeError, ShapeError, TargetError
 from bpcore._arrays import FloatArray
+from bpcore.errors import ArgumentError, ArgumentTypeError
 from bpcore.layers import Affine
 from bpcore.networks import MultiLayerNet, TwoLayerNet
-from bpcore.networks._numgrad import central_difference
-from bpcore.networks._sequential import SequentialNet
+from tests.helpers import assert_error
+
+Net = TwoLayerNet | MultiLayerNet
 
 # Tolerance of "backprop equals central differences" in float64. The step is
 # h = cbrt(eps)·max(1, |p|) ≈ 6.1e-6 for |p| <= 1. The central difference's truncation
@@ -33,7 +37,7 @@ def _batch(
     return rng.standard_normal((n, d)), rng.integers(0, c, size=n)
 
 
-def _assert_gradients_match(net: SequentialNet, x: npt.ArrayLike, t: npt.ArrayLike) -> None:
+def _assert_gradients_match(net: Net, x: npt.ArrayLike, t: npt.ArrayLike) -> None:
     backprop = net.gradient(x, t)
     numerical = net.numerical_gradient(x, t)
     assert backprop.keys() == numerical.keys() == net.params.keys()
@@ -44,6 +48,28 @@ def _assert_gradients_match(net: SequentialNet, x: npt.ArrayLike, t: npt.ArrayLi
         np.testing.assert_allclose(
             grad, numerical[key], rtol=GRAD_RTOL, atol=GRAD_ATOL, err_msg=key
         )
+
+
+def _affines(net: Net) -> list[Affine]:
+    """The network's Affine layers, first to last."""
+    return [layer for layer in net.layers.values() if isinstance(layer, Affine)]
+
+
+def _layer_by_layer(
+    net: Net, x: npt.ArrayLike, t: npt.ArrayLike
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """The parameter gradients and dx from the layers' own forward and backward, one by
+    one, as the book computes them."""
+    net.loss(x, t)
+    dout = net.last_layer.backward(1.0)
+    for layer in reversed(list(net.layers.values())):
+        dout = layer.backward(dout)
+    grads: dict[str, FloatArray] = {}
+    for i, affine in enumerate(_affines(net), 1):
+        assert affine.dW is not None
+        assert affine.db is not None
+        grads[f"W{i}"], grads[f"b{i}"] = affine.dW, affine.db
+    return grads, dout
 
 
 def test_two_layer_gradient_matches_numerical_with_labels() -> None:
@@ -117,6 +143,109 @@ def test_gradient_does_not_compute_the_input_gradient(monkeypatch: pytest.Monkey
     assert calls == [False]
     assert first.dW is grads["W1"], "the layer's dW must reflect the latest gradient"
     assert first.db is grads["b1"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(5, 12), (5, 3, 4), (1, 12)], ids=["flat", "3-D", "one-sample"])
+def test_gradient_is_the_layers_forward_and_backward_bit_for_bit(
+    shape: tuple[int, ...], dtype: type[np.floating[Any]]
+) -> None:
+    """For flat, N-D and one-sample batches, in either dtype, gradient() returns bit for bit
+    what the layers' own forward and backward give, in the network's dtype and params' order."""
+    net = TwoLayerNet(12, 3, 2, weight_init_std=1.0, rng=0, dtype=dtype)
+    twin = TwoLayerNet(12, 3, 2, weight_init_std=1.0, rng=0, dtype=dtype)
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal(shape), rng.integers(0, 2, size=shape[0])
+    grads = net.gradient(x, t)
+    expected, _ = _layer_by_layer(twin, x, t)
+    assert list(grads) == list(net.params)
+    for key, grad in grads.items():
+        assert grad.dtype == dtype, key
+        assert grad.shape == net.params[key].shape, key
+        assert grad.tobytes() == expected[key].tobytes(), key
+
+
+def test_gradient_leaves_the_layers_gradients_equal_to_the_returned_ones() -> None:
+    """After gradient(), each Affine layer's dW and db equal the gradients it returned."""
+    net = TwoLayerNet(4, 5, 3, weight_init_std=1.0, rng=10)
+    x, t = _batch(seed=11)
+    grads = net.gradient(x, t)
+    for i, affine in enumerate(_affines(net), 1):
+        assert affine.dW is not None
+        assert affine.db is not None
+        assert affine.dW.tobytes() == grads[f"W{i}"].tobytes()
+        assert affine.db.tobytes() == grads[f"b{i}"].tobytes()
+
+
+def test_gradient_leaves_every_layer_ready_for_its_own_backward() -> None:
+    """After gradient() on an (N, 3, 4) batch every layer holds what its own forward would,
+    so a layer-by-layer backward from the loss gives the dx of a fresh layer-by-layer pass,
+    in the batch's shape."""
+    net = TwoLayerNet(12, 3, 2, weight_init_std=1.0, rng=0)
+    twin = TwoLayerNet(12, 3, 2, weight_init_std=1.0, rng=0)
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((5, 3, 4)), rng.integers(0, 2, size=5)
+    net.gradient(x, t)
+    dout = net.last_layer.backward(1.0)
+    for layer in reversed(list(net.layers.values())):
+        dout = layer.backward(dout)
+    _, expected = _layer_by_layer(twin, x, t)
+    assert dout.shape == (5, 3, 4)
+    assert dout.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_returns_new_arrays_on_every_call(dtype: type[np.floating[Any]]) -> None:
+    """A later call, on a batch of the same shape, never writes into the arrays an earlier
+    call returned, nor returns them again."""
+    net = TwoLayerNet(4, 3, 2, weight_init_std=1.0, rng=0, dtype=dtype)
+    x, t = np.random.default_rng(3).standard_normal((5, 4)), np.array([0, 1, 1, 0, 1])
+    first = net.gradient(x, t)
+    kept = {key: grad.copy() for key, grad in first.items()}
+    second = net.gradient(x + 1, t)
+    assert any(not np.array_equal(first[key], second[key]) for key in first), "x + 1 is moot"
+    for key, grad in first.items():
+        assert not np.shares_memory(grad, second[key]), key
+        assert grad.tobytes() == kept[key].tobytes(), key
+
+
+def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() -> None:
+    """If a layer's W (or b) is replaced by a float32 array in a float64 network, gradient()
+    follows the layers' own rules: dW1 (db1) comes back in that dtype."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    first = net.layers["Affine1"]
+    assert isinstance(first, Affine)
+    first.W = net.params["W1"].astype(np.float32)
+    grads = net.gradient(np.ones((2, 4)), np.array([0, 1]))
+    assert grads["W1"].dtype == np.float32
+    assert grads["b1"].dtype == np.float64
+    assert grads["W2"].dtype == np.float64
+    first.b = net.params["b1"].astype(np.float32)
+    assert net.gradient(np.ones((2, 4)), np.array([0, 1]))["b1"].dtype == np.float32
+
+
+def test_gradient_of_an_empty_batch_is_the_loss_layers_shape_error() -> None:
+    """An empty batch is refused by the loss layer, as in the layer-by-layer pass."""
+    net = TwoLayerNet(2, 3, 2, rng=0)
+    assert_error(
+        ShapeError,
+        lambda: net.gradient(np.zeros((0, 2)), np.zeros(0, dtype=np.intp)),
+        callee="SoftmaxWithLoss.forward",
+        expected="x of shape (N, C) with N, C >= 1",
+        got="shape (0, 2)",
+    )
+
+
+def test_bad_labels_in_gradient_are_the_loss_layers_target_error() -> None:
+    """gradient() refuses a label out of range with the loss layer's own error."""
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    assert_error(
+        TargetError,
+        lambda: net.gradient(np.zeros((2, 4)), np.array([0, 5])),
+        callee="SoftmaxWithLoss.forward",
+        expected="class labels in [0, 1]",
+        got="label 5",
+    )
 
 
 def test_two_layer_predict_matches_numpy_oracle() -> None:
@@ -220,41 +349,58 @@ def test_numerical_gradient_restores_params_when_loss_raises(
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_central_difference_steps_by_cbrt_eps_times_magnitude(
-    dtype: type[np.floating[Any]],
+def test_numerical_gradient_steps_by_cbrt_eps_times_magnitude(
+    monkeypatch: pytest.MonkeyPatch, dtype: type[np.floating[Any]]
 ) -> None:
-    """Each element is stepped by ±cbrt(eps)·max(1, |p|), one element at a time."""
+    """Each parameter element is stepped by ±cbrt(eps)·max(1, |p|), eps of the network's
+    dtype, one element at a time, up then down."""
+    net = MultiLayerNet(1, [], 3, weight_init=1.0, rng=0, dtype=dtype)
     values = [0.5, -100.0, 3.0]
-    param = np.array(values, dtype=dtype)
+    weights = net.params["W1"]
+    weights[0] = values
     seen: list[npt.NDArray[np.float64]] = []
 
-    def f() -> float:
-        seen.append(param.astype(np.float64))
+    def loss(x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+        seen.append(weights[0].astype(np.float64))
         return 0.0
 
-    central_difference(f, param)
+    monkeypatch.setattr(net, "loss", loss)
+    net.numerical_gradient(np.zeros((1, 1)), np.array([0]))
+    assert len(seen) == 2 * (3 + 3)  # two losses per element of W1 (1, 3) and b1 (3,)
+    param = np.array(values, dtype=dtype)
     root_eps = float(np.cbrt(np.finfo(dtype).eps))
-    assert len(seen) == 6
     for i, p in enumerate(values):
         upper, lower = seen[2 * i], seen[2 * i + 1]
         others = np.arange(3) != i
         np.testing.assert_array_equal(upper[others], param[others])
         np.testing.assert_array_equal(lower[others], param[others])
         step = root_eps * max(1.0, abs(p))
+        # p ± h is stored in the network's dtype, which moves it by up to u·(|p| + h):
+        # relative to h = cbrt(eps)·max(1, |p|) at most u·(1/cbrt(eps) + 1), about 1.2e-5 in
+        # float32 and 3e-11 in float64, well inside rtol.
         np.testing.assert_allclose([upper[i] - p, p - lower[i]], [step, step], rtol=1e-4)
+    for evaluation in seen[6:]:  # b1's steps leave W1 where it was
+        np.testing.assert_array_equal(evaluation, param)
 
 
-def test_central_difference_divides_by_the_step_actually_taken() -> None:
-    """In float32, p ± h rounds; dividing by the stored difference keeps a linear f exact."""
-    param = np.array([1.3, -0.7, 12.345], dtype=np.float32)
+def test_numerical_gradient_divides_by_the_step_actually_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In float32, p ± h rounds; dividing by the stored difference keeps a linear loss exact."""
+    net = MultiLayerNet(1, [], 3, weight_init=1.0, rng=0, dtype=np.float32)
+    weights = net.params["W1"]
+    weights[0] = [1.3, -0.7, 12.345]
     slopes = np.array([2.0, -3.0, 0.5])
 
-    def f() -> float:
+    def loss(x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         # Evaluated in float64, so the only rounding left is that of the stored p ± h,
         # which is ~1e-5 relative to the step and would show if divided out as 2h.
-        return float(slopes @ param.astype(np.float64))
+        return float(slopes @ weights[0].astype(np.float64))
 
-    np.testing.assert_allclose(central_difference(f, param), slopes, rtol=1e-12)
+    monkeypatch.setattr(net, "loss", loss)
+    grads = net.numerical_gradient(np.zeros((1, 1)), np.array([0]))
+    np.testing.assert_allclose(grads["W1"][0], slopes, rtol=1e-12)
+    np.testing.assert_array_equal(grads["b1"], np.zeros(3))  # b1 does not enter this loss
 
 
 def test_numerical_gradient_of_invalid_targets_raises_and_restores() -> None:
@@ -330,6 +476,21 @@ def test_weight_init_scales_by_each_layers_fan_in(
     assert abs(float(np.mean(net.params["W1"]))) < 0.05 * std1
 
 
+def test_a_zero_weight_std_is_allowed() -> None:
+    """weight_init_std = 0 is a valid (if useless) choice: every weight is zero."""
+    net = TwoLayerNet(4, 3, 2, weight_init_std=0.0, rng=0)
+    assert not np.any(net.params["W1"])
+    assert not np.any(net.params["W2"])
+
+
+def test_the_default_weight_std_is_the_books() -> None:
+    """By default the weights are 0.01 · N(0, 1), as in the book, drawn from the rng."""
+    net = TwoLayerNet(5, 4, 3, rng=7)
+    draws = np.random.default_rng(7)
+    np.testing.assert_array_equal(net.params["W1"], 0.01 * draws.standard_normal((5, 4)))
+    np.testing.assert_array_equal(net.params["W2"], 0.01 * draws.standard_normal((4, 3)))
+
+
 def test_float32_network_stays_float32() -> None:
     """A float32 net keeps float32 params, scores and gradients; numerical ones are float64."""
     net = MultiLayerNet(4, [5], 3, activation="sigmoid", weight_init=1.0, rng=32, dtype=np.float32)
@@ -361,11 +522,34 @@ def test_accuracy_with_labels_and_one_hot_agree() -> None:
     assert net.accuracy(x, np.eye(3)[labels]) == pytest.approx(5 / 8, abs=0)
 
 
-def test_accuracy_rejects_an_empty_batch() -> None:
-    """An empty batch has no accuracy, so it raises instead of dividing by zero."""
-    net = TwoLayerNet(4, 5, 3, rng=36)
-    with pytest.raises(ShapeError, match="empty batch"):
-        net.accuracy(np.zeros((0, 4)), np.zeros(0, dtype=np.intp))
+def test_accuracy_against_soft_targets_uses_their_most_likely_class() -> None:
+    """With soft target rows, a sample is a hit when its top score is the row's top class."""
+    net = TwoLayerNet(3, 4, 3, rng=0)
+    x = np.random.default_rng(1).standard_normal((6, 3))
+    predicted = np.argmax(net.predict(x), axis=1)
+    t = np.full((6, 3), 0.2)
+    wanted = predicted.copy()
+    wanted[:2] = (predicted[:2] + 1) % 3  # two misses
+    t[np.arange(6), wanted] = 0.6
+    assert net.accuracy(x, t) == pytest.approx(4 / 6, abs=0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: TwoLayerNet(4, 5, 3, rng=36), lambda: MultiLayerNet(4, [3], 3, rng=0)],
+    ids=["TwoLayerNet", "MultiLayerNet"],
+)
+def test_accuracy_rejects_an_empty_batch(make: Callable[[], Net]) -> None:
+    """An empty batch has no accuracy, so it raises, naming the network's method, instead
+    of dividing by zero."""
+    net = make()
+    assert_error(
+        ShapeError,
+        lambda: net.accuracy(np.zeros((0, 4)), np.zeros(0, dtype=np.intp)),
+        callee=f"{type(net).__name__}.accuracy",
+        expected="at least one sample",
+        got="empty batch",
+    )
 
 
 def test_gradient_does_not_mutate_x_or_t() -> None:
@@ -391,8 +575,32 @@ def test_image_batches_are_flattened_per_sample() -> None:
 def test_wrong_input_width_raises_shape_error() -> None:
     """x whose samples do not have input_size features is rejected by the first Affine."""
     net = TwoLayerNet(4, 5, 3, rng=41)
-    with pytest.raises(ShapeError, match=r"\(N, 4\)"):
-        net.predict(np.zeros((2, 5)))
+    assert_error(
+        ShapeError,
+        lambda: net.predict(np.zeros((2, 5))),
+        callee="Affine.forward",
+        expected="(N, 4)",
+        got="shape (2, 5)",
+    )
+
+
+@pytest.mark.parametrize("method", ["predict", "gradient", "numerical_gradient"])
+def test_non_numeric_x_names_the_method_called(method: str) -> None:
+    """A batch of strings is a DtypeError that names the method the caller used and x."""
+    net = TwoLayerNet(2, 3, 2, rng=0)
+    x, t = np.array([["a", "b"]]), np.array([0])
+    calls = {
+        "predict": lambda: net.predict(x),
+        "gradient": lambda: net.gradient(x, t),
+        "numerical_gradient": lambda: net.numerical_gradient(x, t),
+    }
+    assert_error(
+        DtypeError,
+        calls[method],
+        callee=f"TwoLayerNet.{method}",
+        expected="`x` to be a real array",
+        got="dtype <U1",
+    )
 
 
 def test_training_reduces_the_loss() -> None:
@@ -413,47 +621,107 @@ def test_training_reduces_the_loss() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "expected", "got"),
     [
-        ({"input_size": 0}, r"`input_size` to be a positive int, got 0"),
-        ({"hidden_size": -3}, r"`hidden_size` to be a positive int, got -3"),
-        ({"output_size": 2.0}, r"`output_size` to be a positive int, got 2\.0"),
-        ({"hidden_size": True}, r"`hidden_size` to be a positive int, got True"),
-        ({"weight_init_std": -0.1}, r"`weight_init_std` to be a finite non-negative float"),
-        ({"weight_init_std": float("nan")}, r"`weight_init_std` .* got nan"),
+        ({"input_size": 0}, "`input_size` to be a positive int", "0"),
+        ({"hidden_size": -3}, "`hidden_size` to be a positive int", "-3"),
+        ({"output_size": 2.0}, "`output_size` to be a positive int", "2.0"),
+        ({"hidden_size": True}, "`hidden_size` to be a positive int", "True"),
+        ({"weight_init_std": -0.1}, "`weight_init_std` to be a finite non-negative float", "-0.1"),
+        ({"weight_init_std": float("nan")}, "`weight_init_std`", "nan"),
     ],
 )
-def test_two_layer_net_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
-    """Invalid sizes or std raise ValueError naming the argument, expectation and value."""
+def test_two_layer_net_rejects_invalid_arguments(
+    kwargs: dict[str, Any], expected: str, got: str
+) -> None:
+    """Invalid sizes or std raise ArgumentError naming the argument, expectation and value."""
     arguments: dict[str, Any] = {"input_size": 4, "hidden_size": 5, "output_size": 3}
     arguments.update(kwargs)
-    with pytest.raises(ValueError, match=f"^TwoLayerNet: expected {message}"):
-        TwoLayerNet(**arguments)
+    assert_error(
+        ArgumentError,
+        lambda: TwoLayerNet(**arguments),
+        callee="TwoLayerNet",
+        expected=expected,
+        got=got,
+    )
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "expected", "got"),
     [
-        ({"hidden_sizes": [5, 0]}, r"`hidden_sizes\[1\]` to be a positive int, got 0"),
-        ({"hidden_sizes": 5}, r"`hidden_sizes` to be a sequence of positive ints, got int 5"),
-        ({"activation": "tanh"}, r"`activation` to be one of 'relu', 'sigmoid', got 'tanh'"),
-        ({"weight_init": "glorot"}, r"`weight_init` to be one of 'he', 'xavier' or a finite"),
-        ({"weight_init": -1.0}, r"`weight_init` to be one of 'he', 'xavier' .* got -1\.0"),
+        ({"input_size": 0}, "`input_size` to be a positive int", "0"),
+        ({"output_size": 0}, "`output_size` to be a positive int", "0"),
+        ({"hidden_sizes": [5, 0]}, "`hidden_sizes[1]` to be a positive int", "0"),
+        ({"hidden_sizes": 5}, "`hidden_sizes` to be a sequence of positive ints", "int 5"),
+        ({"activation": "tanh"}, "`activation` to be one of 'relu', 'sigmoid'", "'tanh'"),
+        (
+            {"weight_init": "glorot"},
+            "`weight_init` to be one of 'he', 'xavier' or a finite",
+            "'glorot'",
+        ),
+        ({"weight_init": -1.0}, "`weight_init` to be one of 'he', 'xavier'", "-1.0"),
     ],
 )
-def test_multi_layer_net_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
-    """Invalid sizes, activation or weight_init raise ValueError listing the options."""
+def test_multi_layer_net_rejects_invalid_arguments(
+    kwargs: dict[str, Any], expected: str, got: str
+) -> None:
+    """Invalid sizes, activation or weight_init raise ArgumentError listing the options."""
     arguments: dict[str, Any] = {"input_size": 4, "hidden_sizes": [5], "output_size": 3}
     arguments.update(kwargs)
-    with pytest.raises(ValueError, match=f"^MultiLayerNet: expected {message}"):
-        MultiLayerNet(**arguments)
+    assert_error(
+        ArgumentError,
+        lambda: MultiLayerNet(**arguments),
+        callee="MultiLayerNet",
+        expected=expected,
+        got=got,
+    )
 
 
-def test_invalid_dtype_and_rng_are_rejected() -> None:
-    """A non-float32/64 dtype raises DtypeError and an rng of the wrong type TypeError."""
-    with pytest.raises(DtypeError, match="`dtype` float32 or float64"):
-        TwoLayerNet(4, 5, 3, dtype=np.float16)
-    with pytest.raises(DtypeError, match="`dtype` float32 or float64"):
-        MultiLayerNet(4, [5], 3, dtype=np.int64)
-    with pytest.raises(TypeError, match=r"`rng` to be a numpy\.random\.Generator"):
-        TwoLayerNet(4, 5, 3, rng=1.5)  # type: ignore[arg-type]
+@pytest.mark.parametrize("bad", [-1.0, -1e-300, float("inf"), float("nan"), True])
+def test_weight_stds_must_be_finite_and_non_negative(bad: float) -> None:
+    """A negative, infinite or NaN std, or a bool, is refused, for either network."""
+    assert_error(
+        ArgumentError,
+        lambda: TwoLayerNet(4, 3, 2, weight_init_std=bad),
+        callee="TwoLayerNet",
+        expected="`weight_init_std` to be a finite non-negative float",
+        got=repr(bad),
+    )
+    assert_error(
+        ArgumentError,
+        lambda: MultiLayerNet(4, [3], 2, weight_init=bad),
+        callee="MultiLayerNet",
+        expected="`weight_init` to be one of 'he', 'xavier' or a finite non-negative float",
+        got=repr(bad),
+    )
+
+
+def test_invalid_dtype_is_rejected() -> None:
+    """A dtype other than float32 or float64 raises DtypeError naming it."""
+    assert_error(
+        DtypeError,
+        lambda: TwoLayerNet(4, 5, 3, dtype=np.float16),
+        callee="TwoLayerNet",
+        expected="`dtype` float32 or float64",
+        got="float16",
+    )
+    assert_error(
+        DtypeError,
+        lambda: MultiLayerNet(4, [5], 3, dtype=np.int64),
+        callee="MultiLayerNet",
+        expected="`dtype` float32 or float64",
+        got="int64",
+    )
+
+
+@pytest.mark.parametrize(("bad", "got"), [(1.5, "float"), ("seed", "str")])
+def test_an_rng_of_the_wrong_type_is_named(bad: object, got: str) -> None:
+    """rng must be a Generator, an int seed or None; anything else raises
+    ArgumentTypeError naming its type."""
+    assert_error(
+        ArgumentTypeError,
+        lambda: TwoLayerNet(4, 5, 3, rng=cast("int", bad)),
+        callee="TwoLayerNet",
+        expected="`rng` to be a numpy.random.Generator, an int seed or None",
+        got=got,
+    )
