@@ -185,10 +185,10 @@ def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> float:
     targets = validate_targets(t, n=n, c=c, one_sample=one_sample, dtype=ya.dtype, where=where)
     with np.errstate(divide="ignore"):
         log_y = np.log(probabilities)
-    return mean_cross_entropy(log_y, np.zeros((n, 1), dtype=log_y.dtype), targets)
+    return mean_cross_entropy(log_y, np.zeros((n, 1), dtype=log_y.dtype), targets, where=where)
 
 
-def mean_cross_entropy(z: FloatArray, lse: FloatArray, targets: Targets) -> float:
+def mean_cross_entropy(z: FloatArray, lse: FloatArray, targets: Targets, *, where: str) -> float:
     """``-(1/N) Σ_n Σ_c t[n, c] · (z[n, c] - lse[n])`` for log-probabilities ``z - lse``.
 
     ``z`` is ``(N, C)``, ``lse`` ``(N, 1)``; ``0 · log 0`` counts as 0.
@@ -198,7 +198,7 @@ def mean_cross_entropy(z: FloatArray, lse: FloatArray, targets: Targets) -> floa
     """
     n, c = z.shape
     if n == 0:
-        raise ShapeError("cross-entropy: expected at least one sample, got an empty batch.")
+        raise ShapeError(f"{where}: expected at least one sample, got an empty batch.")
     if targets.labels is not None:
         # One element per row, by flat index: without forming the whole (N, C) difference.
         picked = z.reshape(-1)[np.arange(0, n * c, c) + targets.labels] - lse[:, 0]

@@ -169,11 +169,10 @@ def test_cross_entropy_error_accepts_the_ends_of_the_unit_interval() -> None:
 )
 def test_cross_entropy_error_of_an_empty_batch(t: np.ndarray) -> None:
     """An empty batch, with labels or with rows, has no mean loss: ShapeError, not NaN."""
-    # The check is the one the loss layer shares, and names the computation.
     assert_error(
         ShapeError,
         lambda: cross_entropy_error(np.zeros((0, 3)), t),
-        callee="cross-entropy",
+        callee="cross_entropy_error",
         expected="at least one sample",
         got="empty batch",
     )
