@@ -33,12 +33,18 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src", "tests")
 
 
+ONE_BLAS_THREAD = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+"""One BLAS thread per pytest worker: the workers already take every core."""
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests and the property suite on the derandomized `ci` Hypothesis profile."""
+    """Unit tests and the property suite on the derandomized `ci` Hypothesis profile, with one
+    pytest-xdist worker per core (`nox -s tests -- -n0` runs them in one process)."""
     session.install(*_group("test"))
     session.install("-e", ".[verify]")
-    session.run("pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"})
+    env = {"HYPOTHESIS_PROFILE": "ci", **ONE_BLAS_THREAD}
+    session.run("pytest", "-n", "auto", *session.posargs, env=env)
 
 
 @nox.session
