@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,3 +170,50 @@ def test_softmax_with_loss_reused_on_another_class_count(classes: tuple[int, int
     reused.backward(1.0)
     assert reused.forward(second, labels) == fresh.forward(second, labels)
     assert reused.backward(0.5).tobytes() == fresh.backward(0.5).tobytes()
+
+
+SPECIALS = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 5e-324, -5e-324, 1.0, -2.5]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_relu_is_np_where_bit_for_bit(dtype: Any, layout: str) -> None:
+    """Forward is where(x <= 0, +0.0, x) and backward where(x <= 0, +0.0, dout), bit for bit:
+    -0.0 becomes +0.0, NaN (of either sign) passes, infinities pass, masked infinities are 0."""
+    rng = np.random.default_rng(8)
+    x = rng.choice(np.array(SPECIALS), size=(6, 8)).astype(dtype)
+    dout = rng.choice(np.array(SPECIALS), size=(6, 8)).astype(dtype)
+    if layout == "F":
+        x, dout = np.asfortranarray(x), np.asfortranarray(dout)
+    elif layout == "strided":
+        x, dout = np.repeat(x, 2, axis=1)[:, ::2], np.repeat(dout, 2, axis=1)[:, ::2]
+    layer = Relu()
+    with np.errstate(invalid="ignore"):
+        mask = x <= 0
+    y = layer.forward(x)
+    dx = layer.backward(dout)
+    zero = np.dtype(dtype).type(0)
+    assert y.tobytes() == np.where(mask, zero, x).tobytes()
+    assert dx.tobytes() == np.where(mask, zero, dout).tobytes()
+    assert layer.mask is not None
+    assert np.array_equal(layer.mask, mask)
+
+
+def test_softmax_with_loss_does_not_depend_on_memory_layout() -> None:
+    """C-ordered, F-ordered and strided logits give the same loss, softmax and gradient."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((7, 5)) * 10
+    t = rng.integers(0, 5, size=7)
+    soft = rng.random((7, 5))
+    soft /= soft.sum(axis=1, keepdims=True)
+    for target in (t, soft):
+        reference = SoftmaxWithLoss()
+        loss = reference.forward(x, target)
+        dx = reference.backward(0.5)
+        for variant in (np.asfortranarray(x), np.repeat(x, 3, axis=1)[:, ::3]):
+            layer = SoftmaxWithLoss()
+            assert layer.forward(variant, target) == loss
+            assert layer.backward(0.5).tobytes() == dx.tobytes()
+            assert layer.y is not None
+            assert reference.y is not None
+            assert layer.y.tobytes() == reference.y.tobytes()

@@ -13,7 +13,7 @@ import pytest
 from bpcore import DtypeError, ShapeError, TargetError
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError, ArgumentTypeError
-from bpcore.layers import Affine
+from bpcore.layers import Affine, Sigmoid
 from bpcore.networks import MultiLayerNet, TwoLayerNet
 from tests.helpers import assert_error
 
@@ -192,21 +192,6 @@ def test_gradient_leaves_every_layer_ready_for_its_own_backward() -> None:
     _, expected = _layer_by_layer(twin, x, t)
     assert dout.shape == (5, 3, 4)
     assert dout.tobytes() == expected.tobytes()
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_gradient_returns_new_arrays_on_every_call(dtype: type[np.floating[Any]]) -> None:
-    """A later call, on a batch of the same shape, never writes into the arrays an earlier
-    call returned, nor returns them again."""
-    net = TwoLayerNet(4, 3, 2, weight_init_std=1.0, rng=0, dtype=dtype)
-    x, t = np.random.default_rng(3).standard_normal((5, 4)), np.array([0, 1, 1, 0, 1])
-    first = net.gradient(x, t)
-    kept = {key: grad.copy() for key, grad in first.items()}
-    second = net.gradient(x + 1, t)
-    assert any(not np.array_equal(first[key], second[key]) for key in first), "x + 1 is moot"
-    for key, grad in first.items():
-        assert not np.shares_memory(grad, second[key]), key
-        assert grad.tobytes() == kept[key].tobytes(), key
 
 
 def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() -> None:
@@ -725,3 +710,100 @@ def test_an_rng_of_the_wrong_type_is_named(bad: object, got: str) -> None:
         expected="`rng` to be a numpy.random.Generator, an int seed or None",
         got=got,
     )
+
+
+NETS: list[tuple[str, int, list[int], Literal["relu", "sigmoid"]]] = [
+    ("two-layer", 6, [7], "relu"),
+    ("relu", 6, [7, 5], "relu"),
+    ("sigmoid", 6, [7, 5], "sigmoid"),
+    ("softmax regression", 6, [], "relu"),
+]
+
+
+def _net(kind: str, d: int, hidden: list[int], act: Literal["relu", "sigmoid"], dtype: Any) -> Net:
+    if kind == "two-layer":
+        return TwoLayerNet(d, hidden[0], 4, weight_init_std=1.0, rng=3, dtype=dtype)
+    return MultiLayerNet(d, hidden, 4, activation=act, weight_init=1.0, rng=3, dtype=dtype)
+
+
+def _kink_batch(shape: tuple[int, ...], seed: int) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    x.flat[0] = 0.0  # a hidden unit or two at exactly the ReLU kink is fine too
+    return x, rng.integers(0, 4, size=shape[0]).astype(np.intp)
+
+
+def _state(net: Net) -> list[bytes]:
+    """Every array a layer keeps, as bytes, in layer order."""
+    kept: list[bytes] = []
+    for layer in [*net.layers.values(), net.last_layer]:
+        for name in ("x", "mask", "out", "y", "t", "dW", "db"):
+            value = getattr(layer, name, None)
+            if isinstance(value, np.ndarray):
+                kept.append(name.encode() + np.ascontiguousarray(value).tobytes())
+    return kept
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("kind", "d", "hidden", "act"), NETS)
+@pytest.mark.parametrize("shape", [(9, 6), (9, 2, 3), (1, 6)])
+def test_every_network_gradient_is_layerwise_backprop_bit_for_bit(
+    kind: str,
+    d: int,
+    hidden: list[int],
+    act: Literal["relu", "sigmoid"],
+    dtype: Any,
+    shape: tuple[int, ...],
+) -> None:
+    """Gradients, loss and every layer's saved state equal those of the layers one by one."""
+    x, t = _kink_batch(shape, seed=len(hidden) + shape[0])
+    net = _net(kind, d, hidden, act, dtype)
+    twin = _net(kind, d, hidden, act, dtype)
+    grads = net.gradient(x, t)
+    expected, _ = _layer_by_layer(twin, x, t)
+    assert grads.keys() == expected.keys()
+    for key, grad in grads.items():
+        assert grad.dtype == np.dtype(dtype), key
+        assert grad.tobytes() == expected[key].tobytes(), key
+    assert net.last_layer.loss == twin.last_layer.loss
+    assert _state(net) == _state(twin)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_returns_new_arrays_on_every_call(dtype: Any) -> None:
+    """A later call never writes into what an earlier one returned, and the arrays
+    returned share memory with nothing the caller passed or holds."""
+    net = TwoLayerNet(6, 7, 4, weight_init_std=1.0, rng=5, dtype=dtype)
+    x1, t1 = _kink_batch((9, 6), seed=1)
+    x2, t2 = _kink_batch((9, 6), seed=2)
+    first = net.gradient(x1, t1)
+    saved = {k: v.copy() for k, v in first.items()}
+    second = net.gradient(x2, t2)
+    assert any(not np.array_equal(first[k], second[k]) for k in first), "the batches are moot"
+    for key in first:
+        assert first[key].tobytes() == saved[key].tobytes(), key
+        assert not np.shares_memory(first[key], second[key]), key
+        for other in (x2, t2, *net.params.values()):
+            assert not np.shares_memory(second[key], other), key
+    # Editing the returned arrays in place changes no later result.
+    expected = {k: v.copy() for k, v in net.gradient(x1, t1).items()}
+    for grad in net.gradient(x1, t1).values():
+        grad[...] = 7
+    again = net.gradient(x1, t1)
+    for key, grad in again.items():
+        assert grad.tobytes() == expected[key].tobytes(), key
+
+
+def test_a_replaced_layer_is_used() -> None:
+    """With a layer swapped in ``layers``, gradient() runs the new layer."""
+    x, t = _kink_batch((9, 6), seed=5)
+    net = TwoLayerNet(6, 7, 4, weight_init_std=1.0, rng=7)
+    twin = TwoLayerNet(6, 7, 4, weight_init_std=1.0, rng=7)
+    relu_grads = {k: v.copy() for k, v in net.gradient(x, t).items()}
+    net.layers["Relu1"] = Sigmoid()
+    twin.layers["Relu1"] = Sigmoid()
+    swapped = net.gradient(x, t)
+    expected, _ = _layer_by_layer(twin, x, t)
+    for key, grad in swapped.items():
+        assert grad.tobytes() == expected[key].tobytes(), key
+    assert not np.array_equal(swapped["W1"], relu_grads["W1"])
