@@ -9,9 +9,9 @@ import numpy.typing as npt
 import pytest
 
 from bpcore import DtypeError, ShapeError, TargetError
+from bpcore._finite_difference import central_gradient as central_difference
 from bpcore.layers import Affine
 from bpcore.networks import MultiLayerNet, TwoLayerNet
-from bpcore.networks._numgrad import central_difference
 from bpcore.networks._sequential import SequentialNet
 
 # Tolerance of "backprop equals central differences" in float64. The step is

@@ -8,11 +8,11 @@
 * :func:`taylor_test` -- the Taylor-remainder test, which needs no tolerance.
 """
 
+from bpcore._finite_difference import default_step as default_step
 from bpcore.gradcheck._checker import FULL_LIMIT as FULL_LIMIT
 from bpcore.gradcheck._checker import Mode as Mode
 from bpcore.gradcheck._checker import assert_gradients as assert_gradients
 from bpcore.gradcheck._checker import check_gradients as check_gradients
-from bpcore.gradcheck._numerical import default_step as default_step
 from bpcore.gradcheck._numerical import numerical_gradient as numerical_gradient
 from bpcore.gradcheck._report import ArrayCheck as ArrayCheck
 from bpcore.gradcheck._report import GradcheckReport as GradcheckReport

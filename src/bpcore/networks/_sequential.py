@@ -9,10 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType, as_dtype, require_forwarded
+from bpcore._finite_difference import central_gradient
 from bpcore._targets import validate_targets
 from bpcore.errors import ShapeError
 from bpcore.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from bpcore.networks._numgrad import central_difference
 
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
@@ -286,4 +286,4 @@ class SequentialNet:
         def loss() -> float:
             return self.loss(x_net, t)
 
-        return {key: central_difference(loss, param) for key, param in self.params.items()}
+        return {key: central_gradient(loss, param) for key, param in self.params.items()}
