@@ -67,6 +67,12 @@ from bpcore._arrays import (
     as_float_array,
     resolve_float_dtype,
 )
+from bpcore._finite_difference import (
+    At,
+    central_difference,
+    one_sided_differences,
+    step_size,
+)
 from bpcore.errors import DtypeError, ShapeError
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
 from bpcore.gradcheck._subjects import Differentiable, Factory, HasConstants
@@ -74,7 +80,6 @@ from bpcore.gradcheck._subjects import Differentiable, Factory, HasConstants
 Mode = Literal["auto", "full", "directional"]
 
 _F64 = np.dtype(np.float64)
-_CBRT_EPS64 = float(np.cbrt(np.finfo(np.float64).eps))
 _U64 = float(np.finfo(np.float64).eps) / 2
 _ETA64 = float(np.finfo(np.float64).smallest_subnormal)
 
@@ -97,33 +102,27 @@ class _Problem:
     scale: float
     accumulation: int
 
-    def phi(self, inputs: Mapping[str, FloatArray]) -> float:
-        """``⟨f(inputs), dout⟩`` on the float64 twin, with its current parameters."""
-        out = np.asarray(self.reference.forward(inputs), dtype=np.float64)
+    def phi(self) -> float:
+        """``⟨f(inputs), dout⟩`` on the float64 twin, at its current inputs and parameters."""
+        out = np.asarray(self.reference.forward(self.inputs64), dtype=np.float64)
         return float(np.sum(out * self.dout64))
 
     def values(self, name: str) -> FloatArray:
-        """The float64 values of input or parameter ``name`` (live for parameters)."""
+        """The float64 values of input or parameter ``name``, live: stepping them moves ``φ``.
+
+        The inputs are the checker's own float64 copies; the parameters the twin's own.
+        """
         if name in self.inputs64:
             return self.inputs64[name]
         return self.reference.parameters[name]
 
-    def phi_at(self, name: str, where: tuple[int, ...] | FloatArray, step: float) -> float:
-        """``φ`` with ``name`` moved by ``step`` at element ``where`` (an index) or along
-        ``where`` (a direction), then restored."""
-        is_input = name in self.inputs64
-        live = self.values(name)
-        target = live.copy() if is_input else live
-        backup = None if is_input else live.copy()
-        try:
-            if isinstance(where, tuple):
-                target[where] += step
-            else:
-                target += step * where
-            return self.phi({**self.inputs64, name: target} if is_input else self.inputs64)
-        finally:
-            if backup is not None:
-                np.copyto(live, backup)
+    def central(self, name: str, at: At, step: float) -> float:
+        """The central difference of ``φ`` in ``name`` at element or along direction ``at``."""
+        return central_difference(self.phi, self.values(name), at, step)
+
+    def one_sided(self, name: str, at: At, step: float, centre: float) -> tuple[float, float]:
+        """The forward and backward differences of ``φ`` (which is ``centre`` at the point)."""
+        return one_sided_differences(self.phi, self.values(name), at, step, centre)
 
 
 def check_gradients(
@@ -534,24 +533,18 @@ def _near_kink(value: float, reach: float, declared: Sequence[float]) -> bool:
 def _straddles_kink(
     problem: _Problem,
     name: str,
-    where: tuple[int, ...] | FloatArray,
+    where: At,
     step: float,
     analytic: float,
     tolerance: float,
 ) -> bool:
     """Whether one-sided differences reveal a jump in the slope that the analytic value respects."""
-    centre = problem.phi(problem.inputs64)
-
-    def one_sided(h: float) -> tuple[float, float]:
-        plus = problem.phi_at(name, where, h)
-        minus = problem.phi_at(name, where, -h)
-        return (plus - centre) / h, (centre - minus) / h
-
-    forward, backward = one_sided(step)
+    centre = problem.phi()
+    forward, backward = problem.one_sided(name, where, step, centre)
     jump = abs(forward - backward)
     if jump <= tolerance:
         return False  # the two sides agree: smooth here, so the mismatch is real
-    small_forward, small_backward = one_sided(step / 4)
+    small_forward, small_backward = problem.one_sided(name, where, step / 4, centre)
     ratio = abs(small_forward - small_backward) / jump
     if 0.125 < ratio < 0.5:
         return False  # the gap shrank like h: curvature, not a kink
@@ -585,7 +578,7 @@ class _Probe:
     declared kink, and ``label`` how the report names it.
     """
 
-    where: tuple[int, ...] | FloatArray
+    where: At
     step: float
     analytic: float
     grad_scale: float
@@ -613,13 +606,8 @@ class _Tally:
         """Evaluate ``probe`` and fold its outcome into the tally."""
         self.checked += 1
         step, g = probe.step, probe.analytic
-        d_h = (
-            problem.phi_at(name, probe.where, step) - problem.phi_at(name, probe.where, -step)
-        ) / (2 * step)
-        d_2h = (
-            problem.phi_at(name, probe.where, 2 * step)
-            - problem.phi_at(name, probe.where, -2 * step)
-        ) / (4 * step)
+        d_h = problem.central(name, probe.where, step)
+        d_2h = problem.central(name, probe.where, 2 * step)
         tol = _tolerance(
             problem, step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
         )
@@ -676,7 +664,7 @@ def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[floa
     tally = _Tally()
     for index in np.ndindex(values.shape):
         centre = float(values[index])
-        step = _CBRT_EPS64 * max(1.0, abs(centre))
+        step = step_size(centre, _F64)
         probe = _Probe(
             where=index,
             step=step,
@@ -702,12 +690,13 @@ def _check_directional(
     values = problem.values(name)
     grad = problem.analytic[name]
     sens = problem.sensitivity[name]
-    magnitude = max(1.0, float(np.max(np.abs(values)))) if values.size else 1.0
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
     tally = _Tally()
     for k in range(directions):
         v = rng.standard_normal(values.shape)
         abs_v = np.abs(v)
-        step = _CBRT_EPS64 * magnitude / max(float(np.max(abs_v)), 1e-300)
+        # The element that v moves most moves by the step full mode gives the largest value.
+        step = step_size(largest, _F64) / max(float(np.max(abs_v)), 1e-300)
         reach = 2 * step * abs_v
         probe = _Probe(
             where=v,
