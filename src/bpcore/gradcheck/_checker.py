@@ -54,7 +54,7 @@ between them (a one-sided derivative), the probe is reported as straddling a kin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,14 +74,13 @@ from bpcore._finite_difference import (
     step_size,
 )
 from bpcore.errors import DtypeError, ShapeError
+from bpcore.gradcheck._error_model import ErrorModel, measure
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
-from bpcore.gradcheck._subjects import Differentiable, Factory, HasConstants
+from bpcore.gradcheck._subjects import Differentiable, Factory
 
 Mode = Literal["auto", "full", "directional"]
 
 _F64 = np.dtype(np.float64)
-_U64 = float(np.finfo(np.float64).eps) / 2
-_ETA64 = float(np.finfo(np.float64).smallest_subnormal)
 
 FULL_LIMIT = 1024
 """In ``"auto"`` mode, arrays up to this many elements are checked element by element."""
@@ -96,11 +95,7 @@ class _Problem:
     inputs64: dict[str, FloatArray]
     dout64: FloatArray
     analytic: dict[str, FloatArray]
-    magnitude: dict[str, FloatArray]
-    sensitivity: dict[str, FloatArray]
-    noise: dict[str, FloatArray]
-    scale: float
-    accumulation: int
+    model: ErrorModel
 
     def phi(self) -> float:
         """``⟨f(inputs), dout⟩`` on the float64 twin, at its current inputs and parameters."""
@@ -253,277 +248,16 @@ def _prepare(
             f"got shape {dout_d.shape}."
         )
     analytic = _analytic_gradients(subject, inputs_d, dout_d)
-    noise = _subject_noise(subject, reference, inputs_d, dout_d, analytic, rng)
-    inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs_d.items()}
-    dout64 = dout_d.astype(np.float64)
-    terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
-    scale = float(np.sum(np.abs(terms)))
-    for name, grad in analytic.items():
-        scale += float(np.sum(np.abs(grad * _value(name, inputs64, reference.parameters))))
+    model = measure(subject, reference, inputs_d, dout_d, analytic, dtype=subject_dtype, rng=rng)
     return _Problem(
         subject_dtype=subject_dtype,
         reference=reference,
-        inputs64=inputs64,
-        dout64=dout64,
+        # The checker's own copies: it steps them in place.
+        inputs64={n: v.astype(np.float64) for n, v in inputs_d.items()},
+        dout64=dout_d.astype(np.float64),
         analytic=analytic,
-        magnitude=_magnitude(reference, inputs64, dout64, analytic),
-        noise=noise,
-        sensitivity=_sensitivity(reference, inputs64, dout64, set(analytic), subject_dtype, rng),
-        scale=scale,
-        accumulation=max([dout64.size, *(a.size for a in analytic.values())]) + 4,
+        model=model,
     )
-
-
-EXACT_TERMS_LIMIT = 64
-"""Up to this many ``dout`` elements, :func:`term_magnitude` is computed exactly."""
-
-
-def term_magnitude(
-    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
-) -> dict[str, FloatArray]:
-    """Per gradient element, the size of the terms backward sums into it: ``Σ_j |dout_j|·|J_ji|``.
-
-    Backward is linear in ``dout``, so for a ``dout`` of up to :data:`EXACT_TERMS_LIMIT`
-    elements each term is computed on its own (one backward per element of ``dout``)
-    and their absolute values summed: exact. Beyond that it is estimated from ``|dout|``
-    and three random sign patterns of it (a fixed seed), keeping the largest result.
-    Rounding bounds of the form ``n·u·size`` use this size; ``|g|`` alone would
-    understate it where the terms cancel.
-    """
-    subject.forward(inputs)
-    size: dict[str, FloatArray] = {}
-
-    def accumulate(d: FloatArray, combine: Callable[[FloatArray, FloatArray], FloatArray]) -> None:
-        for name, g in subject.backward(np.asarray(d, dtype=dout.dtype)).items():
-            g_abs = np.abs(np.asarray(g, dtype=np.float64))
-            size[name] = g_abs if name not in size else combine(size[name], g_abs)
-
-    magnitude = np.abs(dout)
-    if dout.size <= EXACT_TERMS_LIMIT:
-        for j in range(dout.size):
-            single = np.zeros_like(dout)
-            single.flat[j] = magnitude.flat[j]
-            accumulate(single, np.add)
-        return size
-    signs = np.random.default_rng(0)
-    for pattern in range(4):
-        d = magnitude if pattern == 0 else magnitude * signs.choice([-1.0, 1.0], size=dout.shape)
-        accumulate(d, np.maximum)
-    return size
-
-
-def _magnitude(
-    reference: Differentiable,
-    inputs64: Mapping[str, FloatArray],
-    dout64: FloatArray,
-    analytic: Mapping[str, FloatArray],
-) -> dict[str, FloatArray]:
-    """``max(|g|, term_magnitude, constant_terms)`` per element: the size of the terms
-    each gradient element is made of, which ``|g|`` alone understates when they cancel."""
-    size = term_magnitude(reference, inputs64, dout64)
-    from_constants = constant_terms(reference, inputs64, dout64)
-    return {
-        n: np.maximum(np.maximum(np.abs(g), size[n]), from_constants.get(n, 0.0))
-        for n, g in analytic.items()
-    }
-
-
-def constant_terms(
-    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
-) -> dict[str, FloatArray]:
-    """Per gradient element, the size of the constants' share in it: ``Σ_j |∂g/∂c_j|·|c_j|``.
-
-    A loss's gradient ``s·y - t`` is made of terms of size ``|y|`` and ``|t|`` that cancel
-    where the prediction meets the target; with the softmax output itself rounded by up to
-    ``u·|y|``, the gradient errs by that much however small it is. The share of each
-    constant ``c_j`` (:class:`HasConstants`: soft targets) is measured on the float64 twin
-    by moving it one ulp of its own dtype (zeros stay: they have no share) and scaling the
-    change of the gradient, ``|Δg|·|c_j| / |Δc_j|``; the shares add without cancelling.
-    Up to :data:`EXACT_TERMS_LIMIT` elements each constant element is moved on its own;
-    beyond, all of them along four random sign patterns (a fixed seed), keeping the
-    largest. Without constants the result is empty.
-    """
-    constants = _constants(subject)
-    if not constants:
-        return {}
-    subject.forward(inputs)
-    base = {n: np.asarray(g, np.float64) for n, g in subject.backward(dout).items()}
-    size: dict[str, FloatArray] = {n: np.zeros_like(g) for n, g in base.items()}
-    signs = np.random.default_rng(0)
-    for live in constants.values():
-        original = live.copy()
-        magnitude = np.abs(original.astype(np.float64))
-        exact = live.size <= EXACT_TERMS_LIMIT
-        moves: list[FloatArray] = (
-            [np.eye(1, live.size, j).reshape(live.shape) for j in range(live.size)]
-            if exact
-            else [signs.choice([-1.0, 1.0], size=live.shape) for _ in range(4)]
-        )
-        try:
-            for direction in moves:
-                moved = np.where(direction != 0, _one_ulp(original, direction), original)
-                np.copyto(live, moved)
-                step = np.abs(moved.astype(np.float64) - original.astype(np.float64))
-                # |Δc| is one ulp where moved: the share per unit of c, times |c|.
-                scale = float(np.sum(magnitude * (step > 0))) / max(float(np.sum(step)), 1e-300)
-                subject.forward(inputs)
-                for n, g in subject.backward(dout).items():
-                    if n in size:
-                        change = np.abs(np.asarray(g, np.float64) - base[n]) * scale
-                        size[n] = size[n] + change if exact else np.maximum(size[n], change)
-        finally:
-            np.copyto(live, original)
-    subject.forward(inputs)  # leave the twin at the point, as it was found
-    return size
-
-
-def _subject_noise(
-    subject: Differentiable,
-    reference: Differentiable,
-    inputs: Mapping[str, FloatArray],
-    dout: FloatArray,
-    analytic: Mapping[str, FloatArray],
-    rng: np.random.Generator,
-) -> dict[str, FloatArray]:
-    """The rounding noise of the subject's own gradient, measured against its twin, per array.
-
-    At the point ``θ`` and at eight points near it, the subject's gradient is compared
-    with the float64 twin's analytic gradient at the *same* point, which removes the
-    true change of the gradient between points: ``e_k = g_d(θ_k) - g_64(θ_k)``.
-
-    * Inputs and parameters move to ``θ·(1 ± 4^k·eps_d)`` (``k = 0..7``, random signs,
-      rounded to ``d``). The larger moves change the rounding of intermediates that a
-      move of a few ulps leaves alone (a confident softmax output, say); what they do
-      to the exact gradient, the twin takes out.
-    * Constants (:class:`HasConstants`, such as soft targets) move by one ulp each way
-      at random, zeros staying zero, so that valid targets stay valid; this changes
-      the rounding of whatever the subject computes from them (a row sum, say).
-
-    The subject and its twin get the same moved values. Where the subject's arithmetic
-    cancels (``y - t`` with ``y ≈ t`` in float32), its rounding error changes from
-    point to point, and ``max_k |e_k - e_0|`` measures it. A systematic error (a bug)
-    is the same at every point and cancels out of ``e_k - e_0``, so it is not absorbed.
-    In float64 the subject and its twin compute alike, and the noise is zero.
-    """
-    eps = float(np.finfo(dout.dtype).eps)  # dout is in the subject's dtype
-    params, twin_params = subject.parameters, reference.parameters
-    constants = _constants(subject)
-    twin_constants = _constants(reference)
-    originals = {n: p.copy() for n, p in params.items()}
-    fixed = {n: c.copy() for n, c in constants.items()}
-    twin_fixed = {n: c.copy() for n, c in twin_constants.items()}
-    dout64 = dout.astype(np.float64)
-
-    def signs(v: npt.NDArray[np.generic]) -> FloatArray:
-        return rng.choice(np.array([-1.0, 1.0]), size=v.shape)
-
-    def twin_error(
-        point: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]
-    ) -> dict[str, FloatArray]:
-        """``g_d - g_64`` at ``point``, the twin's parameters and constants set to the subject's."""
-        for n, p in params.items():
-            np.copyto(twin_params[n], p.astype(np.float64))
-        for n, c in constants.items():
-            np.copyto(twin_constants[n], c, casting="unsafe")
-        reference.forward({n: v.astype(np.float64) for n, v in point.items()})
-        twin = reference.backward(dout64)
-        return {
-            n: np.asarray(grads[n], np.float64) - np.asarray(twin[n], np.float64) for n in analytic
-        }
-
-    base = twin_error(inputs, analytic)
-    noise = {n: np.zeros_like(g) for n, g in analytic.items()}
-    try:
-        for k in range(8):
-
-            def moved(v: FloatArray, k: int = k) -> FloatArray:
-                return np.asarray(v * (1 + 4**k * eps * signs(v)), dtype=v.dtype)
-
-            for n, p in params.items():
-                np.copyto(p, moved(originals[n]))
-            for n, c in constants.items():
-                np.copyto(c, _one_ulp(fixed[n], signs(c)))
-            point = {n: moved(v) for n, v in inputs.items()}
-            subject.forward(point)
-            error = twin_error(point, subject.backward(dout))
-            for n, worst in noise.items():
-                np.maximum(worst, np.abs(error[n] - base[n]), out=worst)
-    finally:
-        for n, p in params.items():
-            np.copyto(p, originals[n])
-            np.copyto(twin_params[n], originals[n].astype(np.float64))
-        for n, c in constants.items():
-            np.copyto(c, fixed[n])
-        for n, c in twin_constants.items():
-            np.copyto(c, twin_fixed[n])
-    return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
-
-
-def _constants(subject: Differentiable) -> Mapping[str, FloatArray]:
-    """The subject's constants (live), or none if it declares none."""
-    return subject.constants if isinstance(subject, HasConstants) else {}
-
-
-def _one_ulp(values: npt.NDArray[np.generic], direction: FloatArray) -> npt.NDArray[np.generic]:
-    """``values`` moved by one ulp of their dtype towards ``sign(direction)·∞``; zeros stay,
-    so non-negative data (targets) stays non-negative."""
-    towards = np.where(direction > 0, np.inf, -np.inf).astype(values.dtype)
-    return np.where(values == 0, values, np.nextafter(values, towards))
-
-
-def _sensitivity(
-    reference: Differentiable,
-    inputs64: dict[str, FloatArray],
-    dout64: FloatArray,
-    names: set[str],
-    dtype: FloatDType,
-    rng: np.random.Generator,
-) -> dict[str, FloatArray]:
-    """How far a gradient moves per unit roundoff of ``dtype`` in the inputs, per array.
-
-    Moves every input and parameter by ``±eps_d`` relative (all up, then four random
-    sign patterns) on the float64 twin and takes half the spread of the resulting
-    gradients, divided by 2 to express it per ``u_d = eps_d / 2``. The result is the
-    largest spread over each array, for all its elements: a single element can sit on
-    a symmetry (two equal weights) that every pattern happens to preserve, but the
-    rounding of dtype ``d`` breaks it anyway.
-    """
-    eps = float(np.finfo(dtype).eps)
-    params = reference.parameters
-    originals = {name: p.copy() for name, p in params.items()}
-    spread: dict[str, FloatArray] = {
-        name: np.zeros_like(_value(name, inputs64, params)) for name in names
-    }
-
-    def random_signs(a: FloatArray) -> FloatArray:
-        return rng.choice(np.array([-1.0, 1.0]), size=a.shape)
-
-    patterns: list[Callable[[FloatArray], FloatArray]] = [np.ones_like] + [random_signs] * 4
-    try:
-        for pattern in patterns:
-            signs = {name: pattern(v) for name, v in {**inputs64, **originals}.items()}
-            grads = []
-            for sign in (1.0, -1.0):
-                moved = {n: v * (1 + sign * eps * signs[n]) for n, v in inputs64.items()}
-                for n, p in params.items():
-                    np.copyto(p, originals[n] * (1 + sign * eps * signs[n]))
-                reference.forward(moved)
-                grads.append(reference.backward(dout64))
-            for name in names:
-                diff = np.abs(
-                    np.asarray(grads[0][name], np.float64) - np.asarray(grads[1][name], np.float64)
-                )
-                spread[name] = np.maximum(spread[name], diff / 4)
-    finally:
-        for n, p in params.items():
-            np.copyto(p, originals[n])
-    return {name: np.full_like(s, np.max(s, initial=0.0)) for name, s in spread.items()}
-
-
-def _value(
-    name: str, inputs64: Mapping[str, FloatArray], params: Mapping[str, FloatArray]
-) -> FloatArray:
-    return inputs64[name] if name in inputs64 else params[name]
 
 
 def _near_kink(value: float, reach: float, declared: Sequence[float]) -> bool:
@@ -553,20 +287,6 @@ def _straddles_kink(
     values = (forward, backward, small_forward, small_backward)
     slack = tolerance + max(abs(forward - small_forward), abs(backward - small_backward)) / 3
     return min(values) - slack <= analytic <= max(values) + slack
-
-
-def _tolerance(
-    problem: _Problem, step: float, trunc: float, grad_scale: float, sens: float, noise: float
-) -> float:
-    n = problem.accumulation
-    info = np.finfo(problem.subject_dtype)
-    u_d = float(info.eps) / 2
-    # An evaluation of φ also errs by up to η64/2 per operation where it underflows.
-    rounding = n * _U64 * (problem.scale / step + grad_scale) + n * _ETA64 / step
-    # Each rounding in dtype d errs by at most u_d·|v| + η_d/2, where η_d is the smallest
-    # subnormal: the absolute term is what products that underflow cost.
-    analytic = n * u_d * grad_scale + n * sens + n * float(info.smallest_subnormal) + 2 * noise
-    return trunc + rounding + analytic
 
 
 @dataclass(frozen=True)
@@ -608,8 +328,8 @@ class _Tally:
         step, g = probe.step, probe.analytic
         d_h = problem.central(name, probe.where, step)
         d_2h = problem.central(name, probe.where, 2 * step)
-        tol = _tolerance(
-            problem, step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
+        tol = problem.model.tolerance(
+            step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
         )
         error = abs(g - d_h)
         if error > tol:
@@ -658,8 +378,8 @@ def _rel(a: float, b: float) -> float:
 def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[float]) -> ArrayCheck:
     values = problem.values(name)
     grad = problem.analytic[name]
-    sens = problem.sensitivity[name]
-    magnitude = problem.magnitude[name]
+    sens = problem.model.sensitivity[name]
+    magnitude = problem.model.magnitude[name]
     grad_scale = float(np.max(magnitude)) if magnitude.size else 0.0
     tally = _Tally()
     for index in np.ndindex(values.shape):
@@ -671,7 +391,7 @@ def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[floa
             analytic=float(grad[index]),
             grad_scale=grad_scale,
             sensitivity=float(sens[index]),
-            noise=float(problem.noise[name][index]),
+            noise=float(problem.model.noise[name][index]),
             near_kink=_near_kink(centre, 2 * step, declared),
             label=tuple(int(i) for i in index),
         )
@@ -689,7 +409,7 @@ def _check_directional(
 ) -> ArrayCheck:
     values = problem.values(name)
     grad = problem.analytic[name]
-    sens = problem.sensitivity[name]
+    sens = problem.model.sensitivity[name]
     largest = float(np.max(np.abs(values))) if values.size else 0.0
     tally = _Tally()
     for k in range(directions):
@@ -702,9 +422,9 @@ def _check_directional(
             where=v,
             step=step,
             analytic=float(np.sum(grad * v)),
-            grad_scale=float(np.sum(problem.magnitude[name] * abs_v)),
+            grad_scale=float(np.sum(problem.model.magnitude[name] * abs_v)),
             sensitivity=float(np.sum(sens * abs_v)),
-            noise=float(np.sum(problem.noise[name] * abs_v)),
+            noise=float(np.sum(problem.model.noise[name] * abs_v)),
             near_kink=any(bool(np.any(np.abs(values - kink) <= reach)) for kink in declared),
             label=(k,),
         )
