@@ -1,55 +1,11 @@
-"""Compare a layer's backward with finite differences, under a derived error model.
+"""Compare a layer's backward with float64 finite differences, probe by probe.
 
-The error model
----------------
-Let ``φ(θ) = ⟨f(θ), dout⟩`` be the layer's output scalarised by a random upstream
-gradient, ``θ`` one input or parameter, ``g`` the analytic gradient (from
-``backward``, computed in the layer's dtype ``d``) and ``D_h`` the central difference
-``(φ(θ + h e) - φ(θ - h e)) / 2h``, always evaluated by a float64 twin of the layer
-holding the same parameter values. Write ``u64 = eps64 / 2`` and ``u_d = eps_d / 2``
-for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` with
-
-``tol_i = trunc_i + round_i + analytic_i``:
-
-* ``trunc_i = |D_2h,i - D_h,i|`` -- a bound on the truncation error of ``D_h``. Where
-  ``φ`` is smooth, ``D_h = φ' + c·h² + O(h⁴)`` and ``D_2h - D_h = 3c·h²``: three times
-  the error (Richardson's estimate is a third of it). Where only the *second*
-  derivative jumps -- a ReLU inside a network, sitting at its kink -- the error is
-  ``a·h`` and ``D_2h - D_h = a·h``: exactly the error. The bound holds in both
-  cases, and is zero for functions of degree two or less.
-* ``round_i = n·u64·(S / h_i + G) + n·η64 / h_i`` -- each evaluation of ``φ`` at
-  ``θ ± h·e_i`` carries a rounding error of at most ``n·u64·(S + h·G)`` (a length-``n``
-  accumulation over terms of total size ``S`` at ``θ``, plus the terms the step adds),
-  and ``n·η64/2`` more where results underflow (``η64`` is the smallest subnormal);
-  the difference is divided by ``2h``. ``n`` is the largest
-  array size involved, plus 4 for the element-wise operations, and
-  ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``: the size of the output terms plus the
-  first-order effect of relative input perturbations (the condition of ``φ``).
-  ``G = ‖max(|g|, |backward(±|dout|)|, Σ_j |∂g/∂c_j|·|c_j|)‖∞`` (see
-  :func:`term_magnitude` and :func:`constant_terms`) is the size of the terms a
-  gradient element is made of, the constants' (soft targets') share counted apart;
-  ``|g|`` alone would understate it when they cancel.
-* ``analytic_i = n·u_d·G + n·s + n·η_d + 2·m`` -- the rounding of the analytic gradient
-  itself in dtype ``d``: an accumulation of length ``n`` over terms of size ``G``,
-  plus ``s``, how much the gradient moves when the inputs move by one unit roundoff
-  of ``d`` (measured on the twin, the largest over the array), plus the absolute
-  error of results that underflow (``η_d`` is the smallest subnormal), plus twice the
-  rounding noise of the subject's own gradient ``m``, measured as how far its error
-  against the twin's analytic gradient varies over nearby points (see
-  :func:`_subject_noise`). This is what float32 costs; in float64 it is tiny.
-
-Nothing here is a hand-picked tolerance: every term is a rounding or truncation
-bound for the step and dtype used. The step is ``h_i = cbrt(eps64)·max(1, |θ_i|)``,
-which balances the two error terms of a central difference.
-
-Kinks
------
-Where the layer is not differentiable, no finite difference converges. An element
-that fails is re-examined: if it lies within ``2h`` of a declared kink, or its
-one-sided differences ``(φ(θ+h) - φ(θ))/h`` and ``(φ(θ) - φ(θ-h))/h`` disagree in a way
-that does not shrink like ``h`` (a jump, not curvature), and the analytic value lies
-between them (a one-sided derivative), the probe is reported as straddling a kink:
-:attr:`Status.NONDIFFERENTIABLE`, not a mismatch.
+For each input and parameter ``θ``, the subject's gradient ``g`` (backward, in the
+subject's dtype) is compared with the central difference ``D_h`` of
+``φ(θ) = ⟨f(θ), dout⟩`` on a float64 twin of the layer, element by element or along
+random directions. A probe passes when ``|g - D_h| <= tol``, ``tol`` coming from the
+error model (:mod:`bpcore.gradcheck._error_model`); a failing probe that straddles a
+kink is counted apart. The derivation of both: docs/gradcheck-error-model.md.
 """
 
 from __future__ import annotations
@@ -150,6 +106,14 @@ def check_gradients(
     Returns:
         A :class:`GradcheckReport`; it does not raise on a mismatch
         (see :func:`assert_gradients`).
+
+    Raises:
+        DtypeError: an input is not real, ``dtype`` is not float32 or float64, or the
+            float64 twin's parameters are not float64 arrays of the subject's shapes.
+        ShapeError: ``dout`` does not have the output's shape, or backward returns a
+            gradient of another shape than its input or parameter.
+        ArgumentTypeError: an adapted layer's parameter or gradient attribute is not
+            a NumPy array.
     """
     generator = np.random.default_rng(rng)
     problem = _prepare(make, inputs, dtype=dtype, dout=dout, rng=generator)
@@ -175,7 +139,12 @@ def assert_gradients(
     inputs: Mapping[str, npt.ArrayLike],
     **options: object,
 ) -> GradcheckReport:
-    """Like :func:`check_gradients`, but raise :class:`GradientMismatch` on a mismatch."""
+    """Like :func:`check_gradients`, but raise on a mismatch.
+
+    Raises:
+        GradientMismatch: some input or parameter mismatches; ``report`` holds the figures.
+        BpcoreError: whatever :func:`check_gradients` raises.
+    """
     report = check_gradients(make, inputs, **options)  # type: ignore[arg-type]  # options are check_gradients' keywords, forwarded unchanged
     if not report.passed:
         raise GradientMismatch(report)
@@ -216,8 +185,8 @@ def _analytic_gradients(
             continue  # something backward reports that is neither an input nor a parameter
         if np.shape(grad) != shapes[name]:
             raise ShapeError(
-                f"check_gradients: {subject.name}.backward returned a gradient of shape "
-                f"{np.shape(grad)} for {name!r}, expected {shapes[name]}."
+                f"check_gradients: expected {subject.name}.backward to return a gradient of "
+                f"shape {shapes[name]} for {name!r}, got shape {np.shape(grad)}."
             )
         analytic[name] = np.asarray(grad, dtype=np.float64)
     return analytic
@@ -231,6 +200,7 @@ def _prepare(
     dout: npt.ArrayLike | None,
     rng: np.random.Generator,
 ) -> _Problem:
+    """Build the subject and its twin at ``inputs``, run backward and measure the error model."""
     arrays = {
         name: as_float_array(v, where="check_gradients", name=name) for name, v in inputs.items()
     }
@@ -261,24 +231,25 @@ def _prepare(
 
 
 def _near_kink(value: float, reach: float, declared: Sequence[float]) -> bool:
+    """Whether a declared kink lies within ``reach`` of ``value``."""
     return any(abs(value - k) <= reach for k in declared)
 
 
 def _straddles_kink(
     problem: _Problem,
     name: str,
-    where: At,
+    at: At,
     step: float,
     analytic: float,
     tolerance: float,
 ) -> bool:
     """Whether one-sided differences reveal a jump in the slope that the analytic value respects."""
     centre = problem.phi()
-    forward, backward = problem.one_sided(name, where, step, centre)
+    forward, backward = problem.one_sided(name, at, step, centre)
     jump = abs(forward - backward)
     if jump <= tolerance:
         return False  # the two sides agree: smooth here, so the mismatch is real
-    small_forward, small_backward = problem.one_sided(name, where, step / 4, centre)
+    small_forward, small_backward = problem.one_sided(name, at, step / 4, centre)
     ratio = abs(small_forward - small_backward) / jump
     if 0.125 < ratio < 0.5:
         return False  # the gap shrank like h: curvature, not a kink
@@ -291,14 +262,14 @@ def _straddles_kink(
 
 @dataclass(frozen=True)
 class _Probe:
-    """One comparison: along ``where`` (an element index or a direction) with ``step``.
+    """One comparison: at or along ``at`` (an element index or a direction) with ``step``.
 
-    ``analytic`` is the backward value to compare, ``grad_scale`` and ``sensitivity`` the
-    sizes that enter its rounding bound, ``near_kink`` whether the probe reaches a
-    declared kink, and ``label`` how the report names it.
+    ``analytic`` is the backward value to compare; ``grad_scale``, ``sensitivity`` and
+    ``noise`` are the error model's ``G``, ``s`` and ``m`` for the probe; ``near_kink``
+    says whether it reaches a declared kink and ``label`` how the report names it.
     """
 
-    where: At
+    at: At
     step: float
     analytic: float
     grad_scale: float
@@ -326,14 +297,14 @@ class _Tally:
         """Evaluate ``probe`` and fold its outcome into the tally."""
         self.checked += 1
         step, g = probe.step, probe.analytic
-        d_h = problem.central(name, probe.where, step)
-        d_2h = problem.central(name, probe.where, 2 * step)
+        d_h = problem.central(name, probe.at, step)
+        d_2h = problem.central(name, probe.at, 2 * step)
         tol = problem.model.tolerance(
             step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
         )
         error = abs(g - d_h)
         if error > tol:
-            if probe.near_kink or _straddles_kink(problem, name, probe.where, step, g, tol):
+            if probe.near_kink or _straddles_kink(problem, name, probe.at, step, g, tol):
                 self.kinks += 1
                 return
             self.mismatches += 1
@@ -371,11 +342,13 @@ class _Tally:
 
 
 def _rel(a: float, b: float) -> float:
+    """``|a - b| / max(|a|, |b|)``, 0 when both are 0."""
     denominator = max(abs(a), abs(b))
     return abs(a - b) / denominator if denominator > 0 else 0.0
 
 
 def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[float]) -> ArrayCheck:
+    """Probe every element of ``name`` with the step ``cbrt(eps64)·max(1, |θ_i|)``."""
     values = problem.values(name)
     grad = problem.analytic[name]
     sens = problem.model.sensitivity[name]
@@ -386,7 +359,7 @@ def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[floa
         centre = float(values[index])
         step = step_size(centre, _F64)
         probe = _Probe(
-            where=index,
+            at=index,
             step=step,
             analytic=float(grad[index]),
             grad_scale=grad_scale,
@@ -407,6 +380,7 @@ def _check_directional(
     directions: int,
     rng: np.random.Generator,
 ) -> ArrayCheck:
+    """Probe ``name`` along ``directions`` standard normal directions drawn from ``rng``."""
     values = problem.values(name)
     grad = problem.analytic[name]
     sens = problem.model.sensitivity[name]
@@ -419,7 +393,7 @@ def _check_directional(
         step = step_size(largest, _F64) / max(float(np.max(abs_v)), 1e-300)
         reach = 2 * step * abs_v
         probe = _Probe(
-            where=v,
+            at=v,
             step=step,
             analytic=float(np.sum(grad * v)),
             grad_scale=float(np.sum(problem.model.magnitude[name] * abs_v)),
