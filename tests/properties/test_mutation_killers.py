@@ -16,7 +16,6 @@ from hypothesis.extra import numpy as hnp
 
 from bpcore import AddLayer, Affine, MulLayer, relu
 from bpcore import strategies as bst
-from bpcore.gradcheck import default_step
 from tests.helpers import sum_to
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -190,19 +189,3 @@ def test_affine_backward_uses_dout_at_the_promoted_precision(
         assert layer.db is not None
         results.append(b"".join(a.tobytes() for a in (dx, layer.dW, layer.db)))
     assert results[0] == results[1]
-
-
-@given(
-    values=bst.float_arrays(shape=SHAPES, min_value=-1e6, max_value=1e6),
-    dtype=st.sampled_from(FLOAT_DTYPES),
-)
-def test_default_step_is_cbrt_eps_times_the_magnitude(values: np.ndarray, dtype: np.dtype) -> None:
-    """The default central-difference step is cbrt(eps)·max(1, |x_i|) for the dtype f
-    computes in, as a float64 array, whatever the dtype of the values."""
-    root_eps = float(np.cbrt(np.finfo(dtype).eps))
-    for given_values in (values, values.astype(np.float32)):
-        step = default_step(given_values, dtype)
-        assert step.dtype == np.float64
-        expected = root_eps * np.maximum(1.0, np.abs(given_values.astype(np.float64)))
-        # One float64 product on each side: within one unit roundoff, relative.
-        np.testing.assert_allclose(step, expected, rtol=float(np.finfo(np.float64).eps), atol=0)
