@@ -4,7 +4,7 @@
 each time evaluating the loss on the whole batch: far too slow to time in full on
 every run. So the numerical gradient is timed on a subset of the parameters (whole
 rows of ``W1`` and ``W2`` and all of ``b1`` and ``b2``), with the very function
-``numerical_gradient`` uses (``central_difference``, perturbing the network's own
+``numerical_gradient`` uses (``central_gradient``, perturbing the network's own
 arrays in place through views), and its cost is **extrapolated** linearly to all
 parameters: every element costs the same two loss evaluations. The subset's
 estimates are also compared with backprop, so the timing is of a correct gradient.
@@ -29,8 +29,8 @@ from _harness import (
     print_table,
 )
 
+from bpcore._finite_difference import central_gradient  # what numerical_gradient runs
 from bpcore.networks import TwoLayerNet
-from bpcore.networks._numgrad import central_difference  # what numerical_gradient runs
 
 INPUT, HIDDEN, CLASSES, BATCH = 784, 50, 10, 100
 BACKPROP = "backprop: gradient()"
@@ -57,7 +57,7 @@ def run(dtype: np.dtype[Any], scale: float) -> list[str]:
         return net.loss(x, t)
 
     def numerical() -> dict[str, npt.NDArray[np.float64]]:
-        return {name: central_difference(loss, view) for name, view in views.items()}
+        return {name: central_gradient(loss, view) for name, view in views.items()}
 
     def backprop() -> None:
         net.gradient(x, t)

@@ -34,8 +34,8 @@ from bpcore.gradcheck import (
     NetworkSubject,
     assert_gradients,
     taylor_test,
+    term_magnitude,
 )
-from bpcore.gradcheck._checker import term_magnitude
 from bpcore.registry import Case
 
 __all__ = [

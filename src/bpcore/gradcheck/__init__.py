@@ -6,13 +6,21 @@
   with float64 finite differences for every input and parameter, under a derived
   error model; :func:`unary`, :func:`binary` and :func:`loss` adapt layers to it.
 * :func:`taylor_test` -- the Taylor-remainder test, which needs no tolerance.
+* :func:`term_magnitude` -- the size of the terms a backward sums into each gradient
+  element, which rounding bounds of the form ``n·u·size`` need (``|g|`` understates
+  it where the terms cancel); the checker's error model and the generic properties
+  use it.
+
+How the checker's tolerances are derived: docs/gradcheck-error-model.md.
 """
 
+from bpcore._finite_difference import default_step as default_step
 from bpcore.gradcheck._checker import FULL_LIMIT as FULL_LIMIT
 from bpcore.gradcheck._checker import Mode as Mode
 from bpcore.gradcheck._checker import assert_gradients as assert_gradients
 from bpcore.gradcheck._checker import check_gradients as check_gradients
-from bpcore.gradcheck._numerical import default_step as default_step
+from bpcore.gradcheck._error_model import EXACT_TERMS_LIMIT as EXACT_TERMS_LIMIT
+from bpcore.gradcheck._error_model import term_magnitude as term_magnitude
 from bpcore.gradcheck._numerical import numerical_gradient as numerical_gradient
 from bpcore.gradcheck._report import ArrayCheck as ArrayCheck
 from bpcore.gradcheck._report import GradcheckReport as GradcheckReport
@@ -37,6 +45,7 @@ from bpcore.gradcheck._taylor import TaylorReport as TaylorReport
 from bpcore.gradcheck._taylor import taylor_test as taylor_test
 
 __all__ = [
+    "EXACT_TERMS_LIMIT",
     "FULL_LIMIT",
     "ArrayCheck",
     "BinaryLayer",
@@ -63,5 +72,6 @@ __all__ = [
     "network",
     "numerical_gradient",
     "taylor_test",
+    "term_magnitude",
     "unary",
 ]

@@ -1,60 +1,16 @@
-"""Compare a layer's backward with finite differences, under a derived error model.
+"""Compare a layer's backward with float64 finite differences, probe by probe.
 
-The error model
----------------
-Let ``φ(θ) = ⟨f(θ), dout⟩`` be the layer's output scalarised by a random upstream
-gradient, ``θ`` one input or parameter, ``g`` the analytic gradient (from
-``backward``, computed in the layer's dtype ``d``) and ``D_h`` the central difference
-``(φ(θ + h e) - φ(θ - h e)) / 2h``, always evaluated by a float64 twin of the layer
-holding the same parameter values. Write ``u64 = eps64 / 2`` and ``u_d = eps_d / 2``
-for the unit roundoffs. Element ``i`` passes when ``|g_i - D_h,i| <= tol_i`` with
-
-``tol_i = trunc_i + round_i + analytic_i``:
-
-* ``trunc_i = |D_2h,i - D_h,i|`` -- a bound on the truncation error of ``D_h``. Where
-  ``φ`` is smooth, ``D_h = φ' + c·h² + O(h⁴)`` and ``D_2h - D_h = 3c·h²``: three times
-  the error (Richardson's estimate is a third of it). Where only the *second*
-  derivative jumps -- a ReLU inside a network, sitting at its kink -- the error is
-  ``a·h`` and ``D_2h - D_h = a·h``: exactly the error. The bound holds in both
-  cases, and is zero for functions of degree two or less.
-* ``round_i = n·u64·(S / h_i + G) + n·η64 / h_i`` -- each evaluation of ``φ`` at
-  ``θ ± h·e_i`` carries a rounding error of at most ``n·u64·(S + h·G)`` (a length-``n``
-  accumulation over terms of total size ``S`` at ``θ``, plus the terms the step adds),
-  and ``n·η64/2`` more where results underflow (``η64`` is the smallest subnormal);
-  the difference is divided by ``2h``. ``n`` is the largest
-  array size involved, plus 4 for the element-wise operations, and
-  ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``: the size of the output terms plus the
-  first-order effect of relative input perturbations (the condition of ``φ``).
-  ``G = ‖max(|g|, |backward(±|dout|)|, Σ_j |∂g/∂c_j|·|c_j|)‖∞`` (see
-  :func:`term_magnitude` and :func:`constant_terms`) is the size of the terms a
-  gradient element is made of, the constants' (soft targets') share counted apart;
-  ``|g|`` alone would understate it when they cancel.
-* ``analytic_i = n·u_d·G + n·s + n·η_d + 2·m`` -- the rounding of the analytic gradient
-  itself in dtype ``d``: an accumulation of length ``n`` over terms of size ``G``,
-  plus ``s``, how much the gradient moves when the inputs move by one unit roundoff
-  of ``d`` (measured on the twin, the largest over the array), plus the absolute
-  error of results that underflow (``η_d`` is the smallest subnormal), plus twice the
-  rounding noise of the subject's own gradient ``m``, measured as how far its error
-  against the twin's analytic gradient varies over nearby points (see
-  :func:`_subject_noise`). This is what float32 costs; in float64 it is tiny.
-
-Nothing here is a hand-picked tolerance: every term is a rounding or truncation
-bound for the step and dtype used. The step is ``h_i = cbrt(eps64)·max(1, |θ_i|)``,
-which balances the two error terms of a central difference.
-
-Kinks
------
-Where the layer is not differentiable, no finite difference converges. An element
-that fails is re-examined: if it lies within ``2h`` of a declared kink, or its
-one-sided differences ``(φ(θ+h) - φ(θ))/h`` and ``(φ(θ) - φ(θ-h))/h`` disagree in a way
-that does not shrink like ``h`` (a jump, not curvature), and the analytic value lies
-between them (a one-sided derivative), the probe is reported as straddling a kink:
-:attr:`Status.NONDIFFERENTIABLE`, not a mismatch.
+For each input and parameter ``θ``, the subject's gradient ``g`` (backward, in the
+subject's dtype) is compared with the central difference ``D_h`` of
+``φ(θ) = ⟨f(θ), dout⟩`` on a float64 twin of the layer, element by element or along
+random directions. A probe passes when ``|g - D_h| <= tol``, ``tol`` coming from the
+error model (:mod:`bpcore.gradcheck._error_model`); a failing probe that straddles a
+kink is counted apart. The derivation of both: docs/gradcheck-error-model.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,16 +23,20 @@ from bpcore._arrays import (
     as_float_array,
     resolve_float_dtype,
 )
+from bpcore._finite_difference import (
+    At,
+    central_difference,
+    one_sided_differences,
+    step_size,
+)
 from bpcore.errors import DtypeError, ShapeError
+from bpcore.gradcheck._error_model import ErrorModel, measure
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
-from bpcore.gradcheck._subjects import Differentiable, Factory, HasConstants
+from bpcore.gradcheck._subjects import Differentiable, Factory
 
 Mode = Literal["auto", "full", "directional"]
 
 _F64 = np.dtype(np.float64)
-_CBRT_EPS64 = float(np.cbrt(np.finfo(np.float64).eps))
-_U64 = float(np.finfo(np.float64).eps) / 2
-_ETA64 = float(np.finfo(np.float64).smallest_subnormal)
 
 FULL_LIMIT = 1024
 """In ``"auto"`` mode, arrays up to this many elements are checked element by element."""
@@ -91,39 +51,29 @@ class _Problem:
     inputs64: dict[str, FloatArray]
     dout64: FloatArray
     analytic: dict[str, FloatArray]
-    magnitude: dict[str, FloatArray]
-    sensitivity: dict[str, FloatArray]
-    noise: dict[str, FloatArray]
-    scale: float
-    accumulation: int
+    model: ErrorModel
 
-    def phi(self, inputs: Mapping[str, FloatArray]) -> float:
-        """``⟨f(inputs), dout⟩`` on the float64 twin, with its current parameters."""
-        out = np.asarray(self.reference.forward(inputs), dtype=np.float64)
+    def phi(self) -> float:
+        """``⟨f(inputs), dout⟩`` on the float64 twin, at its current inputs and parameters."""
+        out = np.asarray(self.reference.forward(self.inputs64), dtype=np.float64)
         return float(np.sum(out * self.dout64))
 
     def values(self, name: str) -> FloatArray:
-        """The float64 values of input or parameter ``name`` (live for parameters)."""
+        """The float64 values of input or parameter ``name``, live: stepping them moves ``φ``.
+
+        The inputs are the checker's own float64 copies; the parameters the twin's own.
+        """
         if name in self.inputs64:
             return self.inputs64[name]
         return self.reference.parameters[name]
 
-    def phi_at(self, name: str, where: tuple[int, ...] | FloatArray, step: float) -> float:
-        """``φ`` with ``name`` moved by ``step`` at element ``where`` (an index) or along
-        ``where`` (a direction), then restored."""
-        is_input = name in self.inputs64
-        live = self.values(name)
-        target = live.copy() if is_input else live
-        backup = None if is_input else live.copy()
-        try:
-            if isinstance(where, tuple):
-                target[where] += step
-            else:
-                target += step * where
-            return self.phi({**self.inputs64, name: target} if is_input else self.inputs64)
-        finally:
-            if backup is not None:
-                np.copyto(live, backup)
+    def central(self, name: str, at: At, step: float) -> float:
+        """The central difference of ``φ`` in ``name`` at element or along direction ``at``."""
+        return central_difference(self.phi, self.values(name), at, step)
+
+    def one_sided(self, name: str, at: At, step: float, centre: float) -> tuple[float, float]:
+        """The forward and backward differences of ``φ`` (which is ``centre`` at the point)."""
+        return one_sided_differences(self.phi, self.values(name), at, step, centre)
 
 
 def check_gradients(
@@ -156,6 +106,14 @@ def check_gradients(
     Returns:
         A :class:`GradcheckReport`; it does not raise on a mismatch
         (see :func:`assert_gradients`).
+
+    Raises:
+        DtypeError: an input is not real, ``dtype`` is not float32 or float64, or the
+            float64 twin's parameters are not float64 arrays of the subject's shapes.
+        ShapeError: ``dout`` does not have the output's shape, or backward returns a
+            gradient of another shape than its input or parameter.
+        ArgumentTypeError: an adapted layer's parameter or gradient attribute is not
+            a NumPy array.
     """
     generator = np.random.default_rng(rng)
     problem = _prepare(make, inputs, dtype=dtype, dout=dout, rng=generator)
@@ -181,7 +139,12 @@ def assert_gradients(
     inputs: Mapping[str, npt.ArrayLike],
     **options: object,
 ) -> GradcheckReport:
-    """Like :func:`check_gradients`, but raise :class:`GradientMismatch` on a mismatch."""
+    """Like :func:`check_gradients`, but raise on a mismatch.
+
+    Raises:
+        GradientMismatch: some input or parameter mismatches; ``report`` holds the figures.
+        BpcoreError: whatever :func:`check_gradients` raises.
+    """
     report = check_gradients(make, inputs, **options)  # type: ignore[arg-type]  # options are check_gradients' keywords, forwarded unchanged
     if not report.passed:
         raise GradientMismatch(report)
@@ -222,8 +185,8 @@ def _analytic_gradients(
             continue  # something backward reports that is neither an input nor a parameter
         if np.shape(grad) != shapes[name]:
             raise ShapeError(
-                f"check_gradients: {subject.name}.backward returned a gradient of shape "
-                f"{np.shape(grad)} for {name!r}, expected {shapes[name]}."
+                f"check_gradients: expected {subject.name}.backward to return a gradient of "
+                f"shape {shapes[name]} for {name!r}, got shape {np.shape(grad)}."
             )
         analytic[name] = np.asarray(grad, dtype=np.float64)
     return analytic
@@ -237,6 +200,7 @@ def _prepare(
     dout: npt.ArrayLike | None,
     rng: np.random.Generator,
 ) -> _Problem:
+    """Build the subject and its twin at ``inputs``, run backward and measure the error model."""
     arrays = {
         name: as_float_array(v, where="check_gradients", name=name) for name, v in inputs.items()
     }
@@ -254,304 +218,38 @@ def _prepare(
             f"got shape {dout_d.shape}."
         )
     analytic = _analytic_gradients(subject, inputs_d, dout_d)
-    noise = _subject_noise(subject, reference, inputs_d, dout_d, analytic, rng)
-    inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs_d.items()}
-    dout64 = dout_d.astype(np.float64)
-    terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
-    scale = float(np.sum(np.abs(terms)))
-    for name, grad in analytic.items():
-        scale += float(np.sum(np.abs(grad * _value(name, inputs64, reference.parameters))))
+    model = measure(subject, reference, inputs_d, dout_d, analytic, dtype=subject_dtype, rng=rng)
     return _Problem(
         subject_dtype=subject_dtype,
         reference=reference,
-        inputs64=inputs64,
-        dout64=dout64,
+        # The checker's own copies: it steps them in place.
+        inputs64={n: v.astype(np.float64) for n, v in inputs_d.items()},
+        dout64=dout_d.astype(np.float64),
         analytic=analytic,
-        magnitude=_magnitude(reference, inputs64, dout64, analytic),
-        noise=noise,
-        sensitivity=_sensitivity(reference, inputs64, dout64, set(analytic), subject_dtype, rng),
-        scale=scale,
-        accumulation=max([dout64.size, *(a.size for a in analytic.values())]) + 4,
+        model=model,
     )
 
 
-EXACT_TERMS_LIMIT = 64
-"""Up to this many ``dout`` elements, :func:`term_magnitude` is computed exactly."""
-
-
-def term_magnitude(
-    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
-) -> dict[str, FloatArray]:
-    """Per gradient element, the size of the terms backward sums into it: ``Σ_j |dout_j|·|J_ji|``.
-
-    Backward is linear in ``dout``, so for a ``dout`` of up to :data:`EXACT_TERMS_LIMIT`
-    elements each term is computed on its own (one backward per element of ``dout``)
-    and their absolute values summed: exact. Beyond that it is estimated from ``|dout|``
-    and three random sign patterns of it (a fixed seed), keeping the largest result.
-    Rounding bounds of the form ``n·u·size`` use this size; ``|g|`` alone would
-    understate it where the terms cancel.
-    """
-    subject.forward(inputs)
-    size: dict[str, FloatArray] = {}
-
-    def accumulate(d: FloatArray, combine: Callable[[FloatArray, FloatArray], FloatArray]) -> None:
-        for name, g in subject.backward(np.asarray(d, dtype=dout.dtype)).items():
-            g_abs = np.abs(np.asarray(g, dtype=np.float64))
-            size[name] = g_abs if name not in size else combine(size[name], g_abs)
-
-    magnitude = np.abs(dout)
-    if dout.size <= EXACT_TERMS_LIMIT:
-        for j in range(dout.size):
-            single = np.zeros_like(dout)
-            single.flat[j] = magnitude.flat[j]
-            accumulate(single, np.add)
-        return size
-    signs = np.random.default_rng(0)
-    for pattern in range(4):
-        d = magnitude if pattern == 0 else magnitude * signs.choice([-1.0, 1.0], size=dout.shape)
-        accumulate(d, np.maximum)
-    return size
-
-
-def _magnitude(
-    reference: Differentiable,
-    inputs64: Mapping[str, FloatArray],
-    dout64: FloatArray,
-    analytic: Mapping[str, FloatArray],
-) -> dict[str, FloatArray]:
-    """``max(|g|, term_magnitude, constant_terms)`` per element: the size of the terms
-    each gradient element is made of, which ``|g|`` alone understates when they cancel."""
-    size = term_magnitude(reference, inputs64, dout64)
-    from_constants = constant_terms(reference, inputs64, dout64)
-    return {
-        n: np.maximum(np.maximum(np.abs(g), size[n]), from_constants.get(n, 0.0))
-        for n, g in analytic.items()
-    }
-
-
-def constant_terms(
-    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
-) -> dict[str, FloatArray]:
-    """Per gradient element, the size of the constants' share in it: ``Σ_j |∂g/∂c_j|·|c_j|``.
-
-    A loss's gradient ``s·y - t`` is made of terms of size ``|y|`` and ``|t|`` that cancel
-    where the prediction meets the target; with the softmax output itself rounded by up to
-    ``u·|y|``, the gradient errs by that much however small it is. The share of each
-    constant ``c_j`` (:class:`HasConstants`: soft targets) is measured on the float64 twin
-    by moving it one ulp of its own dtype (zeros stay: they have no share) and scaling the
-    change of the gradient, ``|Δg|·|c_j| / |Δc_j|``; the shares add without cancelling.
-    Up to :data:`EXACT_TERMS_LIMIT` elements each constant element is moved on its own;
-    beyond, all of them along four random sign patterns (a fixed seed), keeping the
-    largest. Without constants the result is empty.
-    """
-    constants = _constants(subject)
-    if not constants:
-        return {}
-    subject.forward(inputs)
-    base = {n: np.asarray(g, np.float64) for n, g in subject.backward(dout).items()}
-    size: dict[str, FloatArray] = {n: np.zeros_like(g) for n, g in base.items()}
-    signs = np.random.default_rng(0)
-    for live in constants.values():
-        original = live.copy()
-        magnitude = np.abs(original.astype(np.float64))
-        exact = live.size <= EXACT_TERMS_LIMIT
-        moves: list[FloatArray] = (
-            [np.eye(1, live.size, j).reshape(live.shape) for j in range(live.size)]
-            if exact
-            else [signs.choice([-1.0, 1.0], size=live.shape) for _ in range(4)]
-        )
-        try:
-            for direction in moves:
-                moved = np.where(direction != 0, _one_ulp(original, direction), original)
-                np.copyto(live, moved)
-                step = np.abs(moved.astype(np.float64) - original.astype(np.float64))
-                # |Δc| is one ulp where moved: the share per unit of c, times |c|.
-                scale = float(np.sum(magnitude * (step > 0))) / max(float(np.sum(step)), 1e-300)
-                subject.forward(inputs)
-                for n, g in subject.backward(dout).items():
-                    if n in size:
-                        change = np.abs(np.asarray(g, np.float64) - base[n]) * scale
-                        size[n] = size[n] + change if exact else np.maximum(size[n], change)
-        finally:
-            np.copyto(live, original)
-    subject.forward(inputs)  # leave the twin at the point, as it was found
-    return size
-
-
-def _subject_noise(
-    subject: Differentiable,
-    reference: Differentiable,
-    inputs: Mapping[str, FloatArray],
-    dout: FloatArray,
-    analytic: Mapping[str, FloatArray],
-    rng: np.random.Generator,
-) -> dict[str, FloatArray]:
-    """The rounding noise of the subject's own gradient, measured against its twin, per array.
-
-    At the point ``θ`` and at eight points near it, the subject's gradient is compared
-    with the float64 twin's analytic gradient at the *same* point, which removes the
-    true change of the gradient between points: ``e_k = g_d(θ_k) - g_64(θ_k)``.
-
-    * Inputs and parameters move to ``θ·(1 ± 4^k·eps_d)`` (``k = 0..7``, random signs,
-      rounded to ``d``). The larger moves change the rounding of intermediates that a
-      move of a few ulps leaves alone (a confident softmax output, say); what they do
-      to the exact gradient, the twin takes out.
-    * Constants (:class:`HasConstants`, such as soft targets) move by one ulp each way
-      at random, zeros staying zero, so that valid targets stay valid; this changes
-      the rounding of whatever the subject computes from them (a row sum, say).
-
-    The subject and its twin get the same moved values. Where the subject's arithmetic
-    cancels (``y - t`` with ``y ≈ t`` in float32), its rounding error changes from
-    point to point, and ``max_k |e_k - e_0|`` measures it. A systematic error (a bug)
-    is the same at every point and cancels out of ``e_k - e_0``, so it is not absorbed.
-    In float64 the subject and its twin compute alike, and the noise is zero.
-    """
-    eps = float(np.finfo(dout.dtype).eps)  # dout is in the subject's dtype
-    params, twin_params = subject.parameters, reference.parameters
-    constants = _constants(subject)
-    twin_constants = _constants(reference)
-    originals = {n: p.copy() for n, p in params.items()}
-    fixed = {n: c.copy() for n, c in constants.items()}
-    twin_fixed = {n: c.copy() for n, c in twin_constants.items()}
-    dout64 = dout.astype(np.float64)
-
-    def signs(v: npt.NDArray[np.generic]) -> FloatArray:
-        return rng.choice(np.array([-1.0, 1.0]), size=v.shape)
-
-    def twin_error(
-        point: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]
-    ) -> dict[str, FloatArray]:
-        """``g_d - g_64`` at ``point``, the twin's parameters and constants set to the subject's."""
-        for n, p in params.items():
-            np.copyto(twin_params[n], p.astype(np.float64))
-        for n, c in constants.items():
-            np.copyto(twin_constants[n], c, casting="unsafe")
-        reference.forward({n: v.astype(np.float64) for n, v in point.items()})
-        twin = reference.backward(dout64)
-        return {
-            n: np.asarray(grads[n], np.float64) - np.asarray(twin[n], np.float64) for n in analytic
-        }
-
-    base = twin_error(inputs, analytic)
-    noise = {n: np.zeros_like(g) for n, g in analytic.items()}
-    try:
-        for k in range(8):
-
-            def moved(v: FloatArray, k: int = k) -> FloatArray:
-                return np.asarray(v * (1 + 4**k * eps * signs(v)), dtype=v.dtype)
-
-            for n, p in params.items():
-                np.copyto(p, moved(originals[n]))
-            for n, c in constants.items():
-                np.copyto(c, _one_ulp(fixed[n], signs(c)))
-            point = {n: moved(v) for n, v in inputs.items()}
-            subject.forward(point)
-            error = twin_error(point, subject.backward(dout))
-            for n, worst in noise.items():
-                np.maximum(worst, np.abs(error[n] - base[n]), out=worst)
-    finally:
-        for n, p in params.items():
-            np.copyto(p, originals[n])
-            np.copyto(twin_params[n], originals[n].astype(np.float64))
-        for n, c in constants.items():
-            np.copyto(c, fixed[n])
-        for n, c in twin_constants.items():
-            np.copyto(c, twin_fixed[n])
-    return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
-
-
-def _constants(subject: Differentiable) -> Mapping[str, FloatArray]:
-    """The subject's constants (live), or none if it declares none."""
-    return subject.constants if isinstance(subject, HasConstants) else {}
-
-
-def _one_ulp(values: npt.NDArray[np.generic], direction: FloatArray) -> npt.NDArray[np.generic]:
-    """``values`` moved by one ulp of their dtype towards ``sign(direction)·∞``; zeros stay,
-    so non-negative data (targets) stays non-negative."""
-    towards = np.where(direction > 0, np.inf, -np.inf).astype(values.dtype)
-    return np.where(values == 0, values, np.nextafter(values, towards))
-
-
-def _sensitivity(
-    reference: Differentiable,
-    inputs64: dict[str, FloatArray],
-    dout64: FloatArray,
-    names: set[str],
-    dtype: FloatDType,
-    rng: np.random.Generator,
-) -> dict[str, FloatArray]:
-    """How far a gradient moves per unit roundoff of ``dtype`` in the inputs, per array.
-
-    Moves every input and parameter by ``±eps_d`` relative (all up, then four random
-    sign patterns) on the float64 twin and takes half the spread of the resulting
-    gradients, divided by 2 to express it per ``u_d = eps_d / 2``. The result is the
-    largest spread over each array, for all its elements: a single element can sit on
-    a symmetry (two equal weights) that every pattern happens to preserve, but the
-    rounding of dtype ``d`` breaks it anyway.
-    """
-    eps = float(np.finfo(dtype).eps)
-    params = reference.parameters
-    originals = {name: p.copy() for name, p in params.items()}
-    spread: dict[str, FloatArray] = {
-        name: np.zeros_like(_value(name, inputs64, params)) for name in names
-    }
-
-    def random_signs(a: FloatArray) -> FloatArray:
-        return rng.choice(np.array([-1.0, 1.0]), size=a.shape)
-
-    patterns: list[Callable[[FloatArray], FloatArray]] = [np.ones_like] + [random_signs] * 4
-    try:
-        for pattern in patterns:
-            signs = {name: pattern(v) for name, v in {**inputs64, **originals}.items()}
-            grads = []
-            for sign in (1.0, -1.0):
-                moved = {n: v * (1 + sign * eps * signs[n]) for n, v in inputs64.items()}
-                for n, p in params.items():
-                    np.copyto(p, originals[n] * (1 + sign * eps * signs[n]))
-                reference.forward(moved)
-                grads.append(reference.backward(dout64))
-            for name in names:
-                diff = np.abs(
-                    np.asarray(grads[0][name], np.float64) - np.asarray(grads[1][name], np.float64)
-                )
-                spread[name] = np.maximum(spread[name], diff / 4)
-    finally:
-        for n, p in params.items():
-            np.copyto(p, originals[n])
-    return {name: np.full_like(s, np.max(s, initial=0.0)) for name, s in spread.items()}
-
-
-def _value(
-    name: str, inputs64: Mapping[str, FloatArray], params: Mapping[str, FloatArray]
-) -> FloatArray:
-    return inputs64[name] if name in inputs64 else params[name]
-
-
 def _near_kink(value: float, reach: float, declared: Sequence[float]) -> bool:
+    """Whether a declared kink lies within ``reach`` of ``value``."""
     return any(abs(value - k) <= reach for k in declared)
 
 
 def _straddles_kink(
     problem: _Problem,
     name: str,
-    where: tuple[int, ...] | FloatArray,
+    at: At,
     step: float,
     analytic: float,
     tolerance: float,
 ) -> bool:
     """Whether one-sided differences reveal a jump in the slope that the analytic value respects."""
-    centre = problem.phi(problem.inputs64)
-
-    def one_sided(h: float) -> tuple[float, float]:
-        plus = problem.phi_at(name, where, h)
-        minus = problem.phi_at(name, where, -h)
-        return (plus - centre) / h, (centre - minus) / h
-
-    forward, backward = one_sided(step)
+    centre = problem.phi()
+    forward, backward = problem.one_sided(name, at, step, centre)
     jump = abs(forward - backward)
     if jump <= tolerance:
         return False  # the two sides agree: smooth here, so the mismatch is real
-    small_forward, small_backward = one_sided(step / 4)
+    small_forward, small_backward = problem.one_sided(name, at, step / 4, centre)
     ratio = abs(small_forward - small_backward) / jump
     if 0.125 < ratio < 0.5:
         return False  # the gap shrank like h: curvature, not a kink
@@ -562,30 +260,16 @@ def _straddles_kink(
     return min(values) - slack <= analytic <= max(values) + slack
 
 
-def _tolerance(
-    problem: _Problem, step: float, trunc: float, grad_scale: float, sens: float, noise: float
-) -> float:
-    n = problem.accumulation
-    info = np.finfo(problem.subject_dtype)
-    u_d = float(info.eps) / 2
-    # An evaluation of φ also errs by up to η64/2 per operation where it underflows.
-    rounding = n * _U64 * (problem.scale / step + grad_scale) + n * _ETA64 / step
-    # Each rounding in dtype d errs by at most u_d·|v| + η_d/2, where η_d is the smallest
-    # subnormal: the absolute term is what products that underflow cost.
-    analytic = n * u_d * grad_scale + n * sens + n * float(info.smallest_subnormal) + 2 * noise
-    return trunc + rounding + analytic
-
-
 @dataclass(frozen=True)
 class _Probe:
-    """One comparison: along ``where`` (an element index or a direction) with ``step``.
+    """One comparison: at or along ``at`` (an element index or a direction) with ``step``.
 
-    ``analytic`` is the backward value to compare, ``grad_scale`` and ``sensitivity`` the
-    sizes that enter its rounding bound, ``near_kink`` whether the probe reaches a
-    declared kink, and ``label`` how the report names it.
+    ``analytic`` is the backward value to compare; ``grad_scale``, ``sensitivity`` and
+    ``noise`` are the error model's ``G``, ``s`` and ``m`` for the probe; ``near_kink``
+    says whether it reaches a declared kink and ``label`` how the report names it.
     """
 
-    where: tuple[int, ...] | FloatArray
+    at: At
     step: float
     analytic: float
     grad_scale: float
@@ -613,19 +297,14 @@ class _Tally:
         """Evaluate ``probe`` and fold its outcome into the tally."""
         self.checked += 1
         step, g = probe.step, probe.analytic
-        d_h = (
-            problem.phi_at(name, probe.where, step) - problem.phi_at(name, probe.where, -step)
-        ) / (2 * step)
-        d_2h = (
-            problem.phi_at(name, probe.where, 2 * step)
-            - problem.phi_at(name, probe.where, -2 * step)
-        ) / (4 * step)
-        tol = _tolerance(
-            problem, step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
+        d_h = problem.central(name, probe.at, step)
+        d_2h = problem.central(name, probe.at, 2 * step)
+        tol = problem.model.tolerance(
+            step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
         )
         error = abs(g - d_h)
         if error > tol:
-            if probe.near_kink or _straddles_kink(problem, name, probe.where, step, g, tol):
+            if probe.near_kink or _straddles_kink(problem, name, probe.at, step, g, tol):
                 self.kinks += 1
                 return
             self.mismatches += 1
@@ -663,27 +342,29 @@ class _Tally:
 
 
 def _rel(a: float, b: float) -> float:
+    """``|a - b| / max(|a|, |b|)``, 0 when both are 0."""
     denominator = max(abs(a), abs(b))
     return abs(a - b) / denominator if denominator > 0 else 0.0
 
 
 def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[float]) -> ArrayCheck:
+    """Probe every element of ``name`` with the step ``cbrt(eps64)·max(1, |θ_i|)``."""
     values = problem.values(name)
     grad = problem.analytic[name]
-    sens = problem.sensitivity[name]
-    magnitude = problem.magnitude[name]
+    sens = problem.model.sensitivity[name]
+    magnitude = problem.model.magnitude[name]
     grad_scale = float(np.max(magnitude)) if magnitude.size else 0.0
     tally = _Tally()
     for index in np.ndindex(values.shape):
         centre = float(values[index])
-        step = _CBRT_EPS64 * max(1.0, abs(centre))
+        step = step_size(centre, _F64)
         probe = _Probe(
-            where=index,
+            at=index,
             step=step,
             analytic=float(grad[index]),
             grad_scale=grad_scale,
             sensitivity=float(sens[index]),
-            noise=float(problem.noise[name][index]),
+            noise=float(problem.model.noise[name][index]),
             near_kink=_near_kink(centre, 2 * step, declared),
             label=tuple(int(i) for i in index),
         )
@@ -699,23 +380,25 @@ def _check_directional(
     directions: int,
     rng: np.random.Generator,
 ) -> ArrayCheck:
+    """Probe ``name`` along ``directions`` standard normal directions drawn from ``rng``."""
     values = problem.values(name)
     grad = problem.analytic[name]
-    sens = problem.sensitivity[name]
-    magnitude = max(1.0, float(np.max(np.abs(values)))) if values.size else 1.0
+    sens = problem.model.sensitivity[name]
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
     tally = _Tally()
     for k in range(directions):
         v = rng.standard_normal(values.shape)
         abs_v = np.abs(v)
-        step = _CBRT_EPS64 * magnitude / max(float(np.max(abs_v)), 1e-300)
+        # The element that v moves most moves by the step full mode gives the largest value.
+        step = step_size(largest, _F64) / max(float(np.max(abs_v)), 1e-300)
         reach = 2 * step * abs_v
         probe = _Probe(
-            where=v,
+            at=v,
             step=step,
             analytic=float(np.sum(grad * v)),
-            grad_scale=float(np.sum(problem.magnitude[name] * abs_v)),
+            grad_scale=float(np.sum(problem.model.magnitude[name] * abs_v)),
             sensitivity=float(np.sum(sens * abs_v)),
-            noise=float(np.sum(problem.noise[name] * abs_v)),
+            noise=float(np.sum(problem.model.noise[name] * abs_v)),
             near_kink=any(bool(np.any(np.abs(values - kink) <= reach)) for kink in declared),
             label=(k,),
         )

@@ -49,13 +49,13 @@ Factory: TypeAlias = Callable[[FloatDType], Differentiable]
 
 @runtime_checkable
 class HasConstants(Protocol):
-    """A :class:`Differentiable` that also computes with fixed float data it is not
-    differentiated in: soft targets, say.
+    """A :class:`Differentiable` that also computes with fixed float data, such as soft targets.
 
-    The checker's rounding bound covers the rounding of every value the subject
-    computes with, so it moves these by a unit roundoff too (on the float64 twin, in
-    place, restoring them afterwards); that is how ``s·y - t`` with ``y ≈ t`` gets its
-    due in float32. A subject without fixed float data need not implement this.
+    The checker does not differentiate in these constants, but moves them by one ulp
+    (in place, restoring them) to measure their share in the rounding of the gradient:
+    that is how ``s·y - t`` with ``y ≈ t`` gets its due in float32 (see
+    docs/gradcheck-error-model.md). A subject without fixed float data need not
+    implement this.
     """
 
     @property
@@ -112,7 +112,11 @@ class _LayerSubject(abc.ABC):
 
     @property
     def parameters(self) -> Mapping[str, FloatArray]:
-        """The live parameter arrays, by attribute name."""
+        """The live parameter arrays, by attribute name.
+
+        Raises:
+            ArgumentTypeError: a parameter attribute is not a NumPy array.
+        """
         return {n: self._attribute(n, "parameter") for n in self._param_names}
 
     @abc.abstractmethod
@@ -124,7 +128,11 @@ class _LayerSubject(abc.ABC):
         """Run the layer's backward and return the gradient of each input."""
 
     def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
-        """The input gradients, then ``d<name>`` for each parameter ``name``."""
+        """The input gradients, then ``d<name>`` for each parameter ``name``.
+
+        Raises:
+            ArgumentTypeError: a gradient attribute ``d<name>`` is not a NumPy array.
+        """
         grads = self._input_gradients(dout)
         grads.update({n: self._attribute("d" + n, "gradient") for n in self._param_names})
         return grads
@@ -234,6 +242,11 @@ class NetworkSubject:
         return np.asarray(self.network.loss(self._x, self.t), dtype=dtype)
 
     def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
+        """The network's ``gradient`` at the last forward's ``x``, times the scalar ``dout``.
+
+        Raises:
+            NotForwardedError: ``forward`` has not run yet.
+        """
         if self._x is None:
             raise NotForwardedError(f"{self.name}: backward() was called before forward().")
         scale = np.asarray(dout)

@@ -1,15 +1,11 @@
 """The Taylor-remainder test: a gradient check that needs no tolerance.
 
-For a smooth ``φ(θ) = ⟨f(θ), dout⟩`` and a direction ``v``,
+For a smooth ``φ(θ) = ⟨f(θ), dout⟩`` and a direction ``v``, the remainder
 ``r(h) = |φ(θ + h·v) - φ(θ) - h·⟨g, v⟩|`` is ``O(h²)`` exactly when ``g`` is the gradient;
-any error ``δ`` in ``g`` leaves a term ``h·|⟨δ, v⟩|``, and ``r`` then falls only as
-``O(h)``. Halving ``h`` must therefore divide the remainder by about 4: the observed
-order ``log2(r(h) / r(h/2))`` tends to 2 for a right gradient and to 1 for a wrong one.
-
-Only remainders well above rounding carry information, so each is compared with the
-rounding floor at its step (see :attr:`TaylorReport.noise_floors`). The test fails when
-the three smallest usable steps all show an order below 1.5, the midpoint of 1 and 2:
-the signature of a first-order error. No error magnitude is compared with a threshold.
+an error ``δ`` in ``g`` leaves a term ``h·|⟨δ, v⟩|``, and ``r`` falls only as ``O(h)``.
+So the observed order ``log2(r(h) / r(h/2))`` tends to 2 for a right gradient and to 1
+for a wrong one. Only remainders well above their rounding floor count; the test fails
+when the last three usable orders are all below 1.5.
 """
 
 from __future__ import annotations
@@ -61,11 +57,9 @@ class TaylorReport:
     def passed(self) -> bool:
         """False only when the last three usable orders are all below 1.5 (first order).
 
-        Fewer than three usable orders means the remainder never stood clear of
-        rounding long enough: a gradient error that small cannot be resolved, which is
-        not evidence of one. One order of the last three at 1.5 or more is a remainder
-        still bending towards second order (for instance just past a step where its
-        quadratic and cubic terms cancel), which a first-order error never does.
+        Fewer than three usable orders is no evidence of an error (one too small to
+        resolve above rounding); one order of 1.5 or more among the last three is a
+        remainder still bending towards second order, which a first-order error never is.
         """
         tail = self.orders[-3:]
         return len(tail) < 3 or any(order >= 1.5 for order in tail)
@@ -95,7 +89,10 @@ def taylor_test(
     returns a gradient for; ``h`` runs from ``first_step`` through ``halvings`` halvings,
     far enough for the remainder to reach its rounding floor, which is measured (see
     :attr:`TaylorReport.noise_floors`), not assumed. ``dout`` defaults to a standard
-    normal draw from ``rng``.
+    normal draw from ``rng``. The subject's parameters are restored afterwards.
+
+    Raises:
+        DtypeError: an input is not real (complex, object, ...).
     """
     generator = np.random.default_rng(rng)
     subject = make(_F64)

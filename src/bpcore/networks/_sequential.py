@@ -9,10 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType, as_dtype
+from bpcore._finite_difference import central_gradient
 from bpcore._targets import validate_targets
 from bpcore.errors import ShapeError
 from bpcore.layers import Affine, SoftmaxWithLoss
-from bpcore.networks._numgrad import central_difference
 
 
 class Layer(Protocol):
@@ -146,4 +146,4 @@ class SequentialNet(abc.ABC):
         def loss() -> float:
             return self.loss(x_net, t)
 
-        return {key: central_difference(loss, param) for key, param in self.params.items()}
+        return {key: central_gradient(loss, param) for key, param in self.params.items()}

@@ -1,0 +1,336 @@
+"""The checker's error model: a rounding and truncation bound for each finite-difference probe.
+
+``tol = trunc + round + analytic`` is derived in docs/gradcheck-error-model.md; the
+function and field names below follow its symbols (``G``, ``s``, ``m``, ``S``, ``n``).
+Every size is measured on the layer at the point checked, none is picked by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bpcore._arrays import FloatArray, FloatDType
+from bpcore.gradcheck._subjects import Differentiable, HasConstants
+
+_U64 = float(np.finfo(np.float64).eps) / 2
+_ETA64 = float(np.finfo(np.float64).smallest_subnormal)
+
+EXACT_TERMS_LIMIT = 64
+"""Up to this many ``dout`` elements, :func:`term_magnitude` is computed exactly."""
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorModel:
+    """The measured sizes that bound one check's errors, per input and parameter name.
+
+    Attributes:
+        dtype: the subject's dtype ``d``, whose unit roundoff ``u_d`` the analytic
+            gradient carries.
+        magnitude: ``G`` per element: the size of the terms each gradient element sums.
+        sensitivity: ``s``: how far the gradient moves per unit roundoff of ``d`` in
+            the inputs and parameters, the largest over the array, for every element.
+        noise: ``m``: the subject's own rounding noise, the largest over the array.
+        scale: ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``, the size of ``φ``'s terms.
+        accumulation: ``n``, the largest array size involved, plus 4.
+    """
+
+    dtype: FloatDType
+    magnitude: dict[str, FloatArray]
+    sensitivity: dict[str, FloatArray]
+    noise: dict[str, FloatArray]
+    scale: float
+    accumulation: int
+
+    def tolerance(
+        self, step: float, truncation: float, grad_scale: float, sensitivity: float, noise: float
+    ) -> float:
+        """``trunc + n·u64·(S/h + G) + n·η64/h + n·u_d·G + n·s + n·η_d + 2m`` for one probe.
+
+        ``truncation = |D_2h - D_h|``; ``grad_scale``, ``sensitivity`` and ``noise`` are
+        the probe's ``G``, ``s`` and ``m``; ``η`` is the smallest subnormal of a dtype.
+        """
+        n = self.accumulation
+        info = np.finfo(self.dtype)
+        u_d = float(info.eps) / 2
+        # An evaluation of φ also errs by up to η64/2 per operation where it underflows.
+        rounding = n * _U64 * (self.scale / step + grad_scale) + n * _ETA64 / step
+        # Each rounding in dtype d errs by at most u_d·|v| + η_d/2, where η_d is the smallest
+        # subnormal: the absolute term is what products that underflow cost.
+        analytic = (
+            n * u_d * grad_scale + n * sensitivity + n * float(info.smallest_subnormal) + 2 * noise
+        )
+        return truncation + rounding + analytic
+
+
+def measure(
+    subject: Differentiable,
+    reference: Differentiable,
+    inputs: Mapping[str, FloatArray],
+    dout: FloatArray,
+    analytic: Mapping[str, FloatArray],
+    *,
+    dtype: FloatDType,
+    rng: np.random.Generator,
+) -> ErrorModel:
+    """Measure the :class:`ErrorModel` of ``subject`` at ``inputs``, against its float64 twin.
+
+    ``inputs`` and ``dout`` are in the subject's ``dtype``, ``analytic`` is the
+    subject's gradient there (float64, by name), and ``reference`` holds the
+    subject's parameter values in float64. Both are left with those values.
+    """
+    noise = _subject_noise(subject, reference, inputs, dout, analytic, rng)
+    inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs.items()}
+    dout64 = dout.astype(np.float64)
+    terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
+    scale = float(np.sum(np.abs(terms)))
+    for name, grad in analytic.items():
+        scale += float(np.sum(np.abs(grad * _value(name, inputs64, reference.parameters))))
+    return ErrorModel(
+        dtype=dtype,
+        magnitude=_magnitude(reference, inputs64, dout64, analytic),
+        noise=noise,
+        sensitivity=_sensitivity(reference, inputs64, dout64, set(analytic), dtype, rng),
+        scale=scale,
+        accumulation=max([dout64.size, *(a.size for a in analytic.values())]) + 4,
+    )
+
+
+def term_magnitude(
+    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
+) -> dict[str, FloatArray]:
+    """The size of the terms backward sums into each gradient element: ``Σ_j |dout_j|·|J_ji|``.
+
+    ``J`` is the Jacobian of the output in input or parameter ``i``. A rounding bound
+    ``n·u·size`` needs this size: ``|g|`` alone understates it where the terms cancel.
+    Backward is linear in ``dout``, so for a ``dout`` of up to
+    :data:`EXACT_TERMS_LIMIT` elements each term is computed on its own (one backward
+    per element of ``dout``) and their absolute values summed: exact. Beyond, it is
+    estimated from ``|dout|`` and three random sign patterns of it (a fixed seed),
+    keeping the largest result.
+
+    Runs ``subject.forward(inputs)`` once, then backward; returns a float64 array of
+    each gradient's shape, keyed like ``subject.backward``'s result.
+    """
+    subject.forward(inputs)
+    size: dict[str, FloatArray] = {}
+
+    def accumulate(d: FloatArray, combine: Callable[[FloatArray, FloatArray], FloatArray]) -> None:
+        for name, g in subject.backward(np.asarray(d, dtype=dout.dtype)).items():
+            g_abs = np.abs(np.asarray(g, dtype=np.float64))
+            size[name] = g_abs if name not in size else combine(size[name], g_abs)
+
+    magnitude = np.abs(dout)
+    if dout.size <= EXACT_TERMS_LIMIT:
+        for j in range(dout.size):
+            single = np.zeros_like(dout)
+            single.flat[j] = magnitude.flat[j]
+            accumulate(single, np.add)
+        return size
+    signs = np.random.default_rng(0)
+    for pattern in range(4):
+        d = magnitude if pattern == 0 else magnitude * signs.choice([-1.0, 1.0], size=dout.shape)
+        accumulate(d, np.maximum)
+    return size
+
+
+def _magnitude(
+    reference: Differentiable,
+    inputs64: Mapping[str, FloatArray],
+    dout64: FloatArray,
+    analytic: Mapping[str, FloatArray],
+) -> dict[str, FloatArray]:
+    """``G = max(|g|, term_magnitude, constant_terms)`` per element."""
+    size = term_magnitude(reference, inputs64, dout64)
+    from_constants = constant_terms(reference, inputs64, dout64)
+    return {
+        n: np.maximum(np.maximum(np.abs(g), size[n]), from_constants.get(n, 0.0))
+        for n, g in analytic.items()
+    }
+
+
+def constant_terms(
+    subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
+) -> dict[str, FloatArray]:
+    """The constants' share in each gradient element: ``Σ_j |∂g/∂c_j|·|c_j|``.
+
+    Each constant ``c_j`` of a :class:`HasConstants` subject (soft targets) is moved by
+    one ulp of its own dtype (zeros stay: they have no share), and the change of the
+    gradient is scaled to ``|Δg|·|c_j| / |Δc_j|``; the shares add without cancelling.
+    Up to :data:`EXACT_TERMS_LIMIT` elements each constant element moves on its own;
+    beyond, all of them along four random sign patterns (a fixed seed), keeping the
+    largest. Empty for a subject without constants; the constants and the subject's
+    forward state are restored.
+    """
+    constants = _constants(subject)
+    if not constants:
+        return {}
+    subject.forward(inputs)
+    base = {n: np.asarray(g, np.float64) for n, g in subject.backward(dout).items()}
+    size: dict[str, FloatArray] = {n: np.zeros_like(g) for n, g in base.items()}
+    signs = np.random.default_rng(0)
+    for live in constants.values():
+        original = live.copy()
+        magnitude = np.abs(original.astype(np.float64))
+        exact = live.size <= EXACT_TERMS_LIMIT
+        moves: list[FloatArray] = (
+            [np.eye(1, live.size, j).reshape(live.shape) for j in range(live.size)]
+            if exact
+            else [signs.choice([-1.0, 1.0], size=live.shape) for _ in range(4)]
+        )
+        try:
+            for direction in moves:
+                moved = np.where(direction != 0, _one_ulp(original, direction), original)
+                np.copyto(live, moved)
+                step = np.abs(moved.astype(np.float64) - original.astype(np.float64))
+                # |Δc| is one ulp where moved: the share per unit of c, times |c|.
+                scale = float(np.sum(magnitude * (step > 0))) / max(float(np.sum(step)), 1e-300)
+                subject.forward(inputs)
+                for n, g in subject.backward(dout).items():
+                    if n in size:
+                        change = np.abs(np.asarray(g, np.float64) - base[n]) * scale
+                        size[n] = size[n] + change if exact else np.maximum(size[n], change)
+        finally:
+            np.copyto(live, original)
+    subject.forward(inputs)  # leave the twin at the point, as it was found
+    return size
+
+
+def _subject_noise(
+    subject: Differentiable,
+    reference: Differentiable,
+    inputs: Mapping[str, FloatArray],
+    dout: FloatArray,
+    analytic: Mapping[str, FloatArray],
+    rng: np.random.Generator,
+) -> dict[str, FloatArray]:
+    """``m = max_k |e_k - e_0|`` with ``e_k = g_d(θ_k) - g_64(θ_k)``, the largest over each array.
+
+    ``θ_0`` is the point; ``θ_k`` moves inputs and parameters to ``θ·(1 ± 4^k·eps_d)``
+    (``k = 0..7``, random signs, rounded to ``d``) and constants by one ulp (zeros
+    stay). The subject and its twin get the same moved values, so the true change of
+    the gradient cancels, and so does a systematic error (a bug): only rounding noise
+    is left. Zero in float64. Parameters and constants of both are restored.
+    """
+    eps = float(np.finfo(dout.dtype).eps)  # dout is in the subject's dtype
+    params, twin_params = subject.parameters, reference.parameters
+    constants = _constants(subject)
+    twin_constants = _constants(reference)
+    originals = {n: p.copy() for n, p in params.items()}
+    fixed = {n: c.copy() for n, c in constants.items()}
+    twin_fixed = {n: c.copy() for n, c in twin_constants.items()}
+    dout64 = dout.astype(np.float64)
+
+    def signs(v: npt.NDArray[np.generic]) -> FloatArray:
+        return rng.choice(np.array([-1.0, 1.0]), size=v.shape)
+
+    def twin_error(
+        point: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]
+    ) -> dict[str, FloatArray]:
+        """``g_d - g_64`` at ``point``, the twin's parameters and constants set to the subject's."""
+        for n, p in params.items():
+            np.copyto(twin_params[n], p.astype(np.float64))
+        for n, c in constants.items():
+            np.copyto(twin_constants[n], c, casting="unsafe")
+        reference.forward({n: v.astype(np.float64) for n, v in point.items()})
+        twin = reference.backward(dout64)
+        return {
+            n: np.asarray(grads[n], np.float64) - np.asarray(twin[n], np.float64) for n in analytic
+        }
+
+    base = twin_error(inputs, analytic)
+    noise = {n: np.zeros_like(g) for n, g in analytic.items()}
+    try:
+        for k in range(8):
+
+            def moved(v: FloatArray, k: int = k) -> FloatArray:
+                return np.asarray(v * (1 + 4**k * eps * signs(v)), dtype=v.dtype)
+
+            for n, p in params.items():
+                np.copyto(p, moved(originals[n]))
+            for n, c in constants.items():
+                np.copyto(c, _one_ulp(fixed[n], signs(c)))
+            point = {n: moved(v) for n, v in inputs.items()}
+            subject.forward(point)
+            error = twin_error(point, subject.backward(dout))
+            for n, worst in noise.items():
+                np.maximum(worst, np.abs(error[n] - base[n]), out=worst)
+    finally:
+        for n, p in params.items():
+            np.copyto(p, originals[n])
+            np.copyto(twin_params[n], originals[n].astype(np.float64))
+        for n, c in constants.items():
+            np.copyto(c, fixed[n])
+        for n, c in twin_constants.items():
+            np.copyto(c, twin_fixed[n])
+    return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
+
+
+def _constants(subject: Differentiable) -> Mapping[str, FloatArray]:
+    """The subject's constants (live), or none if it declares none."""
+    return subject.constants if isinstance(subject, HasConstants) else {}
+
+
+def _one_ulp(values: npt.NDArray[np.generic], direction: FloatArray) -> npt.NDArray[np.generic]:
+    """``values`` moved by one ulp of their dtype towards ``sign(direction)·∞``; zeros stay,
+    so non-negative data (targets) stays non-negative."""
+    towards = np.where(direction > 0, np.inf, -np.inf).astype(values.dtype)
+    return np.where(values == 0, values, np.nextafter(values, towards))
+
+
+def _sensitivity(
+    reference: Differentiable,
+    inputs64: dict[str, FloatArray],
+    dout64: FloatArray,
+    names: set[str],
+    dtype: FloatDType,
+    rng: np.random.Generator,
+) -> dict[str, FloatArray]:
+    """``s``: half the spread of the twin's gradient under ``±eps_d`` relative moves, per ``u_d``.
+
+    Every input and parameter moves by ``θ·(1 ± eps_d·σ)``, with signs ``σ`` all ``+1``
+    and then four random patterns; the spread of the two gradients, divided by 4, is
+    per unit roundoff. The largest over each array applies to all its elements: one
+    element can sit on a symmetry (two equal weights) that every pattern preserves,
+    but the rounding of ``d`` breaks it anyway. The twin's parameters are restored.
+    """
+    eps = float(np.finfo(dtype).eps)
+    params = reference.parameters
+    originals = {name: p.copy() for name, p in params.items()}
+    spread: dict[str, FloatArray] = {
+        name: np.zeros_like(_value(name, inputs64, params)) for name in names
+    }
+
+    def random_signs(a: FloatArray) -> FloatArray:
+        return rng.choice(np.array([-1.0, 1.0]), size=a.shape)
+
+    patterns: list[Callable[[FloatArray], FloatArray]] = [np.ones_like] + [random_signs] * 4
+    try:
+        for pattern in patterns:
+            signs = {name: pattern(v) for name, v in {**inputs64, **originals}.items()}
+            grads = []
+            for sign in (1.0, -1.0):
+                moved = {n: v * (1 + sign * eps * signs[n]) for n, v in inputs64.items()}
+                for n, p in params.items():
+                    np.copyto(p, originals[n] * (1 + sign * eps * signs[n]))
+                reference.forward(moved)
+                grads.append(reference.backward(dout64))
+            for name in names:
+                diff = np.abs(
+                    np.asarray(grads[0][name], np.float64) - np.asarray(grads[1][name], np.float64)
+                )
+                spread[name] = np.maximum(spread[name], diff / 4)
+    finally:
+        for n, p in params.items():
+            np.copyto(p, originals[n])
+    return {name: np.full_like(s, np.max(s, initial=0.0)) for name, s in spread.items()}
+
+
+def _value(
+    name: str, inputs64: Mapping[str, FloatArray], params: Mapping[str, FloatArray]
+) -> FloatArray:
+    """Input ``name`` if there is one, else parameter ``name``."""
+    return inputs64[name] if name in inputs64 else params[name]

@@ -1,0 +1,178 @@
+"""The checker's adapters: unary, binary, loss and network layers seen as Differentiable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcore import ArgumentTypeError, MulLayer, SoftmaxWithLoss
+from bpcore.gradcheck import (
+    HasConstants,
+    LossSubject,
+    binary,
+    check_gradients,
+    loss,
+    network,
+    unary,
+)
+from bpcore.networks import TwoLayerNet
+from tests.helpers import assert_error
+
+
+class _ScaledProduct:
+    """``out = w·x·y`` with a parameter ``w`` of shape (1,): a binary layer with parameters."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.w = np.array([1.5], dtype=dtype)
+        self.dw: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        self.x, self.y = x, y
+        return np.asarray(self.w * x * y)
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.dw = np.asarray(np.sum(dout * self.x * self.y), dtype=self.w.dtype).reshape(1)
+        return np.asarray(dout * self.w * self.y), np.asarray(dout * self.w * self.x)
+
+
+def test_binary_adapter_checks_parameters_and_builds_in_both_dtypes() -> None:
+    """binary(..., params=...) checks the layer's parameters too, and builds the layer in
+    the subject's dtype and in float64 for the reference twin."""
+    built: list[np.dtype] = []
+
+    def make(dtype: np.dtype) -> _ScaledProduct:
+        built.append(np.dtype(dtype))
+        return _ScaledProduct(dtype)
+
+    rng = np.random.default_rng(11)
+    inputs: dict[str, np.ndarray] = {
+        "x": rng.standard_normal(3).astype(np.float32),
+        "y": rng.standard_normal(3),
+    }
+    report = check_gradients(binary(make, params=("w",)), inputs, dtype=np.float32, rng=12)
+    assert {(c.name, c.role) for c in report.checks} == {
+        ("x", "input"),
+        ("y", "input"),
+        ("w", "parameter"),
+    }
+    assert report.passed
+    assert built[:2] == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
+def test_network_adapter_builds_in_both_dtypes() -> None:
+    """network(make, t) builds the network in the subject's dtype and in float64."""
+    built: list[np.dtype] = []
+
+    def make(dtype: np.dtype) -> TwoLayerNet:
+        built.append(np.dtype(dtype))
+        return TwoLayerNet(3, 4, 2, weight_init_std=0.5, rng=13, dtype=dtype)
+
+    x = np.random.default_rng(14).standard_normal((2, 3)).astype(np.float32)
+    check_gradients(network(make, np.array([0, 1])), {"x": x}, rng=15)
+    assert built[:2] == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
+def test_checker_reports_each_adapted_layer_by_its_class_name() -> None:
+    """binary, loss and network adapters check their layer and report it by class name."""
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    t = np.array([0, 2])
+    cases = [
+        (binary(lambda _: MulLayer()), {"x": x, "y": y}, "MulLayer"),
+        (loss(lambda _: SoftmaxWithLoss(), t), {"x": x}, "SoftmaxWithLoss"),
+        (
+            network(lambda dtype: TwoLayerNet(3, 4, 3, weight_init_std=0.5, rng=7, dtype=dtype), t),
+            {"x": x},
+            "TwoLayerNet",
+        ),
+    ]
+    for make, inputs, name in cases:
+        report = check_gradients(make, inputs, rng=8)
+        assert report.subject == name
+        assert report.passed
+
+
+class _WeightedSquaredLoss:
+    """``L = ½ Σ W·(x - t)²`` with a parameter ``W``: a loss layer that has parameters."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.W = np.linspace(0.5, 2.0, 6).reshape(2, 3).astype(dtype)
+        self.dW: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:
+        self.diff = x - t
+        return float(0.5 * np.sum(self.W * self.diff**2))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self.dW = np.asarray(dout * 0.5 * self.diff**2)
+        return np.asarray(dout * self.W * self.diff)
+
+
+def test_loss_adapter_checks_the_loss_layers_parameters() -> None:
+    """loss(..., params=...) checks the named parameters of a loss layer as well as x."""
+    t = np.zeros((2, 3))
+    x = np.random.default_rng(9).standard_normal((2, 3))
+    report = check_gradients(loss(_WeightedSquaredLoss, t, params=("W",)), {"x": x}, rng=10)
+    assert {(c.name, c.role) for c in report.checks} == {("x", "input"), ("W", "parameter")}
+    assert report.passed
+
+
+class _ListParameter:
+    """A layer whose parameter ``W`` is a list, not an array."""
+
+    def __init__(self) -> None:
+        self.W = [1.0]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.asarray(dout)
+
+
+class _ForgetfulAffine:
+    """An Affine-like layer whose backward never sets ``db``."""
+
+    def __init__(self) -> None:
+        self.W, self.b = np.eye(2), np.zeros(2)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x @ self.W + self.b)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self.dW = np.zeros((2, 2))
+        return np.asarray(dout @ self.W.T)
+
+
+def test_a_missing_or_non_array_attribute_is_named() -> None:
+    """A gradient attribute never set, or a parameter that is not an array, is reported
+    by layer, role, attribute and the type found."""
+    x = {"x": np.ones((1, 2))}
+    error = assert_error(
+        ArgumentTypeError,
+        lambda: check_gradients(unary(lambda _: _ForgetfulAffine(), params=("W", "b")), x),
+        callee="_ForgetfulAffine",
+        expected="gradient attribute `db` to be a numpy array",
+        got="NoneType",
+    )
+    assert isinstance(error, TypeError)
+    assert_error(
+        ArgumentTypeError,
+        lambda: check_gradients(unary(lambda _: _ListParameter(), params=("W",)), x),
+        callee="_ListParameter",
+        expected="parameter attribute `W` to be a numpy array",
+        got="list",
+    )
+
+
+def test_loss_subjects_own_their_targets_and_declare_float_ones() -> None:
+    """Soft targets are the subject's own constants; the caller's array is never touched."""
+    soft = np.array([[0.25, 0.75], [0.5, 0.5]], dtype=np.float32)
+    before = soft.tobytes()
+    subject = LossSubject(SoftmaxWithLoss(), soft)
+    assert isinstance(subject, HasConstants)
+    assert set(subject.constants) == {"t"}
+    assert not np.shares_memory(subject.constants["t"], soft)
+    assert LossSubject(SoftmaxWithLoss(), np.array([0, 1])).constants == {}
+    x = np.array([[0.3, -0.2], [1.0, 0.1]], dtype=np.float32)
+    assert check_gradients(loss(lambda _: SoftmaxWithLoss(), soft), {"x": x}, rng=0).passed
+    assert soft.tobytes() == before

@@ -1,0 +1,158 @@
+"""taylor_test and its report: the remainder's observed order, which needs no tolerance."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bpcore import Affine, Relu, Sigmoid
+from bpcore._arrays import FloatArray, FloatDType
+from bpcore.gradcheck import TaylorReport, taylor_test, unary
+
+RNG = np.random.default_rng(0)
+W = RNG.standard_normal((4, 3))
+B = RNG.standard_normal(3)
+X = RNG.standard_normal((5, 4))
+
+
+def _affine(dtype: FloatDType) -> Affine:
+    return Affine(W.astype(dtype), B.astype(dtype))
+
+
+class _Scaled:
+    """An Affine whose dx is scaled by (1 + delta): a wrong backward of known size."""
+
+    def __init__(self, dtype: FloatDType, delta: float) -> None:
+        self.inner = _affine(dtype)
+        self.W, self.b = self.inner.W, self.inner.b
+        self.delta = delta
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dx = self.inner.backward(dout)
+        self.dW, self.db = self.inner.dW, self.inner.db
+        return dx * (1 + self.delta)
+
+
+def test_taylor_remainder_of_a_right_gradient_is_second_order() -> None:
+    """Sigmoid and Affine give observed orders near 2."""
+    for make, inputs in (
+        (unary(lambda _: Sigmoid()), {"x": X}),
+        (unary(_affine, params=("W", "b")), {"x": X}),
+    ):
+        report = taylor_test(make, inputs, rng=0)
+        assert report.passed, str(report)
+        assert report.observed_order is not None
+        assert math.isclose(report.observed_order, 2.0, abs_tol=0.2)
+
+
+def test_taylor_remainder_of_a_wrong_gradient_is_first_order() -> None:
+    """A 1e-6 relative error in dx shows up as order 1, with no tolerance involved."""
+    report = taylor_test(
+        unary(lambda dtype: _Scaled(dtype, 1e-6), params=("W", "b")), {"x": X}, rng=0
+    )
+    assert not report.passed
+    assert report.observed_order is not None
+    assert math.isclose(report.observed_order, 1.0, abs_tol=0.2)
+    assert "FIRST ORDER" in str(report)
+
+
+def test_taylor_test_of_an_affine_map_is_exact_to_rounding() -> None:
+    """For ReLU away from its kink the remainder is at rounding level: exact, and passing."""
+    x = np.array([[1.5, -2.0, 3.0]])
+    report = taylor_test(unary(lambda _: Relu()), {"x": x}, rng=0, first_step=1e-3)
+    assert report.observed_order is None
+    assert report.passed
+
+
+def test_taylor_test_runs_twenty_halvings_from_a_sixteenth_by_default() -> None:
+    """Without step arguments the steps are 2⁻⁴, 2⁻⁵, ..., 2⁻²³: twenty halvings."""
+    report = taylor_test(unary(lambda _: Sigmoid()), {"x": np.array([[0.5, -1.0]])}, rng=0)
+    assert report.steps == tuple(2.0**-k for k in range(4, 24))
+    assert len(report.remainders) == len(report.noise_floors) == 20
+
+
+def test_taylor_test_evaluates_float32_points_in_float64() -> None:
+    """A float32 point is checked in float64: a right gradient passes at second order."""
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    report = taylor_test(unary(lambda _: Sigmoid()), {"x": x}, rng=1)
+    assert report.passed
+    assert report.observed_order is not None
+    assert report.observed_order > 1.5
+
+
+class _DoutDtypeSigmoid:
+    """A user's sigmoid whose backward computes in the dtype of the ``dout`` it is given."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.y = 1 / (1 + np.exp(-x))
+        return np.asarray(self.y)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.asarray(dout * self.y * (1 - self.y), dtype=np.asarray(dout).dtype)
+
+
+def test_taylor_test_uses_a_given_dout_as_float64() -> None:
+    """A given dout is used, as float64: zeros make every remainder exactly 0, and a float32
+    dout gives the report of its float64 value even for a backward that computes in the
+    dtype of the dout it receives."""
+    x = np.random.default_rng(2).standard_normal((2, 3))
+    report = taylor_test(unary(lambda _: Sigmoid()), {"x": x}, dout=np.zeros((2, 3)), rng=3)
+    assert report.remainders == (0.0,) * len(report.steps)
+    dout32 = np.random.default_rng(4).standard_normal((2, 3)).astype(np.float32)
+    make = unary(lambda _: _DoutDtypeSigmoid())
+    as_given = taylor_test(make, {"x": x}, dout=dout32, rng=5)
+    as_float64 = taylor_test(make, {"x": x}, dout=dout32.astype(np.float64), rng=5)
+    assert as_given.remainders == as_float64.remainders
+
+
+def _taylor_report(orders: tuple[float, ...], observed: float | None) -> TaylorReport:
+    return TaylorReport(
+        subject="Layer",
+        steps=(0.5, 0.25),
+        remainders=(1e-2, 2.5e-3),
+        noise_floors=(1e-9, 2e-9),
+        orders=orders,
+        observed_order=observed,
+    )
+
+
+@pytest.mark.parametrize(
+    ("orders", "observed", "summary"),
+    [
+        ((2.0, 2.0, 2.0), 2.0, "observed order 2.00 (second order)"),
+        ((1.0, 1.0, 1.0), 1.0, "observed order 1.00 (FIRST ORDER: the gradient is wrong)"),
+        ((), None, "observed order none usable (second order)"),
+    ],
+    ids=["second", "first", "none"],
+)
+def test_taylor_report_text(
+    orders: tuple[float, ...], observed: float | None, summary: str
+) -> None:
+    """The Taylor report states the order and the verdict, then one row per step."""
+    report = _taylor_report(orders, observed)
+    head, *rows = str(report).split("\n")
+    assert head == f"Layer Taylor remainder: {summary}"
+    assert len(rows) == len(report.steps)
+    for row, h, r, floor in zip(
+        rows, report.steps, report.remainders, report.noise_floors, strict=True
+    ):
+        assert row.split() == [f"h={h:.3e}", f"r(h)={r:.3e}", f"floor={floor:.1e}"]
+
+
+def test_taylor_report_with_ragged_columns_refuses_to_print() -> None:
+    """A hand-built report whose columns differ in length is rejected when printed."""
+    report = TaylorReport(
+        subject="Layer",
+        steps=(0.5, 0.25),
+        remainders=(1e-2,),
+        noise_floors=(1e-9, 2e-9),
+        orders=(),
+        observed_order=None,
+    )
+    with pytest.raises(ValueError, match="zip"):
+        str(report)
