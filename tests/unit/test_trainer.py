@@ -790,6 +790,26 @@ def test_resume_refuses_optimizer_state_of_another_optimizer(tmp_path: Path) -> 
     assert momentum.state_dict() == {}
 
 
+def test_resume_refuses_parameters_of_another_network_and_keeps_the_optimizer(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint whose parameters do not fit the network is a CheckpointError, and the
+    optimizer keeps its own state, not the checkpoint's moments."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), optimizer=Adam(lr=0.01), epochs=1, checkpoint=path).fit()
+    wider = MultiLayerNet(FEATURES, (9,), CLASSES, rng=0)
+    adam = Adam(lr=0.01)
+    fresh = adam.state_dict()
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(wider, optimizer=adam).resume(path),
+        callee="restore_into",
+        expected="shape (4, 9)",
+        got="shape (4, 8)",
+    )
+    _assert_same_params(adam.state_dict(), fresh)
+
+
 # --- Ctrl-C -------------------------------------------------------------------------
 
 

@@ -361,18 +361,18 @@ class Trainer:
 
     def _restore(self, loaded: Checkpoint, where: str) -> None:
         """Put the parameters and, if it keeps any, the optimizer's state back; all or nothing."""
+        params = self._network.params
+        before = {key: p.copy() for key, p in params.items()}
+        restore_into(params, loaded)  # checks every array before it writes any
         optimizer = self._optimizer
         if not isinstance(optimizer, StatefulOptimizer):
-            restore_into(self._network.params, loaded)
             return
-        before = optimizer.state_dict()
         try:
+            # Loaded last: a started optimizer cannot be put back to an empty state.
             optimizer.load_state_dict(loaded.state)
-            restore_into(self._network.params, loaded)
         except (ValueError, TypeError) as error:
-            optimizer.load_state_dict(before)
-            if isinstance(error, CheckpointError):
-                raise
+            for key, p in params.items():
+                np.copyto(p, before[key])
             raise CheckpointError(
                 f"{where}: expected optimizer state that {type(optimizer).__name__} accepts, "
                 f"got state it refuses: {error}"
