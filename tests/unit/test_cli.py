@@ -14,13 +14,20 @@ import pytest
 
 import bpcore.datasets
 from bpcore._arrays import FloatArray
-from bpcore.checkpoint import load_checkpoint
+from bpcore.checkpoint import MetaValue, load_checkpoint, save_checkpoint
 from bpcore.cli import _parser, _train, main
 from bpcore.cli._plot import plot_history
 from bpcore.datasets import write_idx
 from bpcore.errors import DatasetError
 from bpcore.networks import TwoLayerNet
-from bpcore.training import EpochStats, History
+from bpcore.training import (
+    CHECKPOINT_FORMAT,
+    EpochStats,
+    History,
+    StepInfo,
+    Trainer,
+    TrainingState,
+)
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -59,7 +66,7 @@ def test_train_prints_the_table_and_writes_the_checkpoint(tmp_path: Path, capsys
     assert "final: train accuracy" in out
     assert "test accuracy" in out
     checkpoint = load_checkpoint(tmp_path / "ck.npz")
-    assert checkpoint.meta["epoch"] == 2
+    assert TrainingState.from_meta(checkpoint.meta).epochs_done == 2
     assert checkpoint.meta["dataset"] == "digits"
     assert checkpoint.meta["hidden"] == "16"
     assert checkpoint.params["W1"].shape == (64, 16)
@@ -78,7 +85,7 @@ def test_train_float32_writes_float32_params(tmp_path: Path, capsys: Capsys) -> 
     assert main([*_train_args(tmp_path), "--dtype", "float32"]) == 0
     checkpoint = load_checkpoint(tmp_path / "ck.npz")
     assert {p.dtype for p in checkpoint.params.values()} == {np.dtype(np.float32)}
-    assert checkpoint.meta["dtype"] == "float32"
+    assert TrainingState.from_meta(checkpoint.meta).dtype == np.float32
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
@@ -92,7 +99,72 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, capsys: Capsys) ->
     assert "layers 64,16,10, sgd" in out
     rows = [line.split()[0] for line in out.splitlines() if line[:5].strip().isdigit()]
     assert rows == ["2", "3"]
-    assert load_checkpoint(path).meta["epoch"] == 3
+    assert TrainingState.from_meta(load_checkpoint(path).meta).epochs_done == 3
+
+
+def _timeless(line: str) -> str:
+    """An output line without its timings: a table row's seconds, the final line's run time."""
+    fields = line.split()
+    if len(fields) == 5 and fields[0].isdigit():
+        return " ".join(fields[:4])
+    return line.split(" (", maxsplit=1)[0] if line.startswith("final:") else line
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "adam"])
+def test_resume_says_only_true_things_and_continues_bit_for_bit(
+    tmp_path: Path, capsys: Capsys, optimizer: str
+) -> None:
+    """2 epochs, then --resume to 4, print what a straight 4-epoch run prints (timings
+    aside), with the resume line and nothing on stderr, and end with the same parameters:
+    the optimizer's state is saved and restored, not restarted."""
+    run = ["train", "--hidden", "16", "--optimizer", optimizer]
+    straight, resumed = tmp_path / "straight.npz", tmp_path / "resumed.npz"
+    assert main([*run, "--epochs", "4", "--checkpoint", str(straight)]) == 0
+    whole = capsys.readouterr()
+    assert main([*run, "--epochs", "2", "--checkpoint", str(resumed)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--epochs", "4", "--checkpoint", str(resumed)]) == 0
+    after = capsys.readouterr()
+    assert (whole.err, after.err) == ("", "")
+    title, header, *rows, final, _ = whole.out.splitlines()
+    expected = [title, header, rows[1], f"resumed from {resumed} at the end of epoch 2",
+                rows[2], rows[3], final, f"checkpoint: {resumed}"]  # fmt: skip
+    assert [_timeless(line) for line in after.out.splitlines()] == [
+        _timeless(line) for line in expected
+    ]
+    one, other = load_checkpoint(straight), load_checkpoint(resumed)
+    assert one.params.keys() == other.params.keys()
+    for name, value in one.params.items():
+        np.testing.assert_array_equal(other.params[name], value, err_msg=name)
+    assert one.state.keys() == other.state.keys()
+    for name, value in one.state.items():
+        np.testing.assert_array_equal(other.state[name], value, err_msg=name)
+
+
+def test_resume_mid_epoch_says_where_it_continues(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped after batch 3 of epoch 1 resumes 'at epoch 1, batch 3 of 29'."""
+    path = tmp_path / "ck.npz"
+
+    def stop(info: StepInfo) -> None:
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    def stopping(*args: object, **kwargs: object) -> Trainer:
+        return Trainer(*args, **{**kwargs, "on_step": stop})  # type: ignore[arg-type]  # forwarded as given
+
+    monkeypatch.setattr(_train, "Trainer", stopping)
+    assert main(_train_args(tmp_path)) == 130
+    assert capsys.readouterr().err == (
+        f"bpcore: interrupted at epoch 1, batch 3 of 29; checkpoint saved to {path} "
+        "(continue with --resume)\n"
+    )
+    monkeypatch.setattr(_train, "Trainer", Trainer)
+    assert main(_train_args(tmp_path, "--resume")) == 0
+    captured = capsys.readouterr()
+    assert f"resumed from {path} at epoch 1, batch 3 of 29" in captured.out.splitlines()
+    assert captured.err == ""
 
 
 def test_resume_refuses_a_different_architecture(tmp_path: Path, capsys: Capsys) -> None:
@@ -107,6 +179,50 @@ def test_resume_without_a_checkpoint_exits_2(tmp_path: Path, capsys: Capsys) -> 
     """--resume when the checkpoint file does not exist is a one-line error, exit 2."""
     assert main(_train_args(tmp_path, "--resume")) == 2
     _assert_one_line_error(capsys.readouterr().err, "does not exist")
+
+
+def test_resume_of_a_checkpoint_not_written_by_a_trainer_exits_2(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """A bare parameter file is refused before training, naming it and its missing format."""
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, {"W1": np.ones((64, 16))}, meta={"hidden": "16"})
+    assert main(_train_args(tmp_path, "--resume")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"bpcore: error: --checkpoint {path}: expected meta 'format' {CHECKPOINT_FORMAT!r} "
+        "(a checkpoint written by bpcore.training.Trainer), got None.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("optimizer", "rmsprop", "one of ['sgd', 'momentum', 'adagrad', 'adam']"),
+        ("dataset", "cifar", "one of ['digits', 'mnist']"),
+        ("hidden", "16,x", "comma-separated positive integers"),
+        ("hidden", 16, "a string"),
+        ("lr", -0.5, "a positive number"),
+        ("dtype", "float16", "one of ['float32', 'float64']"),
+    ],
+)
+def test_resume_refuses_a_saved_setting_it_does_not_know(
+    tmp_path: Path, capsys: Capsys, key: str, value: MetaValue, expected: str
+) -> None:
+    """A checkpoint whose saved settings bpcore train cannot use is a one-line error, exit 2."""
+    assert main(_train_args(tmp_path)) == 0
+    capsys.readouterr()
+    path = tmp_path / "ck.npz"
+    saved = load_checkpoint(path)
+    save_checkpoint(path, saved.params, meta={**saved.meta, key: value}, state=saved.state)
+    assert main(_train_args(tmp_path, "--resume", "--epochs", "3")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"bpcore: error: --checkpoint {path}: expected meta {key!r} to be {expected}, "
+        f"got {value!r}.\n"
+    )
 
 
 def test_divergence_exits_1_with_the_epoch_and_step(tmp_path: Path, capsys: Capsys) -> None:
@@ -124,12 +240,13 @@ def test_ctrl_c_during_training_saves_and_exits_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_train._Table, "row", interrupt)
+    path = tmp_path / "ck.npz"
     assert main(_train_args(tmp_path)) == 130
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "interrupted" in err
-    assert "--resume" in err
-    assert load_checkpoint(tmp_path / "ck.npz").meta["interrupted"] == 1
+    assert capsys.readouterr().err == (
+        f"bpcore: interrupted at the end of epoch 1; checkpoint saved to {path} "
+        "(continue with --resume)\n"
+    )
+    assert TrainingState.from_meta(load_checkpoint(path).meta).interrupted
 
 
 def test_ctrl_c_outside_training_exits_130(
@@ -209,6 +326,7 @@ def test_help_exits_0_for_every_command(argv: list[str], capsys: Capsys) -> None
         (["train", "--optimizer", "rmsprop"], "--optimizer"),
         (["train", "--dataset", "cifar"], "--dataset"),
         (["train", "--seed", "-3"], "--seed"),
+        (["train", "--dtype", "float16"], "--dtype"),
         (["train", "--dataset", "mnist"], "--data-dir"),
         (["train", "--data-dir", "."], "--data-dir"),
         (["train", "--checkpoint", "/nonexistent-folder/ck.npz"], "does not exist"),
