@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -141,26 +142,40 @@ def test_resume_says_only_true_things_and_continues_bit_for_bit(
         np.testing.assert_array_equal(other.state[name], value, err_msg=name)
 
 
+def _interrupt_training(monkeypatch: pytest.MonkeyPatch, *, step: int | None = None) -> None:
+    """Make ``bpcore train`` meet a Ctrl-C: after step ``step`` of epoch 1 or, without a
+    step, once epoch 1's row is printed."""
+
+    def stop_at_step(info: StepInfo) -> None:
+        if info.step == step:
+            raise KeyboardInterrupt
+
+    def interrupting(
+        *args: Any, on_epoch: Callable[[EpochStats], object], **kwargs: Any
+    ) -> Trainer:
+        def stop_after_epoch(stats: EpochStats) -> None:
+            on_epoch(stats)
+            raise KeyboardInterrupt
+
+        if step is None:
+            return Trainer(*args, on_epoch=stop_after_epoch, **kwargs)
+        return Trainer(*args, on_epoch=on_epoch, **{**kwargs, "on_step": stop_at_step})
+
+    monkeypatch.setattr(_train, "Trainer", interrupting)
+
+
 def test_resume_mid_epoch_says_where_it_continues(
     tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run stopped after batch 3 of epoch 1 resumes 'at epoch 1, batch 3 of 29'."""
     path = tmp_path / "ck.npz"
-
-    def stop(info: StepInfo) -> None:
-        if info.step == 3:
-            raise KeyboardInterrupt
-
-    def stopping(*args: object, **kwargs: object) -> Trainer:
-        return Trainer(*args, **{**kwargs, "on_step": stop})  # type: ignore[arg-type]  # forwarded as given
-
-    monkeypatch.setattr(_train, "Trainer", stopping)
+    _interrupt_training(monkeypatch, step=3)
     assert main(_train_args(tmp_path)) == 130
     assert capsys.readouterr().err == (
         f"bpcore: interrupted at epoch 1, batch 3 of 29; checkpoint saved to {path} "
         "(continue with --resume)\n"
     )
-    monkeypatch.setattr(_train, "Trainer", Trainer)
+    monkeypatch.undo()
     assert main(_train_args(tmp_path, "--resume")) == 0
     captured = capsys.readouterr()
     assert f"resumed from {path} at epoch 1, batch 3 of 29" in captured.out.splitlines()
@@ -235,14 +250,12 @@ def test_ctrl_c_during_training_saves_and_exits_130(
     tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A KeyboardInterrupt during training saves a checkpoint and exits 130 with one line."""
-
-    def interrupt(self: object, stats: EpochStats) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(_train._Table, "row", interrupt)
+    _interrupt_training(monkeypatch)
     path = tmp_path / "ck.npz"
     assert main(_train_args(tmp_path)) == 130
-    assert capsys.readouterr().err == (
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()[2:]] == ["1"]
+    assert captured.err == (
         f"bpcore: interrupted at the end of epoch 1; checkpoint saved to {path} "
         "(continue with --resume)\n"
     )
