@@ -111,14 +111,19 @@ def _timeless(line: str) -> str:
     return line.split(" (", maxsplit=1)[0] if line.startswith("final:") else line
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "adam"])
+@pytest.mark.parametrize(
+    ("optimizer", "lr"),
+    [("sgd", "0.05"), ("momentum", "0.02"), ("adagrad", "0.02"), ("adam", "0.002")],
+)
 def test_resume_says_only_true_things_and_continues_bit_for_bit(
-    tmp_path: Path, capsys: Capsys, optimizer: str
+    tmp_path: Path, capsys: Capsys, optimizer: str, lr: str
 ) -> None:
-    """2 epochs, then --resume to 4, print what a straight 4-epoch run prints (timings
-    aside), with the resume line and nothing on stderr, and end with the same parameters:
-    the optimizer's state is saved and restored, not restarted."""
-    run = ["train", "--hidden", "16", "--optimizer", optimizer]
+    """2 epochs, then --resume to 4 with no other option, print what a straight 4-epoch run
+    prints (timings aside) plus the resume line, nothing on stderr, and end with the same
+    parameters: every setting comes from the checkpoint, and the optimizer's state is
+    saved and restored, not restarted."""
+    run = ["train", "--hidden", "16", "--optimizer", optimizer, "--lr", lr, "--seed", "3",
+           "--batch-size", "64", "--dtype", "float32"]  # fmt: skip
     straight, resumed = tmp_path / "straight.npz", tmp_path / "resumed.npz"
     assert main([*run, "--epochs", "4", "--checkpoint", str(straight)]) == 0
     whole = capsys.readouterr()
@@ -182,12 +187,21 @@ def test_resume_mid_epoch_says_where_it_continues(
     assert captured.err == ""
 
 
-def test_resume_refuses_a_different_architecture(tmp_path: Path, capsys: Capsys) -> None:
-    """--resume with another --hidden than the checkpoint's exits 2 with one line."""
+@pytest.mark.parametrize(
+    ("option", "given", "saved"),
+    [("--hidden", "8", "16"), ("--seed", "5", "0"), ("--dtype", "float32", "float64")],
+)
+def test_resume_refuses_to_change_the_run(
+    tmp_path: Path, capsys: Capsys, option: str, given: str, saved: str
+) -> None:
+    """--resume with another architecture, seed or dtype than the checkpoint's exits 2
+    with one line naming both."""
     assert main(_train_args(tmp_path)) == 0
     capsys.readouterr()
-    assert main(_train_args(tmp_path, "--resume", "--hidden", "8")) == 2
-    _assert_one_line_error(capsys.readouterr().err, "--hidden 8", "16")
+    assert main(_train_args(tmp_path, "--resume", option, given)) == 2
+    _assert_one_line_error(
+        capsys.readouterr().err, f"{option} {given} differs from the checkpoint's {saved}"
+    )
 
 
 def test_resume_without_a_checkpoint_exits_2(tmp_path: Path, capsys: Capsys) -> None:
