@@ -2,12 +2,15 @@
 
 File format: an uncompressed NumPy ``.npz`` archive holding
 
-* ``param/<name>``: one float32 or float64 array per parameter, and
+* ``param/<name>``: one float32 or float64 array per parameter,
+* ``state/<name>``: other float32 or float64 arrays, such as an optimizer's state, and
 * ``meta``: a 0-d unicode array whose value is a JSON object mapping strings to
   ints, floats or strings (``{}`` when there is no metadata).
 
-Nothing is pickled, so :func:`load_checkpoint` reads with ``allow_pickle=False``
-and a checkpoint from an untrusted source cannot run code.
+What the metadata means is up to the writer (a trainer's keys are those of
+:class:`~bpcore.training.TrainingState`). Nothing is pickled, so
+:func:`load_checkpoint` reads with ``allow_pickle=False`` and a checkpoint from an
+untrusted source cannot run code.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from typing import TypeAlias, final
 
 import numpy as np
 
-from bpcore._arrays import FloatArray, FloatDType, is_float_array, require_float_array
+from bpcore._arrays import (
+    FLOAT_DTYPES,
+    FloatArray,
+    FloatDType,
+    is_float_array,
+    require_float_array,
+)
 from bpcore.errors import CheckpointError, DtypeError
 
 __all__ = ["Checkpoint", "MetaValue", "load_checkpoint", "restore_into", "save_checkpoint"]
@@ -38,6 +47,7 @@ _PARAM_PREFIX = "param/"
 _STATE_PREFIX = "state/"
 _META_KEY = "meta"
 _TEMP_ATTEMPTS = 100
+_FLOAT_NAMES = " or ".join(map(str, FLOAT_DTYPES))
 # Everything np.load / NpzFile raise for a file that is not a readable .npz:
 # a bad zip directory or CRC (BadZipFile), a truncated member (EOFError), a bad
 # .npy header or pickled data (ValueError), a damaged deflate stream (zlib.error).
@@ -135,7 +145,7 @@ def save_checkpoint(
     type (``bool`` is an ``int`` and stays a ``bool``).
 
     Raises:
-        DtypeError: a parameter is not a float32 or float64 numpy array.
+        DtypeError: a parameter or state array is not a float32 or float64 numpy array.
         CheckpointError: a parameter name is not a ``str``, or ``meta`` has a
             non-``str`` key, a value that is not int/float/str, or a non-finite float.
         OSError: the file system refused the write (nothing was replaced).
@@ -232,8 +242,8 @@ def _check_expected(
     extra = sorted(params.keys() - expected.keys())
     if missing or extra:
         raise CheckpointError(
-            f"{where}: expected parameters {sorted(expected)}; missing from the file: {missing}, "
-            f"not expected: {extra}."
+            f"{where}: expected parameters {sorted(expected)}, got {sorted(params)} "
+            f"(missing from the file: {missing}, not expected: {extra})."
         )
     for name, (shape, dtype) in expected.items():
         array = params[name]
@@ -260,8 +270,8 @@ def load_checkpoint(
     Raises:
         CheckpointError: the file is missing, unreadable, not an ``.npz``
             archive, truncated or corrupt; holds pickled data, a key other
-            than ``meta`` and ``param/<name>``, a parameter that is not
-            float32/float64, or bad metadata; or does not match ``expected``.
+            than ``meta``, ``param/<name>`` and ``state/<name>``, an array that
+            is not float32/float64, or bad metadata; or does not match ``expected``.
             The message names the file and, where there is one, the key.
     """
     source = Path(path)
@@ -291,7 +301,7 @@ def load_checkpoint(
                         continue
                     if not is_float_array(raw):
                         raise CheckpointError(
-                            f"{where}: key {key!r}: expected a float32 or float64 array, "
+                            f"{where}: key {key!r}: expected a {_FLOAT_NAMES} array, "
                             f"got dtype {raw.dtype}."
                         )
                     if key.startswith(_STATE_PREFIX):
@@ -307,7 +317,8 @@ def load_checkpoint(
         # misleads; say what the file is not.
         raise CheckpointError(f"{where}: not a readable .npz checkpoint: {exc}") from exc
     if meta is None:
-        raise CheckpointError(f"{where}: expected key 'meta', but the file has none.")
+        keys = sorted([*(_PARAM_PREFIX + k for k in params), *(_STATE_PREFIX + k for k in state)])
+        raise CheckpointError(f"{where}: expected key 'meta', got only keys {keys}.")
     if expected is not None:
         _check_expected(params, expected, where)
     return Checkpoint(params=params, meta=meta, state=state)
@@ -332,8 +343,9 @@ def restore_into(params: Mapping[str, FloatArray], checkpoint: Checkpoint) -> No
     extra = sorted(source.keys() - params.keys())
     if missing or extra:
         raise CheckpointError(
-            f"{where}: expected the checkpoint to hold parameters {sorted(params)}; "
-            f"missing from the checkpoint: {missing}, not in params: {extra}."
+            f"{where}: expected the checkpoint to hold parameters {sorted(params)}, "
+            f"got {sorted(source)} (missing from the checkpoint: {missing}, "
+            f"not in params: {extra})."
         )
     for name, target in params.items():
         require_float_array(target, where=where, name=f"params[{name!r}]")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,13 +15,20 @@ import pytest
 
 import bpcore.datasets
 from bpcore._arrays import FloatArray
-from bpcore.checkpoint import load_checkpoint
+from bpcore.checkpoint import MetaValue, load_checkpoint, save_checkpoint
 from bpcore.cli import _parser, _train, main
 from bpcore.cli._plot import plot_history
 from bpcore.datasets import write_idx
 from bpcore.errors import DatasetError
 from bpcore.networks import TwoLayerNet
-from bpcore.training import EpochStats, History
+from bpcore.training import (
+    CHECKPOINT_FORMAT,
+    EpochStats,
+    History,
+    StepInfo,
+    Trainer,
+    TrainingState,
+)
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -59,7 +67,7 @@ def test_train_prints_the_table_and_writes_the_checkpoint(tmp_path: Path, capsys
     assert "final: train accuracy" in out
     assert "test accuracy" in out
     checkpoint = load_checkpoint(tmp_path / "ck.npz")
-    assert checkpoint.meta["epoch"] == 2
+    assert TrainingState.from_meta(checkpoint.meta).epochs_done == 2
     assert checkpoint.meta["dataset"] == "digits"
     assert checkpoint.meta["hidden"] == "16"
     assert checkpoint.params["W1"].shape == (64, 16)
@@ -78,7 +86,7 @@ def test_train_float32_writes_float32_params(tmp_path: Path, capsys: Capsys) -> 
     assert main([*_train_args(tmp_path), "--dtype", "float32"]) == 0
     checkpoint = load_checkpoint(tmp_path / "ck.npz")
     assert {p.dtype for p in checkpoint.params.values()} == {np.dtype(np.float32)}
-    assert checkpoint.meta["dtype"] == "float32"
+    assert TrainingState.from_meta(checkpoint.meta).dtype == np.float32
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
@@ -92,21 +100,158 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, capsys: Capsys) ->
     assert "layers 64,16,10, sgd" in out
     rows = [line.split()[0] for line in out.splitlines() if line[:5].strip().isdigit()]
     assert rows == ["2", "3"]
-    assert load_checkpoint(path).meta["epoch"] == 3
+    assert TrainingState.from_meta(load_checkpoint(path).meta).epochs_done == 3
 
 
-def test_resume_refuses_a_different_architecture(tmp_path: Path, capsys: Capsys) -> None:
-    """--resume with another --hidden than the checkpoint's exits 2 with one line."""
+def _timeless(line: str) -> str:
+    """An output line without its timings: a table row's seconds, the final line's run time."""
+    fields = line.split()
+    if len(fields) == 5 and fields[0].isdigit():
+        return " ".join(fields[:4])
+    return line.split(" (", maxsplit=1)[0] if line.startswith("final:") else line
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "lr"),
+    [("sgd", "0.05"), ("momentum", "0.02"), ("adagrad", "0.02"), ("adam", "0.002")],
+)
+def test_resume_says_only_true_things_and_continues_bit_for_bit(
+    tmp_path: Path, capsys: Capsys, optimizer: str, lr: str
+) -> None:
+    """2 epochs, then --resume to 4 with no other option, print what a straight 4-epoch run
+    prints (timings aside) plus the resume line, nothing on stderr, and end with the same
+    parameters: every setting comes from the checkpoint, and the optimizer's state is
+    saved and restored, not restarted."""
+    run = ["train", "--hidden", "16", "--optimizer", optimizer, "--lr", lr, "--seed", "3",
+           "--batch-size", "64", "--dtype", "float32"]  # fmt: skip
+    straight, resumed = tmp_path / "straight.npz", tmp_path / "resumed.npz"
+    assert main([*run, "--epochs", "4", "--checkpoint", str(straight)]) == 0
+    whole = capsys.readouterr()
+    assert main([*run, "--epochs", "2", "--checkpoint", str(resumed)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--epochs", "4", "--checkpoint", str(resumed)]) == 0
+    after = capsys.readouterr()
+    assert (whole.err, after.err) == ("", "")
+    title, header, *rows, final, _ = whole.out.splitlines()
+    expected = [title, header, rows[1], f"resumed from {resumed} at the end of epoch 2",
+                rows[2], rows[3], final, f"checkpoint: {resumed}"]  # fmt: skip
+    assert [_timeless(line) for line in after.out.splitlines()] == [
+        _timeless(line) for line in expected
+    ]
+    one, other = load_checkpoint(straight), load_checkpoint(resumed)
+    assert one.params.keys() == other.params.keys()
+    for name, value in one.params.items():
+        np.testing.assert_array_equal(other.params[name], value, err_msg=name)
+    assert one.state.keys() == other.state.keys()
+    for name, value in one.state.items():
+        np.testing.assert_array_equal(other.state[name], value, err_msg=name)
+
+
+def _interrupt_training(monkeypatch: pytest.MonkeyPatch, *, step: int | None = None) -> None:
+    """Make ``bpcore train`` meet a Ctrl-C: after step ``step`` of epoch 1 or, without a
+    step, once epoch 1's row is printed."""
+
+    def stop_at_step(info: StepInfo) -> None:
+        if info.step == step:
+            raise KeyboardInterrupt
+
+    def interrupting(
+        *args: Any, on_epoch: Callable[[EpochStats], object], **kwargs: Any
+    ) -> Trainer:
+        def stop_after_epoch(stats: EpochStats) -> None:
+            on_epoch(stats)
+            raise KeyboardInterrupt
+
+        if step is None:
+            return Trainer(*args, on_epoch=stop_after_epoch, **kwargs)
+        return Trainer(*args, on_epoch=on_epoch, **{**kwargs, "on_step": stop_at_step})
+
+    monkeypatch.setattr(_train, "Trainer", interrupting)
+
+
+def test_resume_mid_epoch_says_where_it_continues(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped after batch 3 of epoch 1 resumes 'at epoch 1, batch 3 of 29'."""
+    path = tmp_path / "ck.npz"
+    _interrupt_training(monkeypatch, step=3)
+    assert main(_train_args(tmp_path)) == 130
+    assert capsys.readouterr().err == (
+        f"bpcore: interrupted at epoch 1, batch 3 of 29; checkpoint saved to {path} "
+        "(continue with --resume)\n"
+    )
+    monkeypatch.undo()
+    assert main(_train_args(tmp_path, "--resume")) == 0
+    captured = capsys.readouterr()
+    assert f"resumed from {path} at epoch 1, batch 3 of 29" in captured.out.splitlines()
+    assert captured.err == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "given", "saved"),
+    [("--hidden", "8", "16"), ("--seed", "5", "0"), ("--dtype", "float32", "float64")],
+)
+def test_resume_refuses_to_change_the_run(
+    tmp_path: Path, capsys: Capsys, option: str, given: str, saved: str
+) -> None:
+    """--resume with another architecture, seed or dtype than the checkpoint's exits 2
+    with one line naming both."""
     assert main(_train_args(tmp_path)) == 0
     capsys.readouterr()
-    assert main(_train_args(tmp_path, "--resume", "--hidden", "8")) == 2
-    _assert_one_line_error(capsys.readouterr().err, "--hidden 8", "16")
+    assert main(_train_args(tmp_path, "--resume", option, given)) == 2
+    _assert_one_line_error(
+        capsys.readouterr().err, f"{option} {given} differs from the checkpoint's {saved}"
+    )
 
 
 def test_resume_without_a_checkpoint_exits_2(tmp_path: Path, capsys: Capsys) -> None:
     """--resume when the checkpoint file does not exist is a one-line error, exit 2."""
     assert main(_train_args(tmp_path, "--resume")) == 2
     _assert_one_line_error(capsys.readouterr().err, "does not exist")
+
+
+def test_resume_of_a_checkpoint_not_written_by_a_trainer_exits_2(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """A bare parameter file is refused before training, naming it and its missing format."""
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, {"W1": np.ones((64, 16))}, meta={"hidden": "16"})
+    assert main(_train_args(tmp_path, "--resume")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"bpcore: error: --checkpoint {path}: expected meta 'format' {CHECKPOINT_FORMAT!r} "
+        "(a checkpoint written by bpcore.training.Trainer), got None.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("optimizer", "rmsprop", "one of ['sgd', 'momentum', 'adagrad', 'adam']"),
+        ("dataset", "cifar", "one of ['digits', 'mnist']"),
+        ("hidden", "16,x", "comma-separated positive integers"),
+        ("hidden", 16, "a string"),
+        ("lr", -0.5, "a positive number"),
+        ("dtype", "float16", "one of ['float32', 'float64']"),
+    ],
+)
+def test_resume_refuses_a_saved_setting_it_does_not_know(
+    tmp_path: Path, capsys: Capsys, key: str, value: MetaValue, expected: str
+) -> None:
+    """A checkpoint whose saved settings bpcore train cannot use is a one-line error, exit 2."""
+    assert main(_train_args(tmp_path)) == 0
+    capsys.readouterr()
+    path = tmp_path / "ck.npz"
+    saved = load_checkpoint(path)
+    save_checkpoint(path, saved.params, meta={**saved.meta, key: value}, state=saved.state)
+    assert main(_train_args(tmp_path, "--resume", "--epochs", "3")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"bpcore: error: --checkpoint {path}: expected meta {key!r} to be {expected}, "
+        f"got {value!r}.\n"
+    )
 
 
 def test_divergence_exits_1_with_the_epoch_and_step(tmp_path: Path, capsys: Capsys) -> None:
@@ -119,17 +264,16 @@ def test_ctrl_c_during_training_saves_and_exits_130(
     tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A KeyboardInterrupt during training saves a checkpoint and exits 130 with one line."""
-
-    def interrupt(self: object, stats: EpochStats) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(_train._Table, "row", interrupt)
+    _interrupt_training(monkeypatch)
+    path = tmp_path / "ck.npz"
     assert main(_train_args(tmp_path)) == 130
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "interrupted" in err
-    assert "--resume" in err
-    assert load_checkpoint(tmp_path / "ck.npz").meta["interrupted"] == 1
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()[2:]] == ["1"]
+    assert captured.err == (
+        f"bpcore: interrupted at the end of epoch 1; checkpoint saved to {path} "
+        "(continue with --resume)\n"
+    )
+    assert TrainingState.from_meta(load_checkpoint(path).meta).interrupted
 
 
 def test_ctrl_c_outside_training_exits_130(
@@ -209,6 +353,7 @@ def test_help_exits_0_for_every_command(argv: list[str], capsys: Capsys) -> None
         (["train", "--optimizer", "rmsprop"], "--optimizer"),
         (["train", "--dataset", "cifar"], "--dataset"),
         (["train", "--seed", "-3"], "--seed"),
+        (["train", "--dtype", "float16"], "--dtype"),
         (["train", "--dataset", "mnist"], "--data-dir"),
         (["train", "--data-dir", "."], "--data-dir"),
         (["train", "--checkpoint", "/nonexistent-folder/ck.npz"], "does not exist"),

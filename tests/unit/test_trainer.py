@@ -1,11 +1,13 @@
-"""The Trainer: shuffling, determinism, divergence, checkpoints, resume, Ctrl-C and float32."""
+"""The Trainer: shuffling, epoch records, evaluation, divergence, checkpoints, resume and Ctrl-C."""
 
 from __future__ import annotations
 
-import io
+import math
 import signal
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import final
 
 import numpy as np
@@ -13,8 +15,15 @@ import numpy.typing as npt
 import pytest
 
 from bpcore._arrays import FloatArray
-from bpcore.checkpoint import load_checkpoint, save_checkpoint
-from bpcore.errors import BpcoreError, CheckpointError, ShapeError
+from bpcore.checkpoint import MetaValue, load_checkpoint, save_checkpoint
+from bpcore.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    BpcoreError,
+    CheckpointError,
+    DtypeError,
+    ShapeError,
+)
 from bpcore.layers import SoftmaxWithLoss
 from bpcore.networks import MultiLayerNet
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
@@ -22,26 +31,30 @@ from bpcore.training import (
     CHECKPOINT_FORMAT,
     EpochStats,
     History,
-    ProgressBar,
     StepInfo,
+    TrainableNetwork,
     Trainer,
     TrainingDiverged,
+    TrainingState,
 )
-from tests.helpers import TOY_CLASSES, TOY_FEATURES, toy_data, toy_net
+from tests.helpers import TOY_CLASSES, TOY_FEATURES, assert_error, toy_data, toy_net
 
-N_TRAIN = 23
-N_TEST = 11
-BATCH = 5  # 23 = 4 * 5 + 3: every epoch ends with a smaller batch
+N_TRAIN, N_TEST, BATCH = 23, 11, 5  # 23 = 4·5 + 3: five steps an epoch, the last of 3
 STEPS = 5
 FEATURES, CLASSES = TOY_FEATURES, TOY_CLASSES
-
-TRAIN = toy_data(N_TRAIN, 1)
-TEST = toy_data(N_TEST, 2)
+TRAIN, TEST = toy_data(N_TRAIN, 1), toy_data(N_TEST, 2)
 _net = toy_net
+
+OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
+    "sgd": lambda: SGD(lr=0.1),
+    "momentum": lambda: Momentum(lr=0.05),
+    "adagrad": lambda: AdaGrad(lr=0.05),
+    "adam": lambda: Adam(lr=0.01),
+}
 
 
 def _trainer(
-    net: MultiLayerNet | _Spy,
+    net: TrainableNetwork,
     *,
     optimizer: Optimizer | None = None,
     epochs: int = 3,
@@ -49,6 +62,7 @@ def _trainer(
     checkpoint: Path | None = None,
     on_step: Callable[[StepInfo], object] | None = None,
     on_epoch: Callable[[EpochStats], object] | None = None,
+    eval_batch_size: int = 10_000,
 ) -> Trainer:
     return Trainer(
         net,
@@ -61,29 +75,42 @@ def _trainer(
         checkpoint_path=checkpoint,
         on_step=on_step,
         on_epoch=on_epoch,
+        eval_batch_size=eval_batch_size,
     )
 
 
 @final
-class _Spy:
-    """A network that records the input batches it is trained on."""
+class _Recorder:
+    """A network that records its training batches and evaluation chunks; it can interrupt
+    a gradient, or score every chunk perfectly."""
 
     params: dict[str, FloatArray]
     last_layer: SoftmaxWithLoss
     batches: list[FloatArray]
+    chunks: list[int]
+    interrupt_at: int | None
+    perfect: bool
     _net: MultiLayerNet
 
-    def __init__(self, net: MultiLayerNet) -> None:
+    def __init__(
+        self, net: MultiLayerNet, *, interrupt_at: int | None = None, perfect: bool = False
+    ) -> None:
         self._net = net
         self.params = net.params
         self.last_layer = net.last_layer
         self.batches = []
+        self.chunks = []
+        self.interrupt_at = interrupt_at
+        self.perfect = perfect
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
-        return self._net.accuracy(x, t)
+        self.chunks.append(np.asarray(x).shape[0])
+        return 1.0 if self.perfect else self._net.accuracy(x, t)
 
     def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
         self.batches.append(np.array(x, copy=True))
+        if len(self.batches) == self.interrupt_at:
+            raise KeyboardInterrupt
         return self._net.gradient(x, t)
 
 
@@ -102,6 +129,32 @@ def _without_time(history: History) -> list[tuple[int, float, float, float]]:
     return [(e.epoch, e.train_loss, e.train_acc, e.test_acc) for e in history.epochs]
 
 
+def _saved_state(path: Path) -> TrainingState:
+    return TrainingState.from_meta(load_checkpoint(path).meta)
+
+
+def _fit_or_fail(trainer: Trainer) -> History:
+    """``trainer.fit()``, with an interrupt that escapes it turned into a test failure
+    (pytest would otherwise take it for the user's Ctrl-C and stop the whole run)."""
+    try:
+        return trainer.fit()
+    except KeyboardInterrupt:
+        pytest.fail("the KeyboardInterrupt escaped fit: it took whole parameters for half-updated")
+
+
+def _stop_at(epoch: int, step: int) -> Callable[[StepInfo], None]:
+    """An on_step callback that raises KeyboardInterrupt after ``(epoch, step)``."""
+
+    def stop(info: StepInfo) -> None:
+        if (info.epoch, info.step) == (epoch, step):
+            raise KeyboardInterrupt
+
+    return stop
+
+
+# --- shuffling and determinism ------------------------------------------------------
+
+
 def test_fit_is_deterministic_for_a_seed() -> None:
     """Two runs with the same seeds end identical (params and history); another seed differs."""
     first, second, other = _net(), _net(), _net()
@@ -114,8 +167,9 @@ def test_fit_is_deterministic_for_a_seed() -> None:
 
 
 def test_every_sample_is_visited_once_per_epoch_in_a_new_order() -> None:
-    """Each epoch's batches cover every training sample exactly once, shuffled anew each epoch."""
-    spy = _Spy(_net())
+    """Each epoch's batches cover every training sample exactly once, in epoch_order's
+    order, shuffled anew each epoch; the last batch is the smaller one."""
+    spy = _Recorder(_net())
     trainer = _trainer(spy, epochs=3)
     trainer.fit()
     row_index = {row.tobytes(): i for i, row in enumerate(TRAIN[0])}
@@ -131,28 +185,263 @@ def test_every_sample_is_visited_once_per_epoch_in_a_new_order() -> None:
     assert orders[0] != orders[1] != orders[2]
 
 
-def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses() -> None:
-    """An epoch's train_loss weights each batch loss by its size, so every sample counts once."""
+def test_a_generator_rng_gives_its_next_draw_as_the_seed() -> None:
+    """rng=Generator: the seed is the generator's next draw in [0, 2**63)."""
+    trainer = Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST, rng=np.random.default_rng(5))
+    assert trainer.seed == int(np.random.default_rng(5).integers(0, 2**63))
+
+
+def test_defaults_are_batch_100_for_20_epochs() -> None:
+    """The documented defaults: batch_size 100, epochs 20."""
+    trainer = Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST)
+    assert (trainer.batch_size, trainer.epochs) == (100, 20)
+
+
+def test_a_one_sample_training_set_trains() -> None:
+    """N = 1 is a valid set: one step of one sample per epoch."""
+    x, t = TRAIN[0][:1], TRAIN[1][:1]
+    history = Trainer(_net(), SGD(lr=0.1), x, t, *TEST, batch_size=BATCH, epochs=2, rng=7).fit()
+    assert [e.epoch for e in history.epochs] == [1, 2]
+
+
+# --- epoch records and evaluation ---------------------------------------------------
+
+
+def test_every_epoch_records_its_own_loss_time_and_steps(tmp_path: Path) -> None:
+    """Each epoch's train_loss is the sample-weighted mean of that epoch's batch losses,
+    its seconds lie within the run's wall time, steps count 1..5 in every epoch and
+    global_step counts every step once."""
     steps: list[StepInfo] = []
-    history = _trainer(_net(), epochs=1, on_step=steps.append).fit()
+    path = tmp_path / "run.npz"
+    trainer = _trainer(_net(), checkpoint=path, on_step=steps.append)
+    start = time.perf_counter()
+    history = trainer.fit()
+    wall = time.perf_counter() - start
     sizes = [5, 5, 5, 5, 3]
-    expected = sum(s.loss * n for s, n in zip(steps, sizes, strict=True)) / N_TRAIN
-    assert history.train_loss == [pytest.approx(expected, rel=1e-12)]
-    assert [s.step for s in steps] == [1, 2, 3, 4, 5]
-    assert all(s.steps_per_epoch == STEPS for s in steps)
+    assert [e.epoch for e in history.epochs] == [1, 2, 3]
+    for epoch, stats in enumerate(history.epochs, 1):
+        losses = [s.loss for s in steps if s.epoch == epoch]
+        expected = math.fsum(loss * n for loss, n in zip(losses, sizes, strict=True)) / N_TRAIN
+        # The trainer adds the same five positive products in order, within 5u = 6e-16 of
+        # the exact sum that fsum gives; 1e-14 is that with room, and far below any term.
+        assert stats.train_loss == pytest.approx(expected, rel=1e-14)
+        assert 0.0 < stats.seconds <= wall
+    assert [s.step for s in steps] == [1, 2, 3, 4, 5] * 3
+    assert {s.steps_per_epoch for s in steps} == {STEPS}
+    assert [s.global_step for s in steps] == list(range(1, 16))
+    assert _saved_state(path).global_step == 15
 
 
-def test_accuracy_is_evaluated_every_epoch_on_both_sets() -> None:
-    """Each epoch records the network's accuracy on the full train and test sets."""
+def test_accuracy_is_counted_over_chunks_of_eval_batch_size() -> None:
+    """With eval_batch_size 4, each set is evaluated in order in chunks 4, 4, ..., and the
+    epoch's accuracy is the count of hits over all of them, as one call over the whole set."""
     net = _net()
-    recorded: list[tuple[float, float]] = []
+    recorder = _Recorder(net)
+    whole: list[tuple[float, float]] = []
 
     def measure(stats: EpochStats) -> None:
-        recorded.append((net.accuracy(*TRAIN), net.accuracy(*TEST)))
+        whole.append((net.accuracy(*TRAIN), net.accuracy(*TEST)))
 
-    history = _trainer(net, epochs=2, on_epoch=measure).fit()
-    assert list(zip(history.train_acc, history.test_acc, strict=True)) == recorded
-    assert [e.epoch for e in history.epochs] == [1, 2]
+    history = _trainer(recorder, epochs=2, eval_batch_size=4, on_epoch=measure).fit()
+    per_epoch = [4, 4, 4, 4, 4, 3, 4, 4, 3]  # 23 training samples, then 11 test samples
+    assert recorder.chunks == per_epoch * 2
+    assert list(zip(history.train_acc, history.test_acc, strict=True)) == whole
+
+
+def test_a_perfect_network_scores_exactly_one_in_any_chunking() -> None:
+    """Accuracy is a count of hits over all N samples: a network right on every chunk
+    scores exactly 1.0 on both sets, whatever eval_batch_size cuts them into."""
+    recorder = _Recorder(_net(), perfect=True)
+    history = _trainer(recorder, epochs=1, eval_batch_size=4).fit()
+    assert (history.train_acc, history.test_acc) == ([1.0], [1.0])
+
+
+def test_the_default_eval_batch_size_is_10_000() -> None:
+    """10,001 samples are evaluated in chunks of 10,000 and 1 by default."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((10_001, FEATURES))
+    t = rng.integers(0, CLASSES, 10_001)
+    recorder = _Recorder(_net())
+    Trainer(recorder, SGD(lr=0.1), x, t, *TEST, batch_size=10_001, epochs=1, rng=7).fit()
+    assert recorder.chunks == [10_000, 1, 11]
+
+
+# --- data and dtypes ----------------------------------------------------------------
+
+
+def test_float32_training_stays_float32() -> None:
+    """A float32 network trained on float64 data gets float32 batches and keeps float32 params."""
+    spy = _Recorder(_net(dtype=np.float32))
+    trainer = Trainer(spy, Adam(lr=0.01), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=0)
+    history = trainer.fit()
+    assert trainer.dtype == np.float32
+    assert {b.dtype for b in spy.batches} == {np.dtype(np.float32)}
+    assert {p.dtype for p in spy.params.values()} == {np.dtype(np.float32)}
+    assert all(np.isfinite(history.train_loss))
+
+
+def test_one_hot_float_targets_train_as_labels_do() -> None:
+    """Float one-hot rows are cast once to the network's dtype and train bit for bit as the
+    labels they encode."""
+    one_hot = np.eye(CLASSES)[TRAIN[1]]
+    by_rows, by_labels = _net(), _net()
+    Trainer(by_rows, SGD(lr=0.1), TRAIN[0], one_hot, *TEST, batch_size=BATCH, epochs=2,
+            rng=7).fit()  # fmt: skip
+    Trainer(by_labels, SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=7).fit()
+    _assert_same_params(by_rows.params, by_labels.params)
+
+
+def test_float_targets_are_judged_in_the_networks_dtype() -> None:
+    """float64 soft rows given to a float32 network are cast to float32 first, so their
+    row sums need only be float32-exact (1 + 1e-9 is accepted)."""
+    net = MultiLayerNet(FEATURES, (8,), CLASSES, rng=0, dtype=np.float32)
+    soft = np.full((N_TRAIN, CLASSES), 1 / 3)
+    soft[:, 0] += 1e-9  # far above float64's row-sum allowance, far below float32's
+    history = Trainer(net, SGD(lr=0.1), TRAIN[0], soft, *TEST, batch_size=BATCH, epochs=1,
+                      rng=7).fit()  # fmt: skip
+    assert len(history.epochs) == 1
+
+
+# --- refused settings ---------------------------------------------------------------
+
+
+@final
+class _Params:
+    """Just enough of a network to be refused for its parameters."""
+
+    def __init__(self, params: dict[str, FloatArray]) -> None:
+        self.params = params
+        self.last_layer = SoftmaxWithLoss()
+
+    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+        raise AssertionError("never reached")
+
+    def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
+        raise AssertionError("never reached")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected", "got"),
+    [
+        ({"batch_size": 0}, "`batch_size` to be a positive int", "0"),
+        ({"batch_size": 2.0}, "`batch_size` to be a positive int", "2.0"),
+        ({"epochs": 0}, "`epochs` to be a positive int", "0"),
+        ({"epochs": True}, "`epochs` to be a positive int", "True"),
+        ({"eval_batch_size": -1}, "`eval_batch_size` to be a positive int", "-1"),
+        ({"rng": -1}, "`rng` to be a numpy.random.Generator, a non-negative int seed", "-1"),
+        ({"rng": "seed"}, "`rng` to be a numpy.random.Generator", "'seed'"),
+        ({"rng": True}, "`rng` to be a numpy.random.Generator", "True"),
+        ({"meta": {"epoch": 1, "note": "x"}}, "`meta` keys other than the trainer's", "['epoch']"),
+    ],
+)
+def test_a_refused_setting_is_named_with_what_was_given(
+    kwargs: dict[str, object], expected: str, got: str
+) -> None:
+    """Bad sizes, epoch counts, seeds and meta keys that clash with the training state raise
+    ArgumentError naming the setting and the value received."""
+    assert_error(
+        ArgumentError,
+        lambda: Trainer(_net(), SGD(), *TRAIN, *TEST, **kwargs),  # type: ignore[arg-type]  # wrong on purpose
+        callee="Trainer",
+        expected=expected,
+        got=got,
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "expected", "got"),
+    [
+        ({"W": np.ones(2), "b": np.ones(2, np.float32)}, "to share one float dtype",
+         "['float32', 'float64']"),
+        ({}, "to share one float dtype", "no parameters"),
+        ({"W": np.ones(2, np.float16)}, "parameters to be float32 or float64", "float16"),
+    ],
+    ids=["mixed", "none", "float16"],
+)  # fmt: skip
+def test_parameters_not_of_one_float_dtype_are_refused(
+    params: dict[str, FloatArray], expected: str, got: str
+) -> None:
+    """The trainer computes in its network's one dtype, float32 or float64."""
+    assert_error(
+        DtypeError,
+        lambda: Trainer(_Params(params), SGD(lr=0.1), *TRAIN, *TEST),
+        callee="Trainer",
+        expected=expected,
+        got=got,
+    )
+
+
+def test_complex_inputs_are_refused() -> None:
+    """Inputs must be real numbers."""
+    assert_error(
+        DtypeError,
+        lambda: Trainer(_net(), SGD(lr=0.1), TRAIN[0].astype(complex), TRAIN[1], *TEST),
+        callee="Trainer",
+        expected="`x_train` to be a real array",
+        got="complex128",
+    )
+
+
+@pytest.mark.parametrize(
+    ("x", "t", "shapes"),
+    [
+        (np.zeros((0, FEATURES)), np.zeros(0, np.int64), "(0, 4) and (0,)"),
+        (np.zeros((3, FEATURES)), np.int64(1), "(3, 4) and ()"),
+        (np.zeros((3, FEATURES)), np.float64(1.0), "(3, 4) and ()"),
+        (np.float64(1.0), np.zeros(3, np.int64), "() and (3,)"),
+    ],
+    ids=["empty", "scalar-labels", "scalar-float-targets", "scalar-inputs"],
+)
+def test_empty_or_scalar_data_is_refused(x: npt.ArrayLike, t: npt.ArrayLike, shapes: str) -> None:
+    """An empty set, scalar targets or scalar inputs raise ShapeError naming both shapes."""
+    assert_error(
+        ShapeError,
+        lambda: Trainer(_net(), SGD(lr=0.1), x, t, *TEST),
+        callee="Trainer",
+        expected="x_train and t_train to hold the same number N >= 1 of samples",
+        got=f"shapes {shapes}",
+    )
+
+
+def test_mismatched_data_lengths_are_refused() -> None:
+    """Test inputs and targets of different lengths raise ShapeError naming the test set."""
+    assert_error(
+        ShapeError,
+        lambda: Trainer(_net(), SGD(), *TRAIN, TEST[0], TEST[1][:-1]),
+        callee="Trainer",
+        expected="x_test and t_test to hold the same number",
+        got="shapes (11, 4) and (10,)",
+    )
+
+
+@final
+class _Silent:
+    """A network whose gradient leaves no loss behind."""
+
+    def __init__(self, net: MultiLayerNet) -> None:
+        self._net = net
+        self.params = net.params
+        self.last_layer = SoftmaxWithLoss()
+
+    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+        return self._net.accuracy(x, t)
+
+    def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
+        return self._net.gradient(x, t)
+
+
+def test_a_gradient_that_leaves_no_loss_is_refused() -> None:
+    """fit needs each batch's loss in last_layer.loss; a network that leaves None is named."""
+    assert_error(
+        ArgumentTypeError,
+        _trainer(_Silent(_net())).fit,
+        callee="Trainer",
+        expected="_Silent.gradient to leave the batch loss in last_layer.loss",
+        got="None",
+    )
+
+
+# --- divergence ---------------------------------------------------------------------
 
 
 def test_divergence_names_epoch_and_step_and_keeps_the_last_checkpoint(tmp_path: Path) -> None:
@@ -177,7 +466,37 @@ def test_divergence_names_epoch_and_step_and_keeps_the_last_checkpoint(tmp_path:
     assert np.isnan(caught.value.loss)
     assert caught.value.checkpoint == path
     assert saved == [path.read_bytes()]
-    assert load_checkpoint(path).meta["epoch"] == 1
+    assert _saved_state(path).epochs_done == 1
+
+
+@pytest.mark.parametrize("written", ["kept", "none-yet", "no-path"])
+def test_divergence_says_where_the_checkpoint_stands(tmp_path: Path, written: str) -> None:
+    """The TrainingDiverged message names the epoch, the step, the loss and which checkpoint
+    is kept, or why there is none, and suggests a smaller learning rate."""
+    path = tmp_path / "run.npz"
+    net = _net()
+    poison_epoch = 2 if written == "kept" else 1
+
+    def poison(info: StepInfo) -> None:
+        if (info.epoch, info.step) == (poison_epoch, 1):
+            net.params["W2"][0, 0] = np.nan
+
+    trainer = _trainer(
+        net, epochs=2, on_step=poison, checkpoint=None if written == "no-path" else path
+    )
+    kept = {
+        "kept": f"the last checkpoint, {path}, is kept as it was",
+        "none-yet": f"no checkpoint was written to {path}",
+        "no-path": "no checkpoint path was set",
+    }[written]
+    with pytest.raises(TrainingDiverged) as caught:
+        trainer.fit()
+    message = str(caught.value)
+    assert f"training diverged at epoch {poison_epoch}, step 2 of 5" in message
+    assert "the mini-batch loss is nan" in message
+    assert kept in message
+    assert "A smaller learning rate usually helps." in message
+    assert caught.value.checkpoint == (path if written == "kept" else None)
 
 
 def test_huge_learning_rate_diverges() -> None:
@@ -205,15 +524,60 @@ def test_non_finite_parameters_after_an_epoch_are_not_checkpointed(
     with pytest.raises(TrainingDiverged, match=name) as caught:
         _trainer(net, checkpoint=path, on_step=poison).fit()
     assert (caught.value.epoch, caught.value.step) == (2, STEPS)
-    assert load_checkpoint(path).meta["epoch"] == 1
+    assert _saved_state(path).epochs_done == 1
 
 
-OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
-    "sgd": lambda: SGD(lr=0.1),
-    "momentum": lambda: Momentum(lr=0.05),
-    "adagrad": lambda: AdaGrad(lr=0.05),
-    "adam": lambda: Adam(lr=0.01),
-}
+# --- checkpoints --------------------------------------------------------------------
+
+
+def test_without_a_checkpoint_path_nothing_is_written(tmp_path: Path) -> None:
+    """With no checkpoint_path, fit trains and reports no checkpoint."""
+    history = _trainer(_net(), epochs=1).fit()
+    assert history.checkpoint is None
+    assert not history.interrupted
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_each_epochs_checkpoint_records_the_run_and_the_callers_meta(tmp_path: Path) -> None:
+    """After each epoch the checkpoint holds the parameters, the run's TrainingState and the
+    caller's meta; History names the file."""
+    path = tmp_path / "run.npz"
+    net = _net()
+    seen: list[tuple[TrainingState, dict[str, MetaValue]]] = []
+
+    def inspect(stats: EpochStats) -> None:
+        checkpoint = load_checkpoint(path)
+        _assert_same_params(checkpoint.params, net.params)
+        seen.append((TrainingState.from_meta(checkpoint.meta), checkpoint.meta))
+
+    trainer = Trainer(
+        net, SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=7,
+        checkpoint_path=path, on_epoch=inspect, meta={"note": "toy", "width": 8},
+    )  # fmt: skip
+    history = trainer.fit()
+    assert history.checkpoint == path
+    assert [state.epochs_done for state, _ in seen] == [1, 2]
+    state, meta = seen[-1]
+    assert state.history == history.epochs
+    assert (state.batches_done, state.seed, state.batch_size, state.train_size) == (0, 7, 5, 23)
+    assert (state.global_step, state.interrupted) == (10, False)
+    assert state.dtype == np.dtype(np.float64)
+    assert meta["format"] == CHECKPOINT_FORMAT
+    assert (meta["note"], meta["width"]) == ("toy", 8)
+
+
+def test_float32_checkpoint_round_trips(tmp_path: Path) -> None:
+    """A float32 run's checkpoint holds float32 params and resumes into a float32 network."""
+    path = tmp_path / "run.npz"
+    net = _net(dtype=np.float32)
+    _trainer(net, epochs=1, checkpoint=path).fit()
+    other = _net(seed=3, dtype=np.float32)
+    _trainer(other, epochs=1).resume(path)
+    _assert_same_params(other.params, net.params)
+    assert _saved_state(path).dtype == np.float32
+
+
+# --- resume -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -236,6 +600,178 @@ def test_resume_after_an_epoch_reproduces_the_uninterrupted_run(tmp_path: Path, 
     assert _without_time(history) == _without_time(full)
 
 
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path: Path, name: str) -> None:
+    """Resuming a run interrupted at epoch 2, step 3 ends exactly as an uninterrupted run."""
+    make = OPTIMIZERS[name]
+    straight = _net()
+    full = _trainer(straight, optimizer=make()).fit()
+
+    path = tmp_path / "run.npz"
+    stopped = _trainer(_net(), optimizer=make(), checkpoint=path, on_step=_stop_at(2, 3))
+    assert _fit_or_fail(stopped).interrupted
+    resumed = _net(seed=5)
+    trainer = _trainer(resumed, optimizer=make())
+    assert trainer.resume(load_checkpoint(path)) == 1
+    assert (trainer.epochs_done, trainer.batches_done) == (1, 3)
+    history = trainer.fit()
+    _assert_same_params(resumed.params, straight.params)
+    assert _without_time(history) == _without_time(full)
+
+
+def test_a_run_stopped_after_an_epochs_last_step_resumes(tmp_path: Path) -> None:
+    """Stopped after step 5 of 5, before the epoch's evaluation, the checkpoint has
+    batch = steps_per_epoch: resuming it finishes as the uninterrupted run does."""
+    path = tmp_path / "run.npz"
+    whole = _net()
+    expected = _trainer(whole, optimizer=Momentum(lr=0.1), epochs=2).fit()
+    stopped = _trainer(
+        _net(), optimizer=Momentum(lr=0.1), epochs=2, checkpoint=path, on_step=_stop_at(1, 5)
+    )
+    assert _fit_or_fail(stopped).interrupted
+    assert _saved_state(path).batches_done == 5
+    resumed_net = _net()
+    resumed = _trainer(resumed_net, optimizer=Momentum(lr=0.1), epochs=2)
+    assert resumed.resume(path) == 0
+    assert resumed.batches_done == 5
+    history = resumed.fit()
+    assert [(e.train_loss, e.train_acc) for e in history.epochs] == [
+        (e.train_loss, e.train_acc) for e in expected.epochs
+    ]
+    _assert_same_params(resumed_net.params, whole.params)
+
+
+def test_the_elapsed_time_of_a_stopped_epoch_carries_into_its_resumed_record(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint written mid-epoch keeps the epoch's elapsed seconds; the resumed epoch's
+    record adds the time after resuming to them."""
+    path = tmp_path / "run.npz"
+
+    def stop(info: StepInfo) -> None:
+        if info.step == 2:
+            time.sleep(0.05)  # a measurable share of the epoch, counted by step 3's clock
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    start = time.perf_counter()
+    assert _fit_or_fail(_trainer(_net(), epochs=1, checkpoint=path, on_step=stop)).interrupted
+    first_wall = time.perf_counter() - start
+    elapsed = _saved_state(path).elapsed
+    assert 0.05 <= elapsed <= first_wall
+    trainer = _trainer(_net(), epochs=1)
+    trainer.resume(path)
+    start = time.perf_counter()
+    (record,) = trainer.fit().epochs
+    assert elapsed <= record.seconds <= elapsed + (time.perf_counter() - start)
+
+
+# --- refused resumes ----------------------------------------------------------------
+
+
+def _tampered(tmp_path: Path, **changes: MetaValue) -> Path:
+    """A trainer checkpoint stopped at epoch 2, step 2 (batch size 5), with ``changes``."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), checkpoint=path, on_step=_stop_at(2, 2)).fit()
+    saved = load_checkpoint(path)
+    save_checkpoint(path, saved.params, meta={**saved.meta, **changes})
+    return path
+
+
+def test_resume_rejects_a_checkpoint_not_written_by_a_trainer(tmp_path: Path) -> None:
+    """A bare parameter checkpoint is refused, named by its path, and the network is left
+    untouched."""
+    path = tmp_path / "bare.npz"
+    net = _net()
+    save_checkpoint(path, _net(seed=1).params, meta={"epoch": 3})
+    before = _copy(net.params)
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(net).resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected=f"meta 'format' {CHECKPOINT_FORMAT!r}",
+        got="None",
+    )
+    _assert_same_params(net.params, before)
+
+
+def test_resume_refuses_a_malformed_training_state_and_changes_nothing(tmp_path: Path) -> None:
+    """Metadata that TrainingState refuses is refused by resume, which names the file and
+    keeps the network, position and seed as they were."""
+    path = _tampered(tmp_path, epoch=-1)
+    net = _net(seed=4)
+    before = _copy(net.params)
+    trainer = _trainer(net, seed=11)
+    assert_error(
+        CheckpointError,
+        lambda: trainer.resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="meta 'epoch' to be a non-negative int",
+        got="-1",
+    )
+    _assert_same_params(net.params, before)
+    assert (trainer.seed, trainer.epochs_done, trainer.batches_done) == (11, 0, 0)
+
+
+def test_resuming_a_loaded_checkpoint_names_it_checkpoint(tmp_path: Path) -> None:
+    """Given a loaded Checkpoint rather than a path, the messages call it 'checkpoint'."""
+    loaded = load_checkpoint(_tampered(tmp_path, format="other"))
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(_net()).resume(loaded),
+        callee="Trainer.resume('checkpoint')",
+        expected=f"meta 'format' {CHECKPOINT_FORMAT!r}",
+        got="'other'",
+    )
+
+
+def test_resume_mid_epoch_with_another_batch_size_is_refused(tmp_path: Path) -> None:
+    """A checkpoint taken part-way through an epoch only resumes with the same batch size
+    and training-set size, since the batches it skipped depend on both."""
+    path = _tampered(tmp_path)
+    trainer = Trainer(_net(), SGD(), *TRAIN, *TEST, batch_size=BATCH + 1, epochs=2, rng=0)
+    assert_error(
+        CheckpointError,
+        lambda: trainer.resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="batch size 5 and 23 training samples",
+        got="batch size 6 and 23 samples",
+    )
+    fewer = Trainer(_net(), SGD(), TRAIN[0][:-1], TRAIN[1][:-1], *TEST, batch_size=BATCH)
+    assert_error(
+        CheckpointError,
+        lambda: fewer.resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="batch size 5 and 23 training samples",
+        got="batch size 5 and 22 samples",
+    )
+
+
+def test_resume_after_a_whole_epoch_may_change_the_batch_size(tmp_path: Path) -> None:
+    """Between epochs no batch was skipped, so another batch size resumes."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), epochs=1, checkpoint=path).fit()
+    trainer = Trainer(_net(), SGD(), *TRAIN, *TEST, batch_size=BATCH + 1, epochs=2, rng=0)
+    assert trainer.resume(path) == 1
+    assert len(trainer.fit().epochs) == 2
+
+
+def test_resume_refuses_a_checkpoint_of_another_dtype(tmp_path: Path) -> None:
+    """float64 parameters are not resumed into a float32 network (nor rounded into it)."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), epochs=1, checkpoint=path).fit()
+    net = _net(dtype=np.float32)
+    before = _copy(net.params)
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(net).resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="float32 parameters",
+        got="'float64'",
+    )
+    _assert_same_params(net.params, before)
+
+
 def test_resume_refuses_optimizer_state_of_another_optimizer(tmp_path: Path) -> None:
     """Adam's saved moments cannot be loaded into Momentum: CheckpointError, nothing changed."""
     path = tmp_path / "run.npz"
@@ -243,10 +779,38 @@ def test_resume_refuses_optimizer_state_of_another_optimizer(tmp_path: Path) -> 
     net = _net(seed=3)
     before = _copy(net.params)
     momentum = Momentum(lr=0.05)
-    with pytest.raises(CheckpointError, match="optimizer state does not fit Momentum"):
-        _trainer(net, optimizer=momentum).resume(path)
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(net, optimizer=momentum).resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="optimizer state that Momentum accepts",
+        got="state it refuses",
+    )
     _assert_same_params(net.params, before)
     assert momentum.state_dict() == {}
+
+
+def test_resume_refuses_parameters_of_another_network_and_keeps_the_optimizer(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint whose parameters do not fit the network is a CheckpointError, and the
+    optimizer keeps its own state, not the checkpoint's moments."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), optimizer=Adam(lr=0.01), epochs=1, checkpoint=path).fit()
+    wider = MultiLayerNet(FEATURES, (9,), CLASSES, rng=0)
+    adam = Adam(lr=0.01)
+    fresh = adam.state_dict()
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(wider, optimizer=adam).resume(path),
+        callee="restore_into",
+        expected="shape (4, 9)",
+        got="shape (4, 8)",
+    )
+    _assert_same_params(adam.state_dict(), fresh)
+
+
+# --- Ctrl-C -------------------------------------------------------------------------
 
 
 def test_keyboard_interrupt_saves_a_checkpoint_of_the_current_params(tmp_path: Path) -> None:
@@ -260,53 +824,36 @@ def test_keyboard_interrupt_saves_a_checkpoint_of_the_current_params(tmp_path: P
             at_interrupt.update(_copy(net.params))
             raise KeyboardInterrupt
 
-    history = _trainer(net, checkpoint=path, on_step=interrupt).fit()
+    history = _fit_or_fail(_trainer(net, checkpoint=path, on_step=interrupt))
     assert history.interrupted
     assert history.checkpoint == path
     assert len(history.epochs) == 1
     checkpoint = load_checkpoint(path)
     _assert_same_params(checkpoint.params, at_interrupt)
-    assert checkpoint.meta["epoch"] == 1
-    assert checkpoint.meta["batch"] == 3
-    assert checkpoint.meta["interrupted"] == 1
-    assert checkpoint.meta["format"] == CHECKPOINT_FORMAT
+    state = TrainingState.from_meta(checkpoint.meta)
+    assert (state.epochs_done, state.batches_done, state.interrupted) == (1, 3, True)
 
 
-def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
-    """Resuming a run interrupted at epoch 2, step 3 ends exactly as an uninterrupted run."""
-    straight = _net()
-    full = _trainer(straight, epochs=3).fit()
-
+@pytest.mark.parametrize("resumed", [False, True], ids=["fresh", "resumed"])
+def test_an_interrupt_before_the_first_update_still_saves(tmp_path: Path, resumed: bool) -> None:
+    """A KeyboardInterrupt in the first gradient of a run (fresh, or just resumed) comes
+    before any update, so the parameters are whole: fit saves them and returns."""
     path = tmp_path / "run.npz"
-
-    def interrupt(info: StepInfo) -> None:
-        if (info.epoch, info.step) == (2, 3):
-            raise KeyboardInterrupt
-
-    assert _trainer(_net(), checkpoint=path, on_step=interrupt).fit().interrupted
-    resumed = _net(seed=5)
-    trainer = _trainer(resumed, epochs=3)
-    assert trainer.resume(load_checkpoint(path)) == 1
-    assert trainer.batches_done == 3
-    history = trainer.fit()
-    _assert_same_params(resumed.params, straight.params)
-    assert _without_time(history) == _without_time(full)
-
-
-def test_sigint_is_deferred_to_the_end_of_the_step(tmp_path: Path) -> None:
-    """A real SIGINT during a step stops training after that step, with a checkpoint."""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT has a custom handler here, which the trainer leaves alone")
-    path = tmp_path / "run.npz"
-
-    def send_sigint(info: StepInfo) -> None:
-        if (info.epoch, info.step) == (1, 2):
-            signal.raise_signal(signal.SIGINT)
-
-    history = _trainer(_net(), checkpoint=path, on_step=send_sigint).fit()
+    net = _net()
+    if resumed:
+        _trainer(net, epochs=1, checkpoint=path).fit()
+    before = _copy(net.params)
+    trainer = _trainer(_Recorder(net, interrupt_at=1), epochs=2, checkpoint=path)
+    if resumed:
+        assert trainer.resume(path) == 1
+    history = _fit_or_fail(trainer)
     assert history.interrupted
-    assert load_checkpoint(path).meta["batch"] == 2
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert history.checkpoint == path
+    saved = load_checkpoint(path)
+    state = TrainingState.from_meta(saved.meta)
+    assert state.interrupted
+    assert state.epochs_done == (1 if resumed else 0)
+    _assert_same_params(saved.params, before)
 
 
 @final
@@ -335,112 +882,81 @@ def test_interrupt_inside_an_update_propagates_without_a_checkpoint(tmp_path: Pa
     trainer = _trainer(_net(), optimizer=_InterruptedUpdate(), checkpoint=path)
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
-    meta = load_checkpoint(path).meta
-    assert (meta["epoch"], meta["batch"], meta["interrupted"]) == (1, 0, 0)
+    state = _saved_state(path)
+    assert (state.epochs_done, state.batches_done, state.interrupted) == (1, 0, False)
 
 
-def test_float32_training_stays_float32() -> None:
-    """A float32 network trained on float64 data gets float32 batches and keeps float32 params."""
-    spy = _Spy(_net(dtype=np.float32))
-    trainer = Trainer(spy, Adam(lr=0.01), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=0)
-    history = trainer.fit()
-    assert trainer.dtype == np.float32
-    assert {b.dtype for b in spy.batches} == {np.dtype(np.float32)}
-    assert {p.dtype for p in spy.params.values()} == {np.dtype(np.float32)}
-    assert all(np.isfinite(history.train_loss))
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler, which the trainer replaces; put back afterwards."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT has a custom handler here, which the trainer leaves alone")
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def test_float32_checkpoint_round_trips(tmp_path: Path) -> None:
-    """A float32 run's checkpoint holds float32 params and resumes into a float32 network."""
+def _sigint_at_step_2(finished: list[int], *, times: int = 1) -> Callable[[StepInfo], None]:
+    """An on_step callback that sends SIGINT ``times`` times in step 2, then notes the step."""
+
+    def send(info: StepInfo) -> None:
+        if info.step == 2:
+            for _ in range(times):
+                signal.raise_signal(signal.SIGINT)
+        finished.append(info.step)
+
+    return send
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_a_sigint_stops_training_at_the_end_of_the_step_by_default(tmp_path: Path) -> None:
+    """handle_sigint defaults to True: a SIGINT inside step 2 lets the step finish, then
+    fit saves that position and returns; Python's handler is back afterwards."""
     path = tmp_path / "run.npz"
-    net = _net(dtype=np.float32)
-    _trainer(net, epochs=1, checkpoint=path).fit()
-    other = _net(seed=3, dtype=np.float32)
-    _trainer(other, epochs=1).resume(path)
-    _assert_same_params(other.params, net.params)
-    assert load_checkpoint(path).meta["dtype"] == "float32"
+    finished: list[int] = []
+    trainer = _trainer(_net(), checkpoint=path, on_step=_sigint_at_step_2(finished))
+    history = _fit_or_fail(trainer)
+    assert history.interrupted
+    assert finished == [1, 2]
+    assert _saved_state(path).batches_done == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_resume_rejects_a_checkpoint_not_written_by_a_trainer(tmp_path: Path) -> None:
-    """A bare parameter checkpoint is refused and the network is left untouched."""
-    path = tmp_path / "bare.npz"
-    net = _net()
-    save_checkpoint(path, _net(seed=1).params, meta={"epoch": 3})
-    before = _copy(net.params)
-    with pytest.raises(CheckpointError, match="format"):
-        _trainer(net).resume(path)
-    _assert_same_params(net.params, before)
-
-
-def test_resume_mid_epoch_with_another_batch_size_is_refused(tmp_path: Path) -> None:
-    """A checkpoint taken part-way through an epoch only resumes with the same batch size."""
+@pytest.mark.usefixtures("default_sigint")
+def test_a_second_sigint_interrupts_at_once(tmp_path: Path) -> None:
+    """The second SIGINT is not deferred: it interrupts step 2's callback where it is."""
     path = tmp_path / "run.npz"
-
-    def interrupt(info: StepInfo) -> None:
-        raise KeyboardInterrupt
-
-    _trainer(_net(), checkpoint=path, on_step=interrupt).fit()
-    trainer = Trainer(_net(), SGD(), *TRAIN, *TEST, batch_size=BATCH + 1, epochs=2, rng=0)
-    with pytest.raises(CheckpointError, match="batch size"):
-        trainer.resume(path)
+    finished: list[int] = []
+    trainer = _trainer(_net(), checkpoint=path, on_step=_sigint_at_step_2(finished, times=2))
+    assert _fit_or_fail(trainer).interrupted
+    assert finished == [1]
+    assert _saved_state(path).batches_done == 2
 
 
-def test_without_a_checkpoint_path_nothing_is_written(tmp_path: Path) -> None:
-    """With no checkpoint_path, fit trains and reports no checkpoint."""
-    history = _trainer(_net(), epochs=1).fit()
-    assert history.checkpoint is None
+@pytest.mark.usefixtures("default_sigint")
+def test_without_sigint_handling_a_sigint_interrupts_at_once(tmp_path: Path) -> None:
+    """handle_sigint=False leaves SIGINT to Python: the first one interrupts at once."""
+    path = tmp_path / "run.npz"
+    finished: list[int] = []
+    trainer = Trainer(
+        _net(), SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, rng=7, checkpoint_path=path,
+        on_step=_sigint_at_step_2(finished), handle_sigint=False,
+    )  # fmt: skip
+    assert _fit_or_fail(trainer).interrupted
+    assert finished == [1]
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_an_applications_own_sigint_handler_is_left_alone() -> None:
+    """A SIGINT handler the application installed keeps handling SIGINT during fit."""
+    caught: list[int] = []
+
+    def own(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    signal.signal(signal.SIGINT, own)
+    finished: list[int] = []
+    history = _trainer(_net(), epochs=1, on_step=_sigint_at_step_2(finished)).fit()
     assert not history.interrupted
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"batch_size": 0}, ValueError, "batch_size"),
-        ({"epochs": True}, ValueError, "epochs"),
-        ({"rng": -1}, ValueError, "rng"),
-        ({"meta": {"epoch": 1}}, ValueError, "own keys"),
-    ],
-)
-def test_invalid_settings_are_rejected(
-    kwargs: dict[str, object], error: type[Exception], match: str
-) -> None:
-    """Bad batch sizes, epoch counts, seeds and clashing meta keys raise with the setting's name."""
-    with pytest.raises(error, match=match):
-        Trainer(_net(), SGD(), *TRAIN, *TEST, **kwargs)  # type: ignore[arg-type]  # wrong types on purpose
-
-
-def test_mismatched_data_lengths_are_rejected() -> None:
-    """Inputs and targets of different lengths raise a ShapeError naming the data set."""
-    with pytest.raises(ShapeError, match="x_test and t_test"):
-        Trainer(_net(), SGD(), *TRAIN, TEST[0], TEST[1][:-1])
-
-
-def test_progress_bar_draws_and_clears_one_line() -> None:
-    """The bar redraws in place with a carriage return and erases itself on clear()."""
-    out = io.StringIO()
-    bar = ProgressBar(out, epochs=2, width=10, min_interval=0.0)
-    bar.update(StepInfo(epoch=1, step=1, steps_per_epoch=4, global_step=1, loss=0.5))
-    bar.update(StepInfo(epoch=1, step=4, steps_per_epoch=4, global_step=4, loss=0.25))
-    drawn = out.getvalue()
-    assert "\n" not in drawn
-    assert drawn.split("\r")[1].startswith("epoch 1/2 [##........] 1/4 loss 0.5000")
-    # The loss shown is the epoch's running mean: (0.5 + 0.25) / 2.
-    assert drawn.split("\r")[2].startswith("epoch 1/2 [##########] 4/4 loss 0.3750")
-    bar.clear()
-    assert out.getvalue().endswith("\r" + " " * len(drawn.split("\r")[2]) + "\r")
-
-
-def test_progress_bar_redraws_at_most_once_per_interval() -> None:
-    """Within min_interval only an epoch's first step is drawn, and a new epoch resets the mean."""
-    out = io.StringIO()
-    now = [0.0]
-    bar = ProgressBar(out, epochs=2, width=4, min_interval=1.0, clock=lambda: now[0])
-    for step, loss in [(1, 1.0), (2, 3.0), (3, 5.0)]:
-        bar.update(StepInfo(epoch=1, step=step, steps_per_epoch=4, global_step=step, loss=loss))
-    assert out.getvalue().count("\r") == 1
-    now[0] = 1.0
-    bar.update(StepInfo(epoch=1, step=4, steps_per_epoch=4, global_step=4, loss=7.0))
-    bar.update(StepInfo(epoch=2, step=1, steps_per_epoch=4, global_step=5, loss=0.5))
-    frames = out.getvalue().split("\r")[1:]
-    assert [f.split("loss ")[1].strip() for f in frames] == ["1.0000", "4.0000", "0.5000"]
+    assert finished == [1, 2, 3, 4, 5]
+    assert caught == [signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is own

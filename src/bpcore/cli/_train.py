@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO, TypeVar, final
 
 import numpy as np
 
+from bpcore._arrays import FLOAT_DTYPES
 from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint
 from bpcore.cli._common import (
     Subparsers,
@@ -27,7 +29,7 @@ from bpcore.datasets import MnistImages, TargetArray, load_digits, load_mnist
 from bpcore.errors import CheckpointError
 from bpcore.networks import MultiLayerNet
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
-from bpcore.training import EpochStats, ProgressBar, Trainer, TrainingDiverged
+from bpcore.training import EpochStats, ProgressBar, Trainer, TrainingDiverged, TrainingState
 
 __all__ = ["add_parser", "run"]
 
@@ -41,6 +43,8 @@ DEFAULT_EPOCHS: Final = 60
 DEFAULT_SEED: Final = 0
 DEFAULT_DTYPE: Final = "float64"
 DEFAULT_DATASET: Final = "digits"
+DATASETS: Final = ("digits", "mnist")
+DTYPES: Final = tuple(str(dtype) for dtype in FLOAT_DTYPES)
 DEFAULT_CHECKPOINT: Final = "bpcore-checkpoint.npz"
 # Each optimizer's own default learning rate: one size does not fit all
 # (Adam's steps are about `lr` in size, SGD's are `lr` times the gradient).
@@ -72,7 +76,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dataset",
-        choices=("digits", "mnist"),
+        choices=DATASETS,
         help=f"training data: the 8x8 digits inside bpcore, or MNIST (default: {DEFAULT_DATASET})",
     )
     parser.add_argument(
@@ -120,7 +124,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dtype",
-        choices=("float32", "float64"),
+        choices=DTYPES,
         help=f"dtype of the parameters and the computation (default: {DEFAULT_DTYPE})",
     )
     parser.add_argument(
@@ -174,27 +178,70 @@ class _Config:
         }
 
 
-def _saved_str(meta: Mapping[str, MetaValue] | None, key: str) -> str | None:
-    value = None if meta is None else meta.get(key)
-    if value is None or isinstance(value, str):
+@final
+@dataclass(frozen=True)
+class _Resumed:
+    """A checkpoint to continue: the trainer's state and the settings ``bpcore train`` saved.
+
+    A setting is ``None`` when the checkpoint lacks it (a :class:`Trainer` run from Python).
+    """
+
+    checkpoint: Checkpoint
+    state: TrainingState
+    dataset: str | None
+    hidden: tuple[int, ...] | None
+    optimizer: str | None
+    lr: float | None
+
+
+def _read_resumed(path: Path) -> _Resumed:
+    """Load ``path`` and read what it records of the run.
+
+    Raises:
+        CheckpointError: the file is unreadable, was not written by a trainer, or
+            holds a setting of ``bpcore train`` that the command does not know.
+    """
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint.meta
+    where = f"--checkpoint {path}"
+    hidden = _saved_text(meta, "hidden", where)
+    return _Resumed(
+        checkpoint=checkpoint,
+        state=TrainingState.from_meta(meta, where=where),
+        dataset=_saved_text(meta, "dataset", where, choices=DATASETS),
+        hidden=None if hidden is None else _parse_saved_hidden(hidden, where),
+        optimizer=_saved_text(meta, "optimizer", where, choices=tuple(DEFAULT_LR)),
+        lr=_saved_lr(meta, where),
+    )
+
+
+def _saved_text(
+    meta: Mapping[str, MetaValue], key: str, where: str, *, choices: Sequence[str] | None = None
+) -> str | None:
+    value = meta.get(key)
+    if value is None or (isinstance(value, str) and (choices is None or value in choices)):
         return value
-    raise CheckpointError(f"checkpoint meta {key!r}: expected a string, got {value!r}.")
+    what = "a string" if choices is None else f"one of {list(choices)}"
+    raise CheckpointError(f"{where}: expected meta {key!r} to be {what}, got {value!r}.")
 
 
-def _saved_int(meta: Mapping[str, MetaValue] | None, key: str) -> int | None:
-    value = None if meta is None else meta.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise CheckpointError(f"checkpoint meta {key!r}: expected an integer, got {value!r}.")
-
-
-def _saved_float(meta: Mapping[str, MetaValue] | None, key: str) -> float | None:
-    value = None if meta is None else meta.get(key)
+def _saved_lr(meta: Mapping[str, MetaValue], where: str) -> float | None:
+    value = meta.get("lr")
     if value is None:
         return None
-    if isinstance(value, str):
-        raise CheckpointError(f"checkpoint meta {key!r}: expected a number, got {value!r}.")
-    return float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
+        return float(value)
+    raise CheckpointError(f"{where}: expected meta 'lr' to be a positive number, got {value!r}.")
+
+
+def _parse_saved_hidden(text: str, where: str) -> tuple[int, ...]:
+    try:
+        return sizes(text)
+    except argparse.ArgumentTypeError as exc:
+        raise CheckpointError(
+            f"{where}: expected meta 'hidden' to be comma-separated positive integers, "
+            f"got {text!r}."
+        ) from exc
 
 
 def _fixed(
@@ -215,30 +262,30 @@ def _fixed(
     return saved if saved is not None else default
 
 
-def _resolve(args: argparse.Namespace, meta: Mapping[str, MetaValue] | None) -> _Config:
-    """Merge the options with the checkpoint's settings (``meta``, when resuming) and defaults."""
-    hidden_text = _saved_str(meta, "hidden")
-    saved_hidden = None if hidden_text is None else _parse_saved_hidden(hidden_text)
+def _resolve(args: argparse.Namespace, resumed: _Resumed | None) -> _Config:
+    """Merge the options with the resumed checkpoint's settings, if any, and the defaults."""
+    state = None if resumed is None else resumed.state
     hidden: tuple[int, ...] = _fixed(
-        "--hidden", args.hidden, saved_hidden, DEFAULT_HIDDEN, show=_show_sizes
+        "--hidden",
+        args.hidden,
+        None if resumed is None else resumed.hidden,
+        DEFAULT_HIDDEN,
+        show=_show_sizes,
     )
-    dataset: str = _fixed("--dataset", args.dataset, _saved_str(meta, "dataset"), DEFAULT_DATASET)
-    dtype: str = _fixed("--dtype", args.dtype, _saved_str(meta, "dtype"), DEFAULT_DTYPE)
-    seed: int = _fixed("--seed", args.seed, _saved_int(meta, "seed"), DEFAULT_SEED)
-    saved_optimizer = _saved_str(meta, "optimizer")
+    dataset: str = _fixed(
+        "--dataset", args.dataset, None if resumed is None else resumed.dataset, DEFAULT_DATASET
+    )
+    dtype: str = _fixed(
+        "--dtype", args.dtype, None if state is None else str(state.dtype), DEFAULT_DTYPE
+    )
+    seed: int = _fixed("--seed", args.seed, None if state is None else state.seed, DEFAULT_SEED)
+    saved_optimizer = None if resumed is None else resumed.optimizer
     optimizer: str = args.optimizer or saved_optimizer or DEFAULT_OPTIMIZER
-    if optimizer not in DEFAULT_LR:
-        raise CheckpointError(f"checkpoint meta 'optimizer': unknown optimizer {optimizer!r}.")
     # A saved learning rate belongs to the saved optimizer; a new optimizer gets its own default.
-    saved_lr = _saved_float(meta, "lr") if optimizer == saved_optimizer else None
+    saved_lr = resumed.lr if resumed is not None and optimizer == saved_optimizer else None
     lr: float = args.lr or saved_lr or DEFAULT_LR[optimizer]
-    batch_size: int = args.batch_size or _saved_int(meta, "batch_size") or DEFAULT_BATCH_SIZE
-    if dataset not in ("digits", "mnist"):
-        raise CheckpointError(f"checkpoint meta 'dataset': unknown dataset {dataset!r}.")
-    if dtype not in ("float32", "float64"):
-        raise CheckpointError(
-            f"checkpoint meta 'dtype': expected float32 or float64, got {dtype!r}."
-        )
+    saved_batch_size = None if state is None else state.batch_size
+    batch_size: int = args.batch_size or saved_batch_size or DEFAULT_BATCH_SIZE
     if dataset == "digits" and args.data_dir is not None:
         raise UsageError(
             "--data-dir is only read with --dataset mnist; the digits ship with bpcore."
@@ -258,13 +305,6 @@ def _resolve(args: argparse.Namespace, meta: Mapping[str, MetaValue] | None) -> 
 
 def _show_sizes(values: tuple[int, ...]) -> str:
     return ",".join(map(str, values)) or "''"
-
-
-def _parse_saved_hidden(text: str) -> tuple[int, ...]:
-    try:
-        return sizes(text)
-    except argparse.ArgumentTypeError as exc:
-        raise CheckpointError(f"checkpoint meta 'hidden': {exc}.") from exc
 
 
 def _load(config: _Config) -> tuple[MnistImages, TargetArray, MnistImages, TargetArray]:
@@ -349,8 +389,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--checkpoint {checkpoint_path}: the folder {checkpoint_path.parent} does not exist."
         )
-    resumed: Checkpoint | None = load_checkpoint(checkpoint_path) if args.resume else None
-    config = _resolve(args, None if resumed is None else resumed.meta)
+    resumed = _read_resumed(checkpoint_path) if args.resume else None
+    config = _resolve(args, resumed)
     x_train, t_train, x_test, t_test = _load(config)
     input_size = int(np.prod(x_train.shape[1:]))
     n_train, n_test = x_train.shape[0], x_test.shape[0]
@@ -385,19 +425,13 @@ def run(args: argparse.Namespace) -> int:
     )
     table.header()
     if resumed is not None:
-        done = trainer.resume(resumed)
+        done = trainer.resume(resumed.checkpoint)
         if trainer.history:
             table.row(trainer.history[-1])
         print(f"resumed from {checkpoint_path} at {_where(trainer)}", flush=True)
         if done >= config.epochs:
             print(
                 f"nothing to train: the checkpoint is at epoch {done} of --epochs {config.epochs}"
-            )
-        elif config.optimizer != "sgd":
-            print(
-                f"bpcore: note: {config.optimizer}'s state is not saved in checkpoints; "
-                "it restarts from zero",
-                file=sys.stderr,
             )
     start = time.perf_counter()
     try:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import final
-
-from bpcore.errors import CheckpointError
 
 __all__ = ["EpochStats", "History", "StepInfo"]
 
@@ -86,47 +82,3 @@ class History:
     def test_acc(self) -> list[float]:
         """The per-epoch test accuracy."""
         return [e.test_acc for e in self.epochs]
-
-
-_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
-
-
-def history_to_json(epochs: tuple[EpochStats, ...]) -> str:
-    """Encode epoch records as a JSON list of ``[epoch, loss, train_acc, test_acc, seconds]``."""
-    return json.dumps(
-        [[e.epoch, e.train_loss, e.train_acc, e.test_acc, e.seconds] for e in epochs],
-        allow_nan=False,
-    )
-
-
-def history_from_json(text: str, *, where: str) -> tuple[EpochStats, ...]:
-    """Decode what :func:`history_to_json` wrote; raise :class:`CheckpointError` if malformed."""
-    try:
-        rows: object = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError(f"{where}: expected meta 'history' to hold JSON, got {exc}.") from exc
-    if not isinstance(rows, list):
-        raise CheckpointError(f"{where}: expected meta 'history' to be a JSON list.")
-    epochs: list[EpochStats] = []
-    for index, row in enumerate(rows):
-        if not (
-            isinstance(row, list)
-            and len(row) == len(_FIELDS)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row)
-            and all(math.isfinite(v) for v in row)
-            and row[0] == index + 1
-        ):
-            raise CheckpointError(
-                f"{where}: expected meta 'history' row {index} to be "
-                f"[{index + 1}, loss, train_acc, test_acc, seconds], got {row!r}."
-            )
-        epochs.append(
-            EpochStats(
-                epoch=int(row[0]),
-                train_loss=float(row[1]),
-                train_acc=float(row[2]),
-                test_acc=float(row[3]),
-                seconds=float(row[4]),
-            )
-        )
-    return tuple(epochs)
