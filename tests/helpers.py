@@ -51,13 +51,6 @@ def assert_error(
     return caught.value
 
 
-def raises_exactly(error: type[Exception], message: str, call: Callable[[], object]) -> None:
-    """``call()`` raises ``error`` whose whole message is ``message``."""
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
-
-
 TOY_FEATURES, TOY_CLASSES = 4, 3
 """The input width and class count of :func:`toy_data` and :func:`toy_net`."""
 
