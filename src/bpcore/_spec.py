@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias, cast
+from typing import Literal, TypeAlias, cast, final
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from bpcore.gradcheck import (
 )
 
 
+@final
 @dataclass(frozen=True)
 class Reference:
     """An oracle's forward value and the size of its terms, both float64, of one shape."""
@@ -51,6 +52,7 @@ Drawn: TypeAlias = tuple[Arrays, Arrays, "npt.NDArray[np.generic] | None"]
 """What a spec's strategy draws: parameters, inputs and (for a loss) targets, all float64."""
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class LayerSpec:
     """Everything the generic properties need to know about one layer.
@@ -114,6 +116,7 @@ class LayerSpec:
         return LossSubject(cast(LossLayer, layer), target, params=self.param_names)
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class Case:
     """One drawn example: a spec with concrete float64 parameters, inputs and targets."""

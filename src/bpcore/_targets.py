@@ -10,7 +10,7 @@ A target is either
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, final
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from bpcore.errors import TargetError
 LabelArray: TypeAlias = npt.NDArray[np.intp]
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class Targets:
     """Validated targets of a batch of ``n`` samples over ``c`` classes.

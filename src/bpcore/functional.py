@@ -8,6 +8,7 @@ float32, integers and bools become float64, complex and object arrays raise
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +85,7 @@ def tanh(x: npt.ArrayLike) -> FloatArray:
     return np.tanh(as_float_array(x, where="tanh", name="x"))
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class SoftmaxParts:
     """Softmax of ``(N, C)`` logits row by row, and the pieces the loss and its gradient use.

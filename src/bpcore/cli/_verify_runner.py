@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import final
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -16,6 +17,7 @@ from bpcore.properties import GENERIC_PROPERTIES, Property
 from bpcore.registry import LayerSpec, registered
 
 
+@final
 @dataclass
 class Row:
     """One line of the verify table."""

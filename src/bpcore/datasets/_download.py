@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, final
 
 from bpcore.errors import DatasetError
 
@@ -32,6 +32,7 @@ _CHUNK = 1 << 20
 _TIMEOUT_SECONDS = 60.0
 
 
+@final
 @dataclass(frozen=True)
 class FileSpec:
     """The expected byte size and lowercase hex SHA-256 digest of one downloaded file."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, final
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,7 @@ FULL_LIMIT = 1024
 """In ``"auto"`` mode, arrays up to this many elements are checked element by element."""
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class _Problem:
     """Everything the checker needs about one layer at one point."""
@@ -260,6 +261,7 @@ def _straddles_kink(
     return min(values) - slack <= analytic <= max(values) + slack
 
 
+@final
 @dataclass(frozen=True)
 class _Probe:
     """One comparison: at or along ``at`` (an element index or a direction) with ``step``.
@@ -279,6 +281,7 @@ class _Probe:
     label: tuple[int, ...]
 
 
+@final
 @dataclass
 class _Tally:
     """The running verdict over the probes of one array."""

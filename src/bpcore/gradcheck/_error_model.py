@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,7 @@ EXACT_TERMS_LIMIT = 64
 """Up to this many ``dout`` elements, :func:`term_magnitude` is computed exactly."""
 
 
+@final
 @dataclass(frozen=True, eq=False)
 class ErrorModel:
     """The measured sizes that bound one check's errors, per input and parameter name.

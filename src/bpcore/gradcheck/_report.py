@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import final
 
 from bpcore.errors import BpcoreError
 
@@ -20,6 +21,7 @@ class Status(enum.Enum):
     one-sided derivative there, which is not a bug."""
 
 
+@final
 @dataclass(frozen=True)
 class ArrayCheck:
     """The comparison of analytic and numerical gradients for one array.
@@ -77,6 +79,7 @@ class ArrayCheck:
         return "\n".join(lines)
 
 
+@final
 @dataclass(frozen=True)
 class GradcheckReport:
     """The result of checking every input and parameter of one layer.

@@ -14,6 +14,7 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ USABLE = 10.0
 moves an observed order by at most ``log2(1.1 / 0.9) ≈ 0.3``."""
 
 
+@final
 @dataclass(frozen=True)
 class TaylorReport:
     """The remainders of the Taylor test and the orders they fall with.
