@@ -7,8 +7,7 @@ float32, integers and bools become float64, complex and object arrays raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import final
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -85,9 +84,7 @@ def tanh(x: npt.ArrayLike) -> FloatArray:
     return np.tanh(as_float_array(x, where="tanh", name="x"))
 
 
-@final
-@dataclass(frozen=True, eq=False)
-class SoftmaxParts:
+class SoftmaxParts(NamedTuple):
     """Softmax of ``(N, C)`` logits row by row, and the pieces the loss and its gradient use.
 
     Attributes:

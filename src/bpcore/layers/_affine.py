@@ -113,7 +113,8 @@ class Affine:
         """
         x2 = require_forwarded(self.x, where="Affine.backward")
         x_shape = require_forwarded(self.original_x_shape, where="Affine.backward")
-        out_dtype = np.result_type(x2.dtype, self.W.dtype, self.b.dtype)
+        dtypes = (x2.dtype, self.W.dtype, self.b.dtype)
+        out_dtype = dtypes[0] if dtypes.count(dtypes[0]) == 3 else np.result_type(*dtypes)
         d = as_dtype(dout, out_dtype, where="Affine.backward", name="dout")
         require_shape(d, (x2.shape[0], self.W.shape[1]), where="Affine.backward", name="dout")
         self.dW = np.asarray(x2.T @ d, dtype=self.W.dtype)

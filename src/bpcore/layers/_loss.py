@@ -61,8 +61,7 @@ class SoftmaxWithLoss:
         n, c = logits.shape
         targets = validate_targets(t, n=n, c=c, one_sample=one_sample, dtype=xa.dtype, where=where)
         parts = softmax_parts(logits)
-        with np.errstate(invalid="ignore"):  # NaN logits give a NaN loss, with no warning
-            self.loss = mean_cross_entropy(parts.z, parts.lse, targets, where=where)
+        self.loss = mean_cross_entropy(parts.z, parts.lse, targets, where=where)
         self.y = parts.y
         self.t = targets.labels if targets.labels is not None else targets.dist
         self._saved = (parts, targets, xa.shape)

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, FloatDType, as_dtype
+from bpcore._arrays import FloatArray, FloatDType, as_dtype, require_forwarded
 from bpcore._finite_difference import central_gradient
 from bpcore._targets import validate_targets
 from bpcore.errors import ShapeError
@@ -72,7 +72,10 @@ class SequentialNet(abc.ABC):
 
     def predict(self, x: npt.ArrayLike) -> FloatArray:
         """Return the scores (logits) of shape ``(N, C)`` for ``x``, in the network's dtype."""
-        out = self._cast(x, method="predict")
+        return self._scores(self._cast(x, method="predict"))
+
+    def _scores(self, x: FloatArray) -> FloatArray:
+        out = x
         for layer in self.layers.values():
             out = layer.forward(out)
         return out
@@ -117,7 +120,7 @@ class SequentialNet(abc.ABC):
         The gradients have the network's dtype, are new arrays on every call and are the
         Affine layers' ``dW`` and ``db``. ``x`` and ``t`` are not modified.
         """
-        self.loss(self._cast(x, method="gradient"), t)
+        self.last_layer.forward(self._scores(self._cast(x, method="gradient")), t)
         dout = self.last_layer.backward(np.asarray(1.0, dtype=self._dtype))
         first, *rest = self.layers.values()
         for layer in reversed(rest):
@@ -128,7 +131,8 @@ class SequentialNet(abc.ABC):
             first.backward(dout)
         grads: dict[str, FloatArray] = {}
         for i, affine in enumerate(self._affines, 1):
-            grads[f"W{i}"], grads[f"b{i}"] = affine.grads["W"], affine.grads["b"]
+            grads[f"W{i}"] = require_forwarded(affine.dW, where="gradient")
+            grads[f"b{i}"] = require_forwarded(affine.db, where="gradient")
         return grads
 
     def numerical_gradient(
