@@ -32,6 +32,7 @@ from bpcore.gradcheck import (
     Differentiable,
     LossSubject,
     NetworkSubject,
+    ReportsAlterations,
     assert_gradients,
     taylor_test,
     term_magnitude,
@@ -223,6 +224,8 @@ def never_mutates_or_aliases_arguments(case: Case, draw: Draw) -> float:
     grads = subject.backward(dout)
     after = _snapshot(watched)
     changed = [n for n in before if before[n] != after[n]]
+    if isinstance(subject, ReportsAlterations):  # targets are handed over as copies
+        changed += list(subject.altered())
     if changed:
         raise _fail(case, "no mutation", f"forward/backward modified {changed} [{dtype}]")
     results = {"output": output, **{f"d{n}": g for n, g in grads.items()}}

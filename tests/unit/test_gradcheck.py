@@ -80,7 +80,7 @@ def test_a_relative_error_of_1e_6_is_a_mismatch(mode: Mode) -> None:
     text = str(report)
     assert "GRADIENT MISMATCH" in text
     assert "input 'x'" in text
-    assert "tolerance there" in text
+    assert "error / tolerance" in text
 
 
 def test_assert_gradients_raises_with_the_report() -> None:
@@ -354,14 +354,10 @@ class _WrongSlope:
         return np.asarray(3 * dout)
 
 
-@pytest.mark.parametrize(
-    ("offset", "status"), [(1.5, Status.NONDIFFERENTIABLE), (2.5, Status.MISMATCH)]
-)
-def test_directional_probes_excuse_only_kinks_within_two_steps(
-    offset: float, status: Status
-) -> None:
-    """A failing directional probe is put down to a declared kink only when the kink lies
-    within two steps of the point; a wrong gradient farther away is a mismatch."""
+@pytest.mark.parametrize("offset", [0.0, 1.5, 2.5])
+def test_a_declared_kink_never_excuses_a_wrong_slope(offset: float) -> None:
+    """A declared kink at or within reach of the point excuses nothing by itself: the
+    backward value must still lie between the one-sided slopes, which here are both 2."""
     x = np.array([[0.5]])
     # |x| <= 1, so the largest element of every direction moves by cbrt(eps64) per step.
     kinks = {"x": [0.5 + offset * ROOT_EPS64]}
@@ -374,7 +370,7 @@ def test_directional_probes_excuse_only_kinks_within_two_steps(
             kinks=kinks,
             rng=seed,
         )
-        assert report.checks[0].status is status
+        assert report.checks[0].status is Status.MISMATCH
 
 
 class _OneElementLayer:

@@ -124,9 +124,9 @@ def _taylor_report(orders: tuple[float, ...], observed: float | None) -> TaylorR
 @pytest.mark.parametrize(
     ("orders", "observed", "summary"),
     [
-        ((2.0, 2.0, 2.0), 2.0, "observed order 2.00 (second order)"),
-        ((1.0, 1.0, 1.0), 1.0, "observed order 1.00 (FIRST ORDER: the gradient is wrong)"),
-        ((), None, "observed order none usable (second order)"),
+        ((2.0, 2.0, 2.0), 2.0, "observed order 2.00: second order"),
+        ((1.0, 1.0, 1.0), 1.0, "observed order 1.00: FIRST ORDER, the gradient is wrong"),
+        ((), None, "no remainder rose above its rounding floor: nothing was measured"),
     ],
     ids=["second", "first", "none"],
 )

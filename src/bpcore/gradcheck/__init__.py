@@ -5,7 +5,8 @@
 * :func:`check_gradients` / :func:`assert_gradients` -- compare a layer's backward
   with float64 finite differences for every input and parameter, under a derived
   error model; :func:`unary`, :func:`binary` and :func:`loss` adapt layers to it.
-* :func:`taylor_test` -- the Taylor-remainder test, which needs no tolerance.
+* :func:`taylor_test` / :func:`assert_taylor` -- the Taylor-remainder test, which needs
+  no tolerance.
 * :func:`term_magnitude` -- the size of the terms a backward sums into each gradient
   element, which rounding bounds of the form ``n·u·size`` need (``|g|`` understates
   it where the terms cancel); the checker's error model and the generic properties
@@ -35,13 +36,17 @@ from bpcore.gradcheck._subjects import LossLayer as LossLayer
 from bpcore.gradcheck._subjects import LossSubject as LossSubject
 from bpcore.gradcheck._subjects import Network as Network
 from bpcore.gradcheck._subjects import NetworkSubject as NetworkSubject
+from bpcore.gradcheck._subjects import ReportsAlterations as ReportsAlterations
 from bpcore.gradcheck._subjects import UnaryLayer as UnaryLayer
 from bpcore.gradcheck._subjects import UnarySubject as UnarySubject
 from bpcore.gradcheck._subjects import binary as binary
+from bpcore.gradcheck._subjects import discover_parameters as discover_parameters
 from bpcore.gradcheck._subjects import loss as loss
 from bpcore.gradcheck._subjects import network as network
 from bpcore.gradcheck._subjects import unary as unary
+from bpcore.gradcheck._taylor import TaylorMismatch as TaylorMismatch
 from bpcore.gradcheck._taylor import TaylorReport as TaylorReport
+from bpcore.gradcheck._taylor import assert_taylor as assert_taylor
 from bpcore.gradcheck._taylor import taylor_test as taylor_test
 
 __all__ = [
@@ -60,14 +65,18 @@ __all__ = [
     "Mode",
     "Network",
     "NetworkSubject",
+    "ReportsAlterations",
     "Status",
+    "TaylorMismatch",
     "TaylorReport",
     "UnaryLayer",
     "UnarySubject",
     "assert_gradients",
+    "assert_taylor",
     "binary",
     "check_gradients",
     "default_step",
+    "discover_parameters",
     "loss",
     "network",
     "numerical_gradient",

@@ -10,6 +10,7 @@ kink is counted apart. The derivation of both: docs/gradcheck-error-model.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, final
@@ -29,10 +30,11 @@ from bpcore._finite_difference import (
     one_sided_differences,
     step_size,
 )
-from bpcore.errors import DtypeError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
 from bpcore.gradcheck._error_model import ErrorModel, measure
+from bpcore.gradcheck._guard import Guarded, recorded_warnings
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
-from bpcore.gradcheck._subjects import Differentiable, Factory
+from bpcore.gradcheck._subjects import Differentiable, Factory, call_maker
 
 Mode = Literal["auto", "full", "directional"]
 
@@ -48,7 +50,8 @@ class _Problem:
     """Everything the checker needs about one layer at one point."""
 
     subject_dtype: FloatDType
-    reference: Differentiable
+    subject: Guarded
+    reference: Guarded
     inputs64: dict[str, FloatArray]
     dout64: FloatArray
     analytic: dict[str, FloatArray]
@@ -87,13 +90,15 @@ def check_gradients(
     mode: Mode = "auto",
     directions: int = 8,
     kinks: Mapping[str, Sequence[float]] | None = None,
+    allow_warnings: bool = False,
 ) -> GradcheckReport:
     """Check ``backward`` against float64 finite differences for every input and parameter.
 
     Args:
-        make: builds the layer as a :class:`Differentiable` in a given dtype; called
-            once in ``dtype`` (the subject) and once in float64 (the reference twin,
-            whose parameters are then set to the subject's values).
+        make: builds the layer as a :class:`Differentiable` in a given dtype (see
+            :func:`unary`, :func:`binary`, :func:`loss`, :func:`network`); called once in
+            ``dtype`` (the subject) and once in float64 (the twin, whose parameters are
+            then set to the subject's values).
         inputs: the point, by input name (``{"x": x}``, or ``{"x": x, "y": y}``).
         dtype: the dtype the subject computes in; by default that of the inputs.
         dout: the upstream gradient; by default drawn from ``rng`` (standard normal).
@@ -101,55 +106,125 @@ def check_gradients(
         mode: ``"full"`` compares every element; ``"directional"`` compares
             ``directions`` random Gaussian directional derivatives per array
             (``4k`` evaluations); ``"auto"`` picks full up to :data:`FULL_LIMIT` elements.
+        directions: how many directions per array in directional mode, at least 1.
         kinks: input name to the values where the layer is not differentiable
-            (``{"x": [0.0]}`` for ReLU).
+            (``{"x": [0.0]}`` for ReLU); there, as at kinks the checker finds itself, the
+            backward value must lie between the one-sided derivatives.
+        allow_warnings: report RuntimeWarnings the layer raises (overflow, invalid
+            values) as failures unless this is ``True``.
 
     Returns:
-        A :class:`GradcheckReport`; it does not raise on a mismatch
-        (see :func:`assert_gradients`).
+        A :class:`GradcheckReport`; it does not raise on a mismatch (see
+        :func:`assert_gradients`). A NaN or infinite gradient, numerical or analytic, is
+        a mismatch; a layer that modifies its ``dout``, inputs, targets or parameters,
+        or raises a RuntimeWarning, fails with that named in :attr:`~GradcheckReport.problems`.
 
     Raises:
+        ArgumentTypeError: ``make`` is not a factory, or returns no :class:`Differentiable`.
+        ArgumentError: ``mode`` is unknown, ``directions < 1``, or ``kinks`` names no input.
         DtypeError: an input is not real, ``dtype`` is not float32 or float64, or the
             float64 twin's parameters are not float64 arrays of the subject's shapes.
         ShapeError: ``dout`` does not have the output's shape, or backward returns a
             gradient of another shape than its input or parameter.
-        ArgumentTypeError: an adapted layer's parameter or gradient attribute is not
-            a NumPy array.
     """
+    _check_options(make, inputs, mode=mode, directions=directions, kinks=kinks)
     generator = np.random.default_rng(rng)
-    problem = _prepare(make, inputs, dtype=dtype, dout=dout, rng=generator)
-    checks: list[ArrayCheck] = []
-    for name in problem.analytic:
-        values = problem.values(name)
-        chosen = (
-            mode if mode != "auto" else ("full" if values.size <= FULL_LIMIT else "directional")
-        )
-        declared = tuple(kinks.get(name, ())) if kinks else ()
-        role = "input" if name in problem.inputs64 else "parameter"
-        if chosen == "full":
-            checks.append(_check_full(problem, name, role, declared))
-        else:
-            checks.append(_check_directional(problem, name, role, declared, directions, generator))
+    problems: list[str] = []
+    with recorded_warnings(problems, allow=allow_warnings):
+        problem = _prepare(make, inputs, dtype=dtype, dout=dout, rng=generator)
+        checks: list[ArrayCheck] = []
+        for name in problem.analytic:
+            values = problem.values(name)
+            chosen = (
+                mode if mode != "auto" else ("full" if values.size <= FULL_LIMIT else "directional")
+            )
+            declared = tuple(kinks.get(name, ())) if kinks else ()
+            role = "input" if name in problem.inputs64 else "parameter"
+            if chosen == "full":
+                checks.append(_check_full(problem, name, role, declared))
+            else:
+                checks.append(
+                    _check_directional(problem, name, role, declared, directions, generator)
+                )
+    altered = [*problem.subject.altered, *problem.reference.altered]
+    problems[:0] = list(dict.fromkeys(altered))
     return GradcheckReport(
-        subject=problem.reference.name, dtype=str(problem.subject_dtype), checks=tuple(checks)
+        subject=problem.reference.name,
+        dtype=str(problem.subject_dtype),
+        checks=tuple(checks),
+        problems=tuple(problems),
     )
 
 
 def assert_gradients(
     make: Factory,
     inputs: Mapping[str, npt.ArrayLike],
-    **options: object,
+    *,
+    dtype: npt.DTypeLike | None = None,
+    dout: npt.ArrayLike | None = None,
+    rng: np.random.Generator | int | None = None,
+    mode: Mode = "auto",
+    directions: int = 8,
+    kinks: Mapping[str, Sequence[float]] | None = None,
+    allow_warnings: bool = False,
 ) -> GradcheckReport:
-    """Like :func:`check_gradients`, but raise on a mismatch.
+    """Like :func:`check_gradients`, with the same options, but raise on a failure.
 
     Raises:
-        GradientMismatch: some input or parameter mismatches; ``report`` holds the figures.
+        GradientMismatch: some input or parameter mismatches, or the report has problems;
+            ``report`` holds the figures.
         BpcoreError: whatever :func:`check_gradients` raises.
     """
-    report = check_gradients(make, inputs, **options)  # type: ignore[arg-type]  # options are check_gradients' keywords, forwarded unchanged
+    report = check_gradients(
+        make,
+        inputs,
+        dtype=dtype,
+        dout=dout,
+        rng=rng,
+        mode=mode,
+        directions=directions,
+        kinks=kinks,
+        allow_warnings=allow_warnings,
+    )
     if not report.passed:
         raise GradientMismatch(report)
     return report
+
+
+_MODES = ("auto", "full", "directional")
+
+
+def _check_options(
+    make: object,
+    inputs: Mapping[str, npt.ArrayLike],
+    *,
+    mode: object,
+    directions: object,
+    kinks: Mapping[str, Sequence[float]] | None,
+) -> None:
+    """Refuse options that could only fail later, or silently check nothing."""
+    where = "check_gradients"
+    if not callable(make):
+        raise ArgumentTypeError(
+            f"{where}: expected `make` to be a factory make(dtype) -> subject (from unary, "
+            f"binary, loss or network), got {_describe(make)}."
+        )
+    if mode not in _MODES:
+        raise ArgumentError(f"{where}: expected `mode` one of {list(_MODES)}, got {mode!r}.")
+    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
+        raise ArgumentError(f"{where}: expected `directions` >= 1, got {directions!r}.")
+    unknown = sorted(set(kinks or {}) - set(inputs))
+    if unknown:
+        raise ArgumentError(
+            f"{where}: expected `kinks` keys among the inputs {sorted(inputs)}, got {unknown}."
+        )
+
+
+def _describe(value: object) -> str:
+    """How an error names a value that was not what was expected."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    return f"a {type(value).__name__} instance"
 
 
 def _subject_dtype(arrays: Mapping[str, FloatArray], dtype: npt.DTypeLike | None) -> FloatDType:
@@ -189,8 +264,21 @@ def _analytic_gradients(
                 f"check_gradients: expected {subject.name}.backward to return a gradient of "
                 f"shape {shapes[name]} for {name!r}, got shape {np.shape(grad)}."
             )
-        analytic[name] = np.asarray(grad, dtype=np.float64)
+        # A copy: a layer may hand back an array it reuses on its next backward.
+        analytic[name] = np.array(grad, dtype=np.float64, copy=True)
     return analytic
+
+
+def _build(make: Factory, dtype: FloatDType, *, watch_parameters: bool) -> Guarded:
+    """``make(dtype)``, checked to be a :class:`Differentiable`, behind a :class:`Guarded`."""
+    built = call_maker(make, dtype, where="check_gradients")
+    if not all(hasattr(built, a) for a in ("name", "parameters", "forward", "backward")):
+        raise ArgumentTypeError(
+            f"check_gradients: expected make(dtype) to return a subject with name, parameters, "
+            f"forward and backward (wrap a layer with unary, binary, loss or network), got "
+            f"{_describe(built)}."
+        )
+    return Guarded(built, watch_parameters=watch_parameters)
 
 
 def _prepare(
@@ -201,18 +289,22 @@ def _prepare(
     dout: npt.ArrayLike | None,
     rng: np.random.Generator,
 ) -> _Problem:
-    """Build the subject and its twin at ``inputs``, run backward and measure the error model."""
+    """Build the subject and its twin at ``inputs``, run backward and measure the error model.
+
+    The subject and the twin only ever see private copies of the inputs, ``dout`` and
+    targets: what the numerical side is built from cannot be changed by the layer.
+    """
     arrays = {
         name: as_float_array(v, where="check_gradients", name=name) for name, v in inputs.items()
     }
     subject_dtype = _subject_dtype(arrays, dtype)
-    inputs_d = {name: np.asarray(v, dtype=subject_dtype) for name, v in arrays.items()}
-    subject = make(subject_dtype)
-    reference = make(_F64)
+    inputs_d = {name: np.array(v, dtype=subject_dtype, copy=True) for name, v in arrays.items()}
+    subject = _build(make, subject_dtype, watch_parameters=True)
+    reference = _build(make, _F64, watch_parameters=False)
     _copy_parameters(subject, reference)
     output = np.asarray(subject.forward(inputs_d))
     raw_dout = rng.standard_normal(output.shape) if dout is None else dout
-    dout_d = np.asarray(raw_dout, dtype=subject_dtype)
+    dout_d = np.array(raw_dout, dtype=subject_dtype, copy=True)
     if dout_d.shape != output.shape:
         raise ShapeError(
             f"check_gradients: expected dout of the output's shape {output.shape}, "
@@ -222,6 +314,7 @@ def _prepare(
     model = measure(subject, reference, inputs_d, dout_d, analytic, dtype=subject_dtype, rng=rng)
     return _Problem(
         subject_dtype=subject_dtype,
+        subject=subject,
         reference=reference,
         # The checker's own copies: it steps them in place.
         inputs64={n: v.astype(np.float64) for n, v in inputs_d.items()},
@@ -236,29 +329,37 @@ def _near_kink(value: float, reach: float, declared: Sequence[float]) -> bool:
     return any(abs(value - k) <= reach for k in declared)
 
 
-def _straddles_kink(
-    problem: _Problem,
-    name: str,
-    at: At,
-    step: float,
-    analytic: float,
-    tolerance: float,
-) -> bool:
-    """Whether one-sided differences reveal a jump in the slope that the analytic value respects."""
+def _judge(
+    problem: _Problem, name: str, probe: _Probe, error: float, tol: float, base: float
+) -> str:
+    """The verdict on a probe whose error exceeds ``base``, the tolerance without the
+    sensitivity term: ``"pass"``, ``"kink"`` or ``"mismatch"``.
+
+    Where the one-sided differences agree, or their gap shrinks like ``h`` (curvature), the
+    layer is smooth at the probe's scale and the full tolerance ``tol`` applies. Otherwise
+    -- a jump in the slope, or a declared kink -- the sensitivity term measures that jump,
+    not rounding, so it must not widen anything: the backward value has to lie between the
+    one-sided derivatives (a valid one-sided derivative or subgradient), which are known to
+    within their first-order error and their rounding.
+    """
+    model, at, step, g = problem.model, probe.at, probe.step, probe.analytic
     centre = problem.phi()
     forward, backward = problem.one_sided(name, at, step, centre)
-    jump = abs(forward - backward)
-    if jump <= tolerance:
-        return False  # the two sides agree: smooth here, so the mismatch is real
     small_forward, small_backward = problem.one_sided(name, at, step / 4, centre)
-    ratio = abs(small_forward - small_backward) / jump
-    if 0.125 < ratio < 0.5:
-        return False  # the gap shrank like h: curvature, not a kink
-    # One-sided differences are only first-order accurate: with error ≈ a·h, the h/4
-    # values lie within |D(h) - D(h/4)| / 3 of the one-sided derivatives themselves.
+    jump = abs(forward - backward)
+    shrinks = jump > 0 and 0.125 < abs(small_forward - small_backward) / jump < 0.5
+    if not probe.near_kink and (jump <= base or shrinks):
+        return "pass" if error <= tol else "mismatch"
+    # One-sided differences err by about a·h: the h/4 values lie within |D(h) - D(h/4)|/3
+    # of the one-sided derivatives. Their rounding is twice a central difference's, at a
+    # quarter of the step: 2·tolerance(h/4) without truncation or sensitivity bounds it.
+    first_order = max(abs(forward - small_forward), abs(backward - small_backward)) / 3
+    rounding = 2 * model.tolerance(step / 4, 0.0, probe.grad_scale, 0.0, probe.noise)
     values = (forward, backward, small_forward, small_backward)
-    slack = tolerance + max(abs(forward - small_forward), abs(backward - small_backward)) / 3
-    return min(values) - slack <= analytic <= max(values) + slack
+    slack = first_order + rounding
+    if not all(math.isfinite(v) for v in (*values, slack)):
+        return "mismatch"
+    return "kink" if min(values) - slack <= g <= max(values) + slack else "mismatch"
 
 
 @final
@@ -294,6 +395,7 @@ class _Tally:
     max_rel: float = 0.0
     mismatches: int = 0
     kinks: int = 0
+    nonfinite: int = 0
     checked: int = 0
 
     def add(self, problem: _Problem, name: str, probe: _Probe) -> None:
@@ -302,20 +404,40 @@ class _Tally:
         step, g = probe.step, probe.analytic
         d_h = problem.central(name, probe.at, step)
         d_2h = problem.central(name, probe.at, 2 * step)
-        tol = problem.model.tolerance(
-            step, abs(d_2h - d_h), probe.grad_scale, probe.sensitivity, probe.noise
-        )
+        truncation = abs(d_2h - d_h)
+        model = problem.model
+        tol = model.tolerance(step, truncation, probe.grad_scale, probe.sensitivity, probe.noise)
+        base = model.tolerance(step, truncation, probe.grad_scale, 0.0, probe.noise)
         error = abs(g - d_h)
-        if error > tol:
-            if probe.near_kink or _straddles_kink(problem, name, probe.at, step, g, tol):
+        if not all(math.isfinite(v) for v in (g, d_h, d_2h, tol)):
+            # NaN compares false with everything: without this, it would pass.
+            self.nonfinite += 1
+            self.mismatches += 1
+            self._keep(math.inf, probe, d_h, tol)
+            return
+        applied = tol
+        if error > base:
+            verdict = _judge(problem, name, probe, error, tol, base)
+            if verdict == "kink":
                 self.kinks += 1
                 return
-            self.mismatches += 1
+            if verdict == "mismatch":
+                self.mismatches += 1
+                applied = base if error <= tol else tol
         self.max_abs = max(self.max_abs, error)
         self.max_rel = max(self.max_rel, _rel(g, d_h))
-        ratio = error / tol if tol > 0 else (np.inf if error > 0 else 0.0)
+        ratio = error / applied if applied > 0 else (math.inf if error > 0 else 0.0)
+        self._keep(ratio, probe, d_h, applied)
+
+    def _keep(self, ratio: float, probe: _Probe, numerical: float, tolerance: float) -> None:
+        """Make ``probe`` the worst if its error is the largest yet relative to its tolerance."""
         if ratio > self.ratio:
-            self.ratio, self.worst, self.numerical, self.tolerance = float(ratio), probe, d_h, tol
+            self.ratio, self.worst, self.numerical, self.tolerance = (
+                ratio,
+                probe,
+                numerical,
+                tolerance,
+            )
 
     def result(self, name: str, role: str, mode: str, dtype: FloatDType) -> ArrayCheck:
         """The :class:`ArrayCheck` for everything added so far."""
@@ -341,6 +463,7 @@ class _Tally:
             tolerance=self.tolerance,
             dtype=str(dtype),
             kinks=self.kinks,
+            nonfinite=self.nonfinite,
         )
 
 

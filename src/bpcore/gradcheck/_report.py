@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from typing import final
 
@@ -17,8 +18,8 @@ class Status(enum.Enum):
     MISMATCH = "MISMATCH"
     """Some element disagrees by more than rounding and truncation can explain."""
     NONDIFFERENTIABLE = "non-differentiable"
-    """Disagreements only where a probe straddles a kink; the backward value is a
-    one-sided derivative there, which is not a bug."""
+    """Disagreements only where a probe straddles a kink, and there the backward value
+    lies between the one-sided derivatives (a valid subgradient), which is not a bug."""
 
 
 @final
@@ -40,7 +41,10 @@ class ArrayCheck:
         step: the finite-difference step there.
         tolerance: the derived tolerance there.
         dtype: the dtype the layer computed in.
-        kinks: how many elements straddled a kink (declared or detected).
+        kinks: how many probes straddled a kink (declared or detected) with the backward
+            value between the one-sided derivatives.
+        nonfinite: how many probes had a non-finite analytic or numerical value (each a
+            mismatch).
     """
 
     name: str
@@ -57,6 +61,17 @@ class ArrayCheck:
     tolerance: float
     dtype: str
     kinks: int
+    nonfinite: int = 0
+
+    @property
+    def ratio(self) -> float:
+        """``|analytic - numerical| / tolerance`` at the worst probe: at most 1 passes."""
+        error = abs(self.analytic - self.numerical)
+        if not (math.isfinite(error) and math.isfinite(self.tolerance)):
+            return math.inf
+        if self.tolerance > 0:
+            return error / self.tolerance
+        return math.inf if error > 0 else 0.0
 
     def describe(self) -> str:
         """One paragraph: the verdict, then the worst element's figures."""
@@ -69,12 +84,17 @@ class ArrayCheck:
             f"  {self.role} {self.name!r} [{self.dtype}, {self.mode}, {self.checked} checked]: "
             f"{self.status.value}",
             f"    worst at {where}: analytic {self.analytic:.17g}, numerical {self.numerical:.17g}",
-            f"    |error| {self.max_abs_error:.3e} (max), relative {self.max_rel_error:.3e} (max), "
-            f"tolerance there {self.tolerance:.3e}, step {self.step:.3e}",
+            f"    error / tolerance {self.ratio:.3g} (at most 1 passes): |error| "
+            f"{abs(self.analytic - self.numerical):.3e}, tolerance {self.tolerance:.3e}, "
+            f"step {self.step:.3e}; largest |error| {self.max_abs_error:.3e}, "
+            f"relative {self.max_rel_error:.3e}",
         ]
+        if self.nonfinite:
+            lines.append(f"    {self.nonfinite} probe(s) with a NaN or infinite value")
         if self.kinks:
             lines.append(
-                f"    {self.kinks} probe(s) straddled a kink and were not held to the tolerance"
+                f"    {self.kinks} probe(s) straddled a kink; backward lay between the one-sided "
+                f"derivatives there"
             )
         return "\n".join(lines)
 
@@ -88,16 +108,20 @@ class GradcheckReport:
         subject: the layer's name.
         dtype: the dtype the layer computed in (the reference is always float64).
         checks: one :class:`ArrayCheck` per input and parameter.
+        problems: failures that are not about one gradient's values: an argument the
+            layer modified in place, a RuntimeWarning it raised.
     """
 
     subject: str
     dtype: str
     checks: tuple[ArrayCheck, ...]
+    problems: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
-        """``True`` when no array has a :attr:`Status.MISMATCH`."""
-        return all(check.status is not Status.MISMATCH for check in self.checks)
+        """``True`` when no array has a :attr:`Status.MISMATCH` and there are no
+        :attr:`problems`."""
+        return not self.problems and all(c.status is not Status.MISMATCH for c in self.checks)
 
     @property
     def nondifferentiable(self) -> bool:
@@ -112,7 +136,8 @@ class GradcheckReport:
     def __str__(self) -> str:
         verdict = "gradients match" if self.passed else "GRADIENT MISMATCH"
         head = f"{self.subject} ({self.dtype}): {verdict}"
-        return "\n".join([head, *(check.describe() for check in self.checks)])
+        problems = [f"  {problem}" for problem in self.problems]
+        return "\n".join([head, *problems, *(check.describe() for check in self.checks)])
 
 
 class GradientMismatch(BpcoreError, AssertionError):  # noqa: N818  # the name says what failed

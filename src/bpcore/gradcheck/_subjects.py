@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeAlias, cast, final, runtime_checkable
+from typing import Protocol, TypeAlias, TypeVar, cast, final, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType
-from bpcore.errors import ArgumentTypeError, NotForwardedError
+from bpcore.errors import ArgumentError, ArgumentTypeError, NotForwardedError
 
 
 class Differentiable(Protocol):
@@ -43,6 +43,8 @@ class Differentiable(Protocol):
         ...
 
 
+_T = TypeVar("_T")
+
 Factory: TypeAlias = Callable[[FloatDType], Differentiable]
 """Builds the subject in a given dtype, with the same parameter values every call."""
 
@@ -61,6 +63,16 @@ class HasConstants(Protocol):
     @property
     def constants(self) -> Mapping[str, FloatArray]:
         """The subject's own fixed float arrays by name (live: moved in place)."""
+        ...
+
+
+@runtime_checkable
+class ReportsAlterations(Protocol):
+    """A subject that hands its layer private copies of fixed data (targets) and can say
+    which ones the layer modified."""
+
+    def altered(self) -> tuple[str, ...]:
+        """What the layer modified in place since the subject was made, as report lines."""
         ...
 
 
@@ -97,13 +109,40 @@ class LossLayer(Protocol):
     def backward(self, dout: FloatArray, /) -> FloatArray: ...
 
 
+def discover_parameters(layer: object) -> tuple[str, ...]:
+    """The book-style parameters of ``layer``: every float array attribute ``X`` for which
+    the layer also has an attribute ``dX`` (its gradient, set by backward), sorted."""
+    found = []
+    for name, value in vars(layer).items():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and hasattr(layer, "d" + name):
+            found.append(name)
+    return tuple(sorted(found))
+
+
 class _LayerSubject(abc.ABC):
     """What the three layer adapters share: a name, and parameters read the book's way
-    (attribute ``W``, gradient ``dW`` after backward)."""
+    (attribute ``W``, gradient ``dW`` after backward), found by :func:`discover_parameters`
+    unless named."""
 
-    def __init__(self, layer: object, params: Sequence[str]) -> None:
+    def __init__(self, layer: object, params: Sequence[str] | None, *, where: str) -> None:
+        if isinstance(layer, type) or not callable(getattr(layer, "forward", None)):
+            raise ArgumentTypeError(
+                f"{where}: expected make(dtype) to return a layer instance with forward and "
+                f"backward, got {_describe(layer)}."
+            )
         self._layer = layer
-        self._param_names = tuple(params)
+        discovered = discover_parameters(layer)
+        if params is None:
+            self._param_names = discovered
+        else:
+            unlisted = sorted(set(discovered) - set(params))
+            if unlisted:
+                raise ArgumentError(
+                    f"{where}: expected `params` to list every parameter of "
+                    f"{type(layer).__name__} (discovered {list(discovered)}), got "
+                    f"{list(params)}, which leaves {unlisted} unchecked."
+                )
+            self._param_names = tuple(params)
 
     @property
     def name(self) -> str:
@@ -147,56 +186,151 @@ class _LayerSubject(abc.ABC):
         return value
 
 
+def _describe(value: object) -> str:
+    """How an error names a value a factory was expected to be or return."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    return f"a {type(value).__name__} instance"
+
+
+def _checked_maker(make: object, *, where: str) -> None:
+    """Refuse an instance where a function ``make(dtype) -> layer`` is expected."""
+    if not callable(make):
+        raise ArgumentTypeError(
+            f"{where}: expected `make` to be a function make(dtype) -> layer, got "
+            f"{_describe(make)}; wrap it: {where}(lambda dtype: ...)."
+        )
+
+
+def call_maker(make: Callable[[FloatDType], _T], dtype: FloatDType, *, where: str) -> _T:
+    """``make(dtype)``, with a clear error when ``make`` is a class that takes no dtype."""
+    try:
+        return make(dtype)
+    except TypeError as exc:
+        if not isinstance(make, type):
+            raise
+        raise ArgumentTypeError(
+            f"{where}: expected `make` to be a function make(dtype) -> layer, got "
+            f"{_describe(make)}, which cannot be called with a dtype ({exc}); wrap it: "
+            f"{where}(lambda dtype: {make.__name__}(...))."
+        ) from exc
+
+
+class _Targets:
+    """Fixed targets, handed to the layer as a fresh copy on each call and compared after.
+
+    ``t`` itself is the subject's: the checker may move it by an ulp (as a constant) between
+    calls; what the layer does to its copy is compared with that copy as it was handed.
+    """
+
+    def __init__(self, t: npt.ArrayLike) -> None:
+        self.t = _own_constant(t)
+        self._handed: tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]] | None = None
+        self._altered: list[str] = []
+
+    def hand(self) -> npt.NDArray[np.generic]:
+        """A fresh copy of ``t`` for the layer."""
+        self.check()
+        kept, handed = self.t.copy(), self.t.copy()
+        self._handed = (kept, handed)
+        return handed
+
+    def check(self) -> None:
+        """Note if the layer changed the copy it was handed last."""
+        if self._handed is not None:
+            kept, handed = self._handed
+            if handed.tobytes() != kept.tobytes():
+                message = "the layer modified the targets `t` in place"
+                if message not in self._altered:
+                    self._altered.append(message)
+
+    def altered(self) -> tuple[str, ...]:
+        """What the layer modified, as report lines."""
+        self.check()
+        return tuple(self._altered)
+
+
 @final
 class UnarySubject(_LayerSubject):
-    """A :class:`UnaryLayer` with input ``x``."""
+    """A :class:`UnaryLayer` with one input, named ``input`` (``"x"`` by default)."""
 
-    def __init__(self, layer: UnaryLayer, *, params: Sequence[str] = ()) -> None:
-        super().__init__(layer, params)
+    def __init__(
+        self, layer: UnaryLayer, *, params: Sequence[str] | None = None, input: str = "x"
+    ) -> None:
+        super().__init__(layer, params, where="unary")
         self.layer = layer
+        self.input = input
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        return np.asarray(self.layer.forward(inputs["x"]))
+        return np.asarray(self.layer.forward(inputs[self.input]))
 
     def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
-        return {"x": np.asarray(self.layer.backward(dout))}
+        return {self.input: np.asarray(self.layer.backward(dout))}
 
 
 @final
 class BinarySubject(_LayerSubject):
-    """A :class:`BinaryLayer` with inputs ``x`` and ``y``."""
+    """A :class:`BinaryLayer` with two inputs, named ``inputs`` (``("x", "y")`` by default)."""
 
-    def __init__(self, layer: BinaryLayer, *, params: Sequence[str] = ()) -> None:
-        super().__init__(layer, params)
+    def __init__(
+        self,
+        layer: BinaryLayer,
+        *,
+        params: Sequence[str] | None = None,
+        inputs: tuple[str, str] = ("x", "y"),
+    ) -> None:
+        super().__init__(layer, params, where="binary")
         self.layer = layer
+        self.inputs = inputs
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        return np.asarray(self.layer.forward(inputs["x"], inputs["y"]))
+        first, second = self.inputs
+        return np.asarray(self.layer.forward(inputs[first], inputs[second]))
 
     def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
-        dx, dy = self.layer.backward(dout)
-        return {"x": np.asarray(dx), "y": np.asarray(dy)}
+        d_first, d_second = self.layer.backward(dout)
+        first, second = self.inputs
+        return {first: np.asarray(d_first), second: np.asarray(d_second)}
 
 
 @final
 class LossSubject(_LayerSubject):
-    """A :class:`LossLayer` with input ``x``; the targets ``t`` are fixed, not differentiated."""
+    """A :class:`LossLayer` with one input, named ``input``; the targets ``t`` are fixed,
+    not differentiated, and handed to the layer as a fresh copy on every call."""
 
-    def __init__(self, layer: LossLayer, t: npt.ArrayLike, *, params: Sequence[str] = ()) -> None:
-        super().__init__(layer, params)
+    def __init__(
+        self,
+        layer: LossLayer,
+        t: npt.ArrayLike,
+        *,
+        params: Sequence[str] | None = None,
+        input: str = "x",
+    ) -> None:
+        super().__init__(layer, params, where="loss")
         self.layer = layer
-        self.t = _own_constant(t)
+        self.input = input
+        self._targets = _Targets(t)
+
+    @property
+    def t(self) -> npt.NDArray[np.generic]:
+        """The subject's own copy of the targets."""
+        return self._targets.t
 
     @property
     def constants(self) -> Mapping[str, FloatArray]:
         """Float targets, which the loss computes with: ``{"t": t}``; labels: ``{}``."""
         return _float_constants(self.t)
 
+    def altered(self) -> tuple[str, ...]:
+        """Whether the layer modified the targets it was handed."""
+        return self._targets.altered()
+
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        return np.asarray(self.layer.forward(inputs["x"], self.t), dtype=inputs["x"].dtype)
+        x = inputs[self.input]
+        return np.asarray(self.layer.forward(x, self._targets.hand()), dtype=x.dtype)
 
     def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
-        return {"x": np.asarray(self.layer.backward(dout))}
+        return {self.input: np.asarray(self.layer.backward(dout))}
 
 
 class Network(Protocol):
@@ -219,14 +353,28 @@ class NetworkSubject:
     """
 
     def __init__(self, network: Network, t: npt.ArrayLike) -> None:
+        if isinstance(network, type) or not callable(getattr(network, "gradient", None)):
+            raise ArgumentTypeError(
+                f"network: expected make(dtype) to return a network with params, loss and "
+                f"gradient, got {_describe(network)}."
+            )
         self.network = network
-        self.t = _own_constant(t)
+        self._targets = _Targets(t)
         self._x: FloatArray | None = None
+
+    @property
+    def t(self) -> npt.NDArray[np.generic]:
+        """The subject's own copy of the targets."""
+        return self._targets.t
 
     @property
     def constants(self) -> Mapping[str, FloatArray]:
         """Float targets, which the loss computes with: ``{"t": t}``; labels: ``{}``."""
         return _float_constants(self.t)
+
+    def altered(self) -> tuple[str, ...]:
+        """Whether the network modified the targets it was handed."""
+        return self._targets.altered()
 
     @property
     def name(self) -> str:
@@ -239,7 +387,7 @@ class NetworkSubject:
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
         self._x = inputs["x"]
         dtype = next(iter(self.network.params.values())).dtype
-        return np.asarray(self.network.loss(self._x, self.t), dtype=dtype)
+        return np.asarray(self.network.loss(self._x, self._targets.hand()), dtype=dtype)
 
     def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
         """The network's ``gradient`` at the last forward's ``x``, times the scalar ``dout``.
@@ -252,36 +400,78 @@ class NetworkSubject:
         scale = np.asarray(dout)
         return {
             k: np.asarray(g * scale, dtype=g.dtype)
-            for k, g in self.network.gradient(self._x, self.t).items()
+            for k, g in self.network.gradient(self._x, self._targets.hand()).items()
         }
 
 
-def unary(make: Callable[[FloatDType], UnaryLayer], *, params: Sequence[str] = ()) -> Factory:
-    """Turn ``make(dtype) -> layer`` for a unary layer into a checker :data:`Factory`.
+def unary(
+    make: Callable[[FloatDType], UnaryLayer],
+    *,
+    params: Sequence[str] | None = None,
+    input: str = "x",
+) -> Factory:
+    """Turn ``make(dtype) -> layer`` for a one-input layer into a checker :data:`Factory`.
 
-    ``params`` names the parameter attributes (``("W", "b")`` for the book's Affine);
-    backward must set ``d<name>`` for each.
+    ``params`` names the parameter attributes, each with gradient ``d<name>`` after
+    backward; by default every float array attribute ``X`` with an attribute ``dX`` is one
+    (:func:`discover_parameters`), and naming fewer than that is an error. ``input``
+    names the input in ``inputs`` and ``kinks``.
+
+    Raises:
+        ArgumentTypeError: ``make`` is not callable, or is a class that takes no dtype.
     """
-    return lambda dtype: UnarySubject(make(dtype), params=params)
+    _checked_maker(make, where="unary")
+    return lambda dtype: UnarySubject(
+        call_maker(make, dtype, where="unary"), params=params, input=input
+    )
 
 
-def binary(make: Callable[[FloatDType], BinaryLayer], *, params: Sequence[str] = ()) -> Factory:
-    """Turn ``make(dtype) -> layer`` for a binary layer into a checker :data:`Factory`."""
-    return lambda dtype: BinarySubject(make(dtype), params=params)
+def binary(
+    make: Callable[[FloatDType], BinaryLayer],
+    *,
+    params: Sequence[str] | None = None,
+    inputs: tuple[str, str] = ("x", "y"),
+) -> Factory:
+    """Turn ``make(dtype) -> layer`` for a two-input layer into a checker :data:`Factory`.
+
+    ``inputs`` names the two inputs, in ``forward``'s order; ``params`` as in :func:`unary`.
+
+    Raises:
+        ArgumentTypeError: ``make`` is not callable, or is a class that takes no dtype.
+    """
+    _checked_maker(make, where="binary")
+    return lambda dtype: BinarySubject(
+        call_maker(make, dtype, where="binary"), params=params, inputs=inputs
+    )
 
 
 def loss(
-    make: Callable[[FloatDType], LossLayer], t: npt.ArrayLike, *, params: Sequence[str] = ()
+    make: Callable[[FloatDType], LossLayer],
+    t: npt.ArrayLike,
+    *,
+    params: Sequence[str] | None = None,
+    input: str = "x",
 ) -> Factory:
     """Turn ``make(dtype) -> layer`` for a loss layer, with fixed targets ``t``, into a Factory.
 
-    ``t`` is passed as given to the subject and to its float64 twin: to check a float32
-    layer against soft targets, pass them already rounded to float32, so that both
-    evaluate the same loss.
+    ``t`` is handed to the subject and to its float64 twin as given (a fresh copy each
+    call): to check a float32 layer against soft targets, pass them already rounded to
+    float32, so that both evaluate the same loss. ``params`` and ``input`` as in :func:`unary`.
+
+    Raises:
+        ArgumentTypeError: ``make`` is not callable, or is a class that takes no dtype.
     """
-    return lambda dtype: LossSubject(make(dtype), t, params=params)
+    _checked_maker(make, where="loss")
+    return lambda dtype: LossSubject(
+        call_maker(make, dtype, where="loss"), t, params=params, input=input
+    )
 
 
 def network(make: Callable[[FloatDType], Network], t: npt.ArrayLike) -> Factory:
-    """Turn ``make(dtype) -> network``, with fixed targets ``t``, into a checker Factory."""
-    return lambda dtype: NetworkSubject(make(dtype), t)
+    """Turn ``make(dtype) -> network``, with fixed targets ``t``, into a checker Factory.
+
+    Raises:
+        ArgumentTypeError: ``make`` is not callable, or is a class that takes no dtype.
+    """
+    _checked_maker(make, where="network")
+    return lambda dtype: NetworkSubject(call_maker(make, dtype, where="network"), t)

@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, as_float_array
-from bpcore.gradcheck._subjects import Factory
+from bpcore.errors import BpcoreError
+from bpcore.gradcheck._subjects import Factory, call_maker
 
 _F64 = np.dtype(np.float64)
 _U64 = float(np.finfo(np.float64).eps) / 2
@@ -46,6 +47,8 @@ class TaylorReport:
             itself (a first-order term no float64 gradient can avoid).
         orders: ``log2(r(h) / r(h/2))`` for each consecutive pair of usable remainders.
         observed_order: the median of the last three orders, or ``None`` without any.
+        nonfinite: whether the slope ``⟨g, v⟩`` or some remainder is NaN or infinite (a
+            failure: nothing can be measured from it).
     """
 
     subject: str
@@ -54,26 +57,50 @@ class TaylorReport:
     noise_floors: tuple[float, ...]
     orders: tuple[float, ...]
     observed_order: float | None
+    nonfinite: bool = False
 
     @property
     def passed(self) -> bool:
-        """False only when the last three usable orders are all below 1.5 (first order).
+        """False when a value is not finite, or the last three usable orders are all below
+        1.5 (first order).
 
         Fewer than three usable orders is no evidence of an error (one too small to
         resolve above rounding); one order of 1.5 or more among the last three is a
         remainder still bending towards second order, which a first-order error never is.
         """
         tail = self.orders[-3:]
-        return len(tail) < 3 or any(order >= 1.5 for order in tail)
+        return not self.nonfinite and (len(tail) < 3 or any(order >= 1.5 for order in tail))
 
     def __str__(self) -> str:
-        order = "none usable" if self.observed_order is None else f"{self.observed_order:.2f}"
         rows = "\n".join(
             f"    h={h:.3e}  r(h)={r:.3e}  floor={f:.1e}"
             for h, r, f in zip(self.steps, self.remainders, self.noise_floors, strict=True)
         )
-        verdict = "second order" if self.passed else "FIRST ORDER: the gradient is wrong"
-        return f"{self.subject} Taylor remainder: observed order {order} ({verdict})\n{rows}"
+        if self.nonfinite:
+            verdict = "FAILED: the gradient or a remainder is NaN or infinite"
+        elif self.observed_order is None:
+            verdict = "no remainder rose above its rounding floor: nothing was measured"
+        elif self.passed:
+            verdict = f"observed order {self.observed_order:.2f}: second order"
+        else:
+            verdict = (
+                f"observed order {self.observed_order:.2f}: FIRST ORDER, the gradient is wrong"
+            )
+        return f"{self.subject} Taylor remainder: {verdict}\n{rows}"
+
+
+class TaylorMismatch(BpcoreError, AssertionError):  # noqa: N818  # the name says what failed
+    """The Taylor remainder falls as O(h), or is not finite; ``report`` holds the figures."""
+
+    def __init__(self, report: TaylorReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """``Σ a·b`` as a float; NaN and infinities pass through silently (the report flags them)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(np.sum(a * b))
 
 
 def taylor_test(
@@ -97,7 +124,7 @@ def taylor_test(
         DtypeError: an input is not real (complex, object, ...).
     """
     generator = np.random.default_rng(rng)
-    subject = make(_F64)
+    subject = call_maker(make, _F64, where="taylor_test")
     point = {
         n: np.array(as_float_array(v, where="taylor_test", name=n), dtype=np.float64)
         for n, v in inputs.items()
@@ -117,11 +144,11 @@ def taylor_test(
         moved = {n: (v + h * directions[n] if n in directions else v) for n, v in point.items()}
         for n, p in params.items():
             np.copyto(p, origin[n] + h * directions[n] if n in directions else origin[n])
-        return float(np.sum(np.asarray(subject.forward(moved), dtype=np.float64) * d))
+        return _dot(np.asarray(subject.forward(moved), dtype=np.float64), d)
 
     try:
         centre = phi(0.0)
-        slope = sum(float(np.sum(grads[n] * directions[n])) for n in names)
+        slope = sum(_dot(grads[n], directions[n]) for n in names)
         steps = tuple(first_step / 2.0**k for k in range(halvings))
         remainders = tuple(abs(phi(h) - centre - h * slope) for h in steps)
         # At steps 2**-10 below the smallest, the quadratic term is a million times
@@ -131,10 +158,10 @@ def taylor_test(
     finally:
         for n, p in params.items():
             np.copyto(p, origin[n])
-    terms = float(np.sum(np.abs(output * d)))
+    terms = _dot(np.abs(output), np.abs(d))
     size = max([d.size, *(a.size for a in directions.values())]) + 4
     gradient_rounding = (
-        size * _U64 * sum(float(np.sum(np.abs(grads[n] * directions[n]))) for n in names)
+        size * _U64 * sum(_dot(np.abs(grads[n]), np.abs(directions[n])) for n in names)
     )
     floors = tuple(2 * measured + _U64 * terms + h * gradient_rounding for h in steps)
     usable = [r > USABLE * f for r, f in zip(remainders, floors, strict=True)]
@@ -150,4 +177,26 @@ def taylor_test(
         noise_floors=floors,
         orders=orders,
         observed_order=float(np.median(orders[-3:])) if orders else None,
+        nonfinite=not all(math.isfinite(v) for v in (slope, centre, *remainders)),
     )
+
+
+def assert_taylor(
+    make: Factory,
+    inputs: Mapping[str, npt.ArrayLike],
+    *,
+    dout: npt.ArrayLike | None = None,
+    rng: np.random.Generator | int | None = None,
+    first_step: float = 2.0**-4,
+    halvings: int = 20,
+) -> TaylorReport:
+    """Like :func:`taylor_test`, with the same options, but raise when it fails.
+
+    Raises:
+        TaylorMismatch: the remainder falls as O(h), or a value is not finite.
+        BpcoreError: whatever :func:`taylor_test` raises.
+    """
+    report = taylor_test(make, inputs, dout=dout, rng=rng, first_step=first_step, halvings=halvings)
+    if not report.passed:
+        raise TaylorMismatch(report)
+    return report
