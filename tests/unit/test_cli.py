@@ -462,6 +462,17 @@ def test_gradcheck_detects_a_wrong_gradient(
     assert "b1" in out.splitlines()[-1]
 
 
+def test_gradcheck_fails_where_the_gradients_overflow(capsys: Capsys) -> None:
+    """Weights of 1e308 overflow every gradient to NaN: gradcheck prints MISMATCH for each
+    parameter and returns 1 instead of calling NaN a pass."""
+    assert main(["gradcheck", "--hidden", "5", "--batch", "2", "--weight-std", "1e308"]) == 1
+    out = capsys.readouterr().out
+    for name in ("W1", "b1", "W2", "b2"):
+        row = next(line for line in out.splitlines() if line.startswith(name))
+        assert row.split()[-2:] == ["inf", "MISMATCH"], row
+    assert "all gradients agree" not in out
+
+
 def test_python_dash_m_bpcore_runs_the_cli() -> None:
     """`python -m bpcore train --help` exits 0 and prints the train usage."""
     env = {**os.environ, "PYTHONWARNINGS": "error"}
