@@ -81,7 +81,8 @@ def tanh_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def tanh(x: npt.ArrayLike) -> FloatArray:
     """Hyperbolic tangent element-wise, as a new array of ``x``'s shape and dtype."""
-    return np.tanh(as_float_array(x, where="tanh", name="x"))
+    y: FloatArray = np.tanh(as_float_array(x, where="tanh", name="x"))
+    return y
 
 
 class SoftmaxParts(NamedTuple):
