@@ -56,6 +56,8 @@ class _Problem:
     dout64: FloatArray
     analytic: dict[str, FloatArray]
     model: ErrorModel
+    output_dtype: np.dtype[np.generic]
+    gradient_dtypes: dict[str, tuple[np.dtype[np.generic], np.dtype[np.generic]]]
 
     def phi(self) -> float:
         """``⟨f(inputs), dout⟩`` on the float64 twin, at its current inputs and parameters."""
@@ -147,6 +149,17 @@ def check_gradients(
                     _check_directional(problem, name, role, declared, directions, generator)
                 )
     altered = [*problem.subject.altered, *problem.reference.altered]
+    if not problem.model.deterministic:
+        altered.append("backward is not deterministic: two calls at one point disagree")
+    if problem.output_dtype != problem.subject_dtype:
+        altered.append(
+            f"forward returned {problem.output_dtype} for {problem.subject_dtype} inputs"
+        )
+    altered.extend(
+        f"backward returned {got} for {expected} {name!r}"
+        for name, (got, expected) in problem.gradient_dtypes.items()
+        if got != expected
+    )
     problems[:0] = list(dict.fromkeys(altered))
     return GradcheckReport(
         subject=problem.reference.name,
@@ -250,12 +263,16 @@ def _copy_parameters(subject: Differentiable, reference: Differentiable) -> None
 
 def _analytic_gradients(
     subject: Differentiable, inputs: Mapping[str, FloatArray], dout: FloatArray
-) -> dict[str, FloatArray]:
-    """Run the subject's backward and keep, in float64, the gradient of each input and parameter."""
+) -> tuple[dict[str, FloatArray], dict[str, tuple[np.dtype[np.generic], np.dtype[np.generic]]]]:
+    """Run the subject's backward; keep, in float64, the gradient of each input and
+    parameter, and the dtype backward returned it in beside the dtype of what it is the
+    gradient of."""
     raw = subject.backward(dout)
     params = subject.parameters
     shapes = {**{n: p.shape for n, p in params.items()}, **{n: v.shape for n, v in inputs.items()}}
     analytic: dict[str, FloatArray] = {}
+    dtypes: dict[str, tuple[np.dtype[np.generic], np.dtype[np.generic]]] = {}
+    own = {**{n: p.dtype for n, p in params.items()}, **{n: v.dtype for n, v in inputs.items()}}
     for name, grad in raw.items():
         if name not in shapes:
             continue  # something backward reports that is neither an input nor a parameter
@@ -266,7 +283,8 @@ def _analytic_gradients(
             )
         # A copy: a layer may hand back an array it reuses on its next backward.
         analytic[name] = np.array(grad, dtype=np.float64, copy=True)
-    return analytic
+        dtypes[name] = (np.asarray(grad).dtype, own[name])
+    return analytic, dtypes
 
 
 def _build(make: Factory, dtype: FloatDType, *, watch_parameters: bool) -> Guarded:
@@ -310,7 +328,7 @@ def _prepare(
             f"check_gradients: expected dout of the output's shape {output.shape}, "
             f"got shape {dout_d.shape}."
         )
-    analytic = _analytic_gradients(subject, inputs_d, dout_d)
+    analytic, gradient_dtypes = _analytic_gradients(subject, inputs_d, dout_d)
     model = measure(subject, reference, inputs_d, dout_d, analytic, dtype=subject_dtype, rng=rng)
     return _Problem(
         subject_dtype=subject_dtype,
@@ -321,6 +339,8 @@ def _prepare(
         dout64=dout_d.astype(np.float64),
         analytic=analytic,
         model=model,
+        output_dtype=output.dtype,
+        gradient_dtypes=gradient_dtypes,
     )
 
 

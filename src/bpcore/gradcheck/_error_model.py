@@ -34,7 +34,9 @@ class ErrorModel:
             gradient carries.
         magnitude: ``G`` per element: the size of the terms each gradient element sums.
         sensitivity: ``s``: how far the gradient moves per unit roundoff of ``d`` in
-            the inputs and parameters, the largest over the array, for every element.
+            the inputs and parameters, where it moves smoothly; the largest over the
+            array, for every element.
+        deterministic: whether two backward calls at the same point agree bit for bit.
         noise: ``m``: the subject's own rounding noise, the largest over the array.
         scale: ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``, the size of ``φ``'s terms.
         accumulation: ``n``, the largest array size involved, plus 4.
@@ -43,6 +45,7 @@ class ErrorModel:
     dtype: FloatDType
     magnitude: dict[str, FloatArray]
     sensitivity: dict[str, FloatArray]
+    deterministic: bool
     noise: dict[str, FloatArray]
     scale: float
     accumulation: int
@@ -91,11 +94,15 @@ def measure(
     scale = float(np.sum(np.abs(terms)))
     for name, grad in analytic.items():
         scale += float(np.sum(np.abs(grad * _value(name, inputs64, reference.parameters))))
+    sensitivity, deterministic = _sensitivity(
+        reference, inputs64, dout64, set(analytic), dtype, rng
+    )
     return ErrorModel(
         dtype=dtype,
         magnitude=_magnitude(reference, inputs64, dout64, analytic),
         noise=noise,
-        sensitivity=_sensitivity(reference, inputs64, dout64, set(analytic), dtype, rng),
+        sensitivity=sensitivity,
+        deterministic=deterministic,
         scale=scale,
         accumulation=max([dout64.size, *(a.size for a in analytic.values())]) + 4,
     )
@@ -290,45 +297,62 @@ def _sensitivity(
     names: set[str],
     dtype: FloatDType,
     rng: np.random.Generator,
-) -> dict[str, FloatArray]:
-    """``s``: half the spread of the twin's gradient under ``±eps_d`` relative moves, per ``u_d``.
+) -> tuple[dict[str, FloatArray], bool]:
+    """``s``: half the spread of the twin's gradient under ``±eps_d`` relative moves, per
+    ``u_d``, from the elements that respond smoothly; and whether backward is deterministic.
 
-    Every input and parameter moves by ``θ·(1 ± eps_d·σ)``, with signs ``σ`` all ``+1``
-    and then four random patterns; the spread of the two gradients, divided by 4, is
-    per unit roundoff. The largest over each array applies to all its elements: one
-    element can sit on a symmetry (two equal weights) that every pattern preserves,
-    but the rounding of ``d`` breaks it anyway. The twin's parameters are restored.
+    Every input and parameter moves by ``θ·(1 ± c·eps_d·σ)`` for ``c = 1`` and ``c = 8``,
+    with signs ``σ`` all ``+1`` and then four random patterns; the spread of the two
+    gradients, divided by ``4c``, is per unit roundoff. A smooth response grows with the
+    move, about eightfold; a jump (a tie that one move breaks, a branch that flips) does
+    not, and measures no rounding: it is a kink, which the checker judges by one-sided
+    derivatives instead. The largest smooth spread over each array applies to all its
+    elements: one element can sit on a symmetry (two equal weights) that every pattern
+    preserves, but the rounding of ``d`` breaks it anyway. Backward is called twice at
+    the point first; if the two gradients differ it is not deterministic. The twin's
+    parameters are restored.
     """
     eps = float(np.finfo(dtype).eps)
     params = reference.parameters
     originals = {name: p.copy() for name, p in params.items()}
-    spread: dict[str, FloatArray] = {
-        name: np.zeros_like(_value(name, inputs64, params)) for name in names
-    }
+    values = {**inputs64, **originals}
+
+    def gradients(scale: float, signs: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+        moved = {n: v * (1 + scale * signs[n]) for n, v in inputs64.items()}
+        for n, p in params.items():
+            np.copyto(p, originals[n] * (1 + scale * signs[n]))
+        reference.forward(moved)
+        return {n: np.asarray(g, np.float64) for n, g in reference.backward(dout64).items()}
 
     def random_signs(a: FloatArray) -> FloatArray:
         return rng.choice(np.array([-1.0, 1.0]), size=a.shape)
 
-    patterns: list[Callable[[FloatArray], FloatArray]] = [np.ones_like] + [random_signs] * 4
+    zero = {name: np.zeros_like(v) for name, v in values.items()}
+    smooth: dict[str, FloatArray] = {
+        name: np.zeros_like(_value(name, inputs64, params)) for name in names
+    }
     try:
+        first, second = gradients(0.0, zero), gradients(0.0, zero)
+        deterministic = all(first[n].tobytes() == second[n].tobytes() for n in names)
+        patterns: list[Callable[[FloatArray], FloatArray]] = [np.ones_like] + [random_signs] * 4
         for pattern in patterns:
-            signs = {name: pattern(v) for name, v in {**inputs64, **originals}.items()}
-            grads = []
-            for sign in (1.0, -1.0):
-                moved = {n: v * (1 + sign * eps * signs[n]) for n, v in inputs64.items()}
-                for n, p in params.items():
-                    np.copyto(p, originals[n] * (1 + sign * eps * signs[n]))
-                reference.forward(moved)
-                grads.append(reference.backward(dout64))
+            signs = {name: pattern(v) for name, v in values.items()}
+            spread = []
+            for c in (1.0, 8.0):
+                up, down = gradients(c * eps, signs), gradients(-c * eps, signs)
+                spread.append({n: np.abs(up[n] - down[n]) / (4 * c) for n in names})
             for name in names:
-                diff = np.abs(
-                    np.asarray(grads[0][name], np.float64) - np.asarray(grads[1][name], np.float64)
-                )
-                spread[name] = np.maximum(spread[name], diff / 4)
+                small, large = spread[0][name], spread[1][name]
+                # Per unit move, a smooth response is about the same at both sizes; a jump
+                # is eight times smaller at the larger move, or absent at the smaller one.
+                grows = (large >= small / 2) & (large <= 2 * small)
+                smooth[name] = np.maximum(smooth[name], np.where(grows, small, 0.0))
     finally:
         for n, p in params.items():
             np.copyto(p, originals[n])
-    return {name: np.full_like(s, np.max(s, initial=0.0)) for name, s in spread.items()}
+    return {
+        name: np.full_like(s, np.max(s, initial=0.0)) for name, s in smooth.items()
+    }, deterministic
 
 
 def _value(
