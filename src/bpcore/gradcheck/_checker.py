@@ -27,6 +27,7 @@ from bpcore._arrays import (
 from bpcore._finite_difference import (
     At,
     central_difference,
+    default_step,
     one_sided_differences,
     step_size,
 )
@@ -375,11 +376,44 @@ def _judge(
     # quarter of the step: 2·tolerance(h/4) without truncation or sensitivity bounds it.
     first_order = max(abs(forward - small_forward), abs(backward - small_backward)) / 3
     rounding = 2 * model.tolerance(step / 4, 0.0, probe.grad_scale, 0.0, probe.noise)
-    values = (forward, backward, small_forward, small_backward)
+    values = [forward, backward, small_forward, small_backward]
     slack = first_order + rounding
     if not all(math.isfinite(v) for v in (*values, slack)):
         return "mismatch"
+    if min(values) - slack <= g <= max(values) + slack:
+        return "kink"
+    # Where several elements tie at once (overlapping windows), a valid subgradient can be
+    # the slope of a piece that no move of this element alone enters: take the slopes
+    # of the pieces around the point too, measured at nearby points.
+    values += _neighbour_slopes(problem, name, at, step)
+    if not all(math.isfinite(v) for v in values):
+        return "mismatch"
     return "kink" if min(values) - slack <= g <= max(values) + slack else "mismatch"
+
+
+NEIGHBOURS = 32
+"""How many nearby points a kink probe samples when one-sided derivatives do not bracket
+the backward value: with ``k`` elements tied at once, each lands in one of the ``k!``
+orderings around the point."""
+
+
+def _neighbour_slopes(problem: _Problem, name: str, at: At, step: float) -> list[float]:
+    """The central difference of ``φ`` along ``at`` at :data:`NEIGHBOURS` points near the
+    point, each element moved by up to 16 of its own steps in a random direction (a fixed
+    seed), then restored: the slopes of the pieces the point borders."""
+    live = problem.values(name)
+    original = live.copy()
+    reach = 16 * default_step(original, _F64)
+    rng = np.random.default_rng(0)
+    slopes = []
+    try:
+        for _ in range(NEIGHBOURS):
+            w = rng.standard_normal(original.shape)
+            np.copyto(live, original + reach * w / max(float(np.max(np.abs(w))), 1e-300))
+            slopes.append(problem.central(name, at, step))
+    finally:
+        np.copyto(live, original)
+    return slopes
 
 
 @final
