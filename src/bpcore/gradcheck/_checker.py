@@ -386,7 +386,9 @@ def _judge(
     # the slope of a piece that no move of this element alone enters: take the slopes
     # of the pieces around the point too, measured at nearby points.
     values += _neighbour_slopes(problem, name, at, step)
-    if not all(math.isfinite(v) for v in values):
+    # Each extrapolated slope combines three central differences' rounding (2·D₁ - D₂).
+    slack += 3 * model.tolerance(step, 0.0, probe.grad_scale, 0.0, probe.noise)
+    if not all(math.isfinite(v) for v in (*values, slack)):
         return "mismatch"
     return "kink" if min(values) - slack <= g <= max(values) + slack else "mismatch"
 
@@ -398,9 +400,14 @@ orderings around the point."""
 
 
 def _neighbour_slopes(problem: _Problem, name: str, at: At, step: float) -> list[float]:
-    """The central difference of ``φ`` along ``at`` at :data:`NEIGHBOURS` points near the
-    point, each element moved by up to 16 of its own steps in a random direction (a fixed
-    seed), then restored: the slopes of the pieces the point borders."""
+    """The slopes along ``at`` of the pieces around the point, one per nearby point.
+
+    For each of :data:`NEIGHBOURS` random directions ``w`` (a fixed seed) the central
+    difference ``D`` is taken at ``θ + Δ`` and ``θ + 2Δ``, ``Δ`` moving each element by up
+    to 16 of its own steps along ``w``; both lie in one piece, and ``2·D(θ+Δ) - D(θ+2Δ)``
+    extrapolates that piece's slope back to the point, its curvature taken out. The values
+    are restored afterwards.
+    """
     live = problem.values(name)
     original = live.copy()
     reach = 16 * default_step(original, _F64)
@@ -409,8 +416,12 @@ def _neighbour_slopes(problem: _Problem, name: str, at: At, step: float) -> list
     try:
         for _ in range(NEIGHBOURS):
             w = rng.standard_normal(original.shape)
-            np.copyto(live, original + reach * w / max(float(np.max(np.abs(w))), 1e-300))
-            slopes.append(problem.central(name, at, step))
+            shift = reach * w / max(float(np.max(np.abs(w))), 1e-300)
+            np.copyto(live, original + shift)
+            near = problem.central(name, at, step)
+            np.copyto(live, original + 2 * shift)
+            far = problem.central(name, at, step)
+            slopes.append(2 * near - far)
     finally:
         np.copyto(live, original)
     return slopes
