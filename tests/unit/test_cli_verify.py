@@ -8,10 +8,14 @@ import sys
 
 import pytest
 
+from bpcore import registry
 from bpcore.cli import _verify_runner as runner
 from bpcore.cli import main
+from bpcore.errors import ArgumentTypeError
 from bpcore.registry import LayerSpec
 from bpcore.verify import PROPERTY_NAMES, PropertyResult, run_property
+from tests.helpers import assert_error
+from tests.user_layers import SWISH, Swish
 
 HYPOTHESIS_MODULES = (
     "bpcore.strategies",
@@ -170,6 +174,28 @@ def test_verify_names_the_failing_properties_of_a_broken_layer(
     out = capsys.readouterr().out
     assert "FAILED Float64Output gradient_shapes_and_dtypes_match" in out
     assert "float32 input gave float64 output" in out
+
+
+def test_a_registered_user_spec_is_checked_like_bpcores_own(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """register() adds a user's spec to the registry, where --layer finds it."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # undone after
+    assert registry.register(SWISH) is SWISH
+    assert registry.registered(["Swish"]) == [SWISH]
+    assert main(["verify", "--layer", "Swish", "--quick"]) == 0
+    assert {_columns(row)[1] for row in _rows(capsys.readouterr().out)} == {"Swish"}
+
+
+def test_register_rejects_what_is_not_a_spec() -> None:
+    """Only a LayerSpec can be registered."""
+    assert_error(
+        ArgumentTypeError,
+        lambda: registry.register(Swish),  # type: ignore[arg-type]  # the mistake under test
+        callee="register",
+        expected="a LayerSpec",
+        got="type",
+    )
 
 
 @pytest.mark.parametrize(
