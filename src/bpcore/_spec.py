@@ -353,8 +353,9 @@ def layer_spec(
             parameter or targets source is neither a shape nor a strategy.
         ArgumentError: input names that the kind's adapter does not pass, ``cases``
             together with ``inputs``, ``params`` or ``targets``, a kind without the
-            targets it needs, ``kinks`` on a smooth layer, an empty value range or
-            batch range, or a negative or non-integer size in a shape.
+            targets it needs, ``kinks`` on a smooth layer or for a name that is neither
+            an input nor a parameter, an empty value range or batch range, or a
+            negative or non-integer size in a shape.
     """
     where = "layer_spec"
     if not callable(factory):
@@ -394,6 +395,13 @@ def layer_spec(
         for role, sources in (("input", draw_inputs or {}), ("parameter", drawn_params)):
             for key, source in sources.items():
                 _check_source(where, role, key, source)
+        known = [*(draw_inputs or _INPUT_NAMES[chosen]), *drawn_params]
+        strays = sorted(set(declared) - set(known))
+        if strays:
+            raise ArgumentError(
+                f"{where}: expected kinks for the inputs and parameters {known}, "
+                f"got kinks for {strays}."
+            )
         strategy = _drawn(
             kind=chosen,
             inputs=draw_inputs,
