@@ -24,13 +24,18 @@ from hypothesis.extra import numpy as hnp
 
 from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
-from bpcore._spec import Arrays, Drawn, LayerSpec, Oracle, Reference
-from bpcore.errors import ArgumentError
+from bpcore._spec import Arrays, Drawn, Errors, LayerSpec, Oracle, Reference
+from bpcore.errors import ArgumentError, NotForwardedError, ShapeError, TargetError
 from bpcore.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, Tanh
 from bpcore.networks import MultiLayerNet, TwoLayerNet
 
 SPECS: list[LayerSpec] = []
 """The declarations, in registration order."""
+
+BPCORE_ERRORS = Errors(
+    not_forwarded=NotForwardedError, bad_shape=ShapeError, bad_target=TargetError
+)
+"""bpcore's own layers raise its documented subclasses of the built-in types."""
 
 RELU_MARGIN = 1e-3
 """How far registry inputs stay from ReLU's kink. The checker's probes reach
@@ -62,6 +67,7 @@ SPECS.append(
     LayerSpec(
         name="Relu",
         kind="unary",
+        errors=BPCORE_ERRORS,
         construct=lambda _: Relu(),
         draw=lambda: _unary_inputs(
             bst.float_arrays(shape=_SHAPES, kinks=(0.0,), margin=RELU_MARGIN)
@@ -97,6 +103,7 @@ SPECS.append(
     LayerSpec(
         name="Sigmoid",
         kind="unary",
+        errors=BPCORE_ERRORS,
         construct=lambda _: Sigmoid(),
         draw=lambda: _unary_inputs(
             bst.float_arrays(shape=_SHAPES, min_value=-20.0, max_value=20.0)
@@ -123,6 +130,7 @@ SPECS.append(
     LayerSpec(
         name="Tanh",
         kind="unary",
+        errors=BPCORE_ERRORS,
         construct=lambda _: Tanh(),
         draw=lambda: _unary_inputs(
             bst.float_arrays(shape=_SHAPES, min_value=-20.0, max_value=20.0)
@@ -158,6 +166,7 @@ SPECS.append(
     LayerSpec(
         name="Affine",
         kind="unary",
+        errors=BPCORE_ERRORS,
         construct=lambda p: Affine(p["W"], p["b"]),
         draw=lambda: bst.affine_cases().map(lambda c: ({"W": c[0], "b": c[1]}, {"x": c[2]}, None)),
         param_names=("W", "b"),
@@ -238,6 +247,7 @@ SPECS.append(
     LayerSpec(
         name="SoftmaxWithLoss",
         kind="loss",
+        errors=BPCORE_ERRORS,
         construct=lambda _: SoftmaxWithLoss(),
         draw=_loss_cases,
         oracle=_softmax_with_loss_oracle,
@@ -280,6 +290,7 @@ SPECS.append(
     LayerSpec(
         name="MulLayer",
         kind="binary",
+        errors=BPCORE_ERRORS,
         construct=lambda _: MulLayer(),
         draw=_broadcast_pair,
         per_sample=False,
@@ -290,6 +301,7 @@ SPECS.append(
     LayerSpec(
         name="AddLayer",
         kind="binary",
+        errors=BPCORE_ERRORS,
         construct=lambda _: AddLayer(),
         draw=_broadcast_pair,
         per_sample=False,
@@ -444,6 +456,7 @@ SPECS.append(
     LayerSpec(
         name="TwoLayerNet",
         kind="network",
+        errors=BPCORE_ERRORS,
         construct=_two_layer,
         draw=lambda: _network_cases(depth=2, relu=True),
         kinks={},
@@ -455,6 +468,7 @@ SPECS.append(
     LayerSpec(
         name="MultiLayerNet-sigmoid",
         kind="network",
+        errors=BPCORE_ERRORS,
         construct=_multi_layer("sigmoid"),
         draw=lambda: _network_cases(depth=3, relu=False),
         oracle=_network_oracle("sigmoid"),
@@ -464,6 +478,7 @@ SPECS.append(
     LayerSpec(
         name="MultiLayerNet-relu",
         kind="network",
+        errors=BPCORE_ERRORS,
         construct=_multi_layer("relu"),
         draw=lambda: _network_cases(depth=3, relu=True),
         smooth=False,

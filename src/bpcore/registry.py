@@ -4,7 +4,9 @@ A :class:`LayerSpec` says how to build the layer, which strategy draws its param
 inputs and targets, where its kinks are, what it promises and, through its oracle, what
 its forward should be. bpcore's own specs are declared in :mod:`bpcore._declarations`;
 :func:`register` adds more, :func:`registered` lists them and :func:`registry_cases`
-draws from them for the property suite and ``bpcore verify``.
+draws from them. Registered specs are no special case: the property suite and
+``bpcore verify`` check them with :mod:`bpcore.verify`, the functions that check anyone's
+spec (:func:`bpcore.verify.layer_spec` declares one).
 
 Needs the ``verify`` extra (Hypothesis).
 """
@@ -16,14 +18,23 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 
 from bpcore._declarations import NETWORK_MARGIN, RELU_MARGIN, SPECS
-from bpcore._spec import Case, Kind, LayerSpec, Oracle, Reference
-from bpcore.errors import ArgumentError
+from bpcore._spec import Case, Errors, Kind, LayerSpec, Oracle, Reference
+from bpcore.errors import ArgumentError, ArgumentTypeError
 
 _REGISTRY: dict[str, LayerSpec] = {spec.name: spec for spec in SPECS}
 
 
 def register(spec: LayerSpec) -> LayerSpec:
-    """Add ``spec`` to the registry (replacing a spec of the same name) and return it."""
+    """Add ``spec`` to the registry (replacing a spec of the same name) and return it.
+
+    Raises:
+        ArgumentTypeError: ``spec`` is not a :class:`LayerSpec`.
+    """
+    if not isinstance(spec, LayerSpec):
+        raise ArgumentTypeError(
+            f"register: expected a LayerSpec (see bpcore.verify.layer_spec), "
+            f"got {type(spec).__name__}."
+        )
     _REGISTRY[spec.name] = spec
     return spec
 
@@ -54,6 +65,7 @@ __all__ = [
     "NETWORK_MARGIN",
     "RELU_MARGIN",
     "Case",
+    "Errors",
     "Kind",
     "LayerSpec",
     "Oracle",

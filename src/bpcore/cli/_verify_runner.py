@@ -1,82 +1,173 @@
-"""The work behind ``bpcore verify``: Hypothesis runs of the generic properties, outside pytest.
+"""The work behind ``bpcore verify``: which specs to check, and the table of their properties.
 
 Needs the ``verify`` extra (Hypothesis); :mod:`bpcore.cli._verify` imports it only when run.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+import os
+import sys
 import time
-from dataclasses import dataclass
-from typing import final
+from collections.abc import Sequence
 
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-
-from bpcore.properties import GENERIC_PROPERTIES, Property
+from bpcore.errors import ArgumentError
 from bpcore.registry import LayerSpec, registered
+from bpcore.verify import PROPERTY_NAMES, PropertyResult, Table, layer_spec, run_property
+
+__all__ = ["load_specs", "run_table", "specs_for"]
 
 
-@final
-@dataclass
-class Row:
-    """One line of the verify table."""
-
-    layer: str
-    prop: str
-    examples: int
-    worst: float
-    status: str
-    detail: str = ""
-
-
-def check(spec: LayerSpec, prop: Property, *, examples: int, seed: int | None) -> Row:
-    """Run one property over one spec for ``examples`` examples and summarise it."""
-    seen = [0]
-    worst = [0.0]
-
-    @settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        derandomize=seed is None,
-        phases=[Phase.generate, Phase.shrink],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
-    @given(data=st.data())
-    def run(data: st.DataObject) -> None:
-        seen[0] += 1
-        worst[0] = max(worst[0], prop(data.draw(spec.cases()), data.draw))
-
-    if seed is not None:
-        run = hypothesis_seed(seed)(run)
+def _import(module_name: str) -> object:
+    """Import ``module_name``, from the current directory too, as ``python -m`` would."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
-        run()
-    except AssertionError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return Row(spec.name, prop.__name__, seen[0], worst[0], "FAIL", first)
-    return Row(spec.name, prop.__name__, seen[0], worst[0], "ok")
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise ArgumentError(
+                f"verify: expected an importable module, got {module_name!r} ({error})."
+            ) from None
+        raise ArgumentError(
+            f"verify: importing {module_name!r} failed: {type(error).__name__}: {error}"
+        ) from error
+    except Exception as error:  # the user's module raised while importing
+        raise ArgumentError(
+            f"verify: importing {module_name!r} failed: {type(error).__name__}: {error}"
+        ) from error
 
 
-def run_table(*, examples: int, layers: list[str] | None, seed: int | None) -> int:
-    """Print the table; return 0 when every property holds, 1 otherwise."""
+def _spec_for_class(target: str, cls: type) -> LayerSpec:
+    """A unary spec for a layer class whose constructor takes no argument."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to read (a builtin): just try it
+        return layer_spec(cls)
+    required = [
+        p.name
+        for p in signature.parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if required:
+        raise ArgumentError(
+            f"verify: expected a LayerSpec, or a layer class constructed without arguments, "
+            f"for {target!r}, got class {cls.__name__}({', '.join(required)}); declare its "
+            "parameters with bpcore.verify.layer_spec(..., params=...)."
+        )
+    return layer_spec(cls)
+
+
+CLASS_NOTE = (
+    "note: {name} is a class, checked as a smooth unary layer on x of shape (N, d1) or "
+    "(N, d1, d2) in [-8, 8]; for kinks, parameters or other inputs, declare a LayerSpec "
+    "with bpcore.verify.layer_spec"
+)
+"""Printed above the table for each layer class given as a target."""
+
+
+def _attribute_of(target: str) -> object:
+    """The object ``package.module:NAME`` names (the module is imported already).
+
+    Raises:
+        ArgumentError: the module does not define ``NAME``.
+    """
+    module_name, _, attribute = target.partition(":")
+    try:
+        return functools.reduce(getattr, attribute.split("."), _import(module_name))
+    except AttributeError:
+        raise ArgumentError(
+            f"verify: expected {module_name!r} to define {attribute!r}, got no such name."
+        ) from None
+
+
+def load_specs(target: str) -> list[LayerSpec]:
+    """The specs ``target`` names: ``package.module:NAME`` or ``package.module``.
+
+    ``NAME`` (dotted for an attribute of an attribute) is a :class:`LayerSpec`, or a
+    layer class constructed without arguments, which gets a unary spec with
+    :func:`bpcore.verify.layer_spec`'s default inputs (``x`` of shape ``(N, d1)`` or
+    ``(N, d1, d2)``, values in ``[-8, 8]``). A module alone gives every
+    :class:`LayerSpec` defined at its top level, in definition order.
+
+    Raises:
+        ArgumentError: the module cannot be imported, ``NAME`` is missing or neither a
+            spec nor such a class, or the module defines no spec.
+    """
+    module_name, _, attribute = target.partition(":")
+    if not module_name:
+        raise ArgumentError(f"verify: expected package.module[:NAME], got {target!r}.")
+    module = _import(module_name)
+    if not attribute:
+        found = list({id(v): v for v in vars(module).values() if isinstance(v, LayerSpec)}.values())
+        if not found:
+            raise ArgumentError(
+                f"verify: expected module {module_name!r} to define LayerSpec objects at its "
+                "top level, got none."
+            )
+        return found
+    value = _attribute_of(target)
+    if isinstance(value, LayerSpec):
+        return [value]
+    if isinstance(value, type):
+        return [_spec_for_class(target, value)]
+    raise ArgumentError(
+        f"verify: expected {target!r} to be a LayerSpec or a layer class, "
+        f"got {type(value).__name__}."
+    )
+
+
+def specs_for(targets: Sequence[str], layers: Sequence[str] | None) -> list[LayerSpec]:
+    """The specs to check: those of ``targets``, then the registered ones named in
+    ``layers``; every registered layer when neither is given. A spec named twice (by
+    its module and by its name) is checked once."""
+    specs = [spec for target in targets for spec in load_specs(target)]
+    if layers or not targets:
+        specs.extend(registered(layers))
+    return list({id(spec): spec for spec in specs}.values())
+
+
+def run_table(
+    *,
+    examples: int,
+    layers: Sequence[str] | None,
+    seed: int | None,
+    targets: Sequence[str] = (),
+) -> int:
+    """Print the table, a row as each property finishes; return 0 when none fails, else 1."""
     if examples < 1:
         raise ValueError(f"verify: expected --examples >= 1, got {examples}.")
-    specs = registered(layers)
-    rows: list[Row] = []
+    specs = specs_for(targets, layers)
+    for target in targets:
+        _, _, attribute = target.partition(":")
+        if attribute and isinstance(_attribute_of(target), type):
+            print(CLASS_NOTE.format(name=target), flush=True)
+    table = Table([spec.name for spec in specs], PROPERTY_NAMES)
+    for line in table.header():
+        print(line, flush=True)
+    results: list[PropertyResult] = []
+    total = len(specs) * len(PROPERTY_NAMES)
     start = time.perf_counter()
-    header = f"{'layer':<18} {'property':<40} {'examples':>8} {'worst rel err':>14}  status"
-    print(header)
-    print("-" * len(header))
     for spec in specs:
-        for prop in GENERIC_PROPERTIES.values():
-            row = check(spec, prop, examples=examples, seed=seed)
-            rows.append(row)
-            figures = f"{row.examples:>8} {row.worst:>14.3e}"
-            print(f"{row.layer:<18} {row.prop:<40} {figures}  {row.status}", flush=True)
-            if row.detail:
-                print(f"    {row.detail}")
-    failed = sum(row.status != "ok" for row in rows)
+        for prop in PROPERTY_NAMES:
+            # Without a seed, the same examples every run: a table that can be compared.
+            result = run_property(spec, prop, examples=examples, seed=seed, derandomize=True)
+            results.append(result)
+            for line in table.row(result, index=len(results), total=total):
+                print(line, flush=True)
     elapsed = time.perf_counter() - start
-    print(f"{len(rows) - failed} passed, {failed} failed ({elapsed:.1f} s)")
-    return 1 if failed else 0
+    counts = {status: sum(r.status == status for r in results) for status in ("pass", "fail")}
+    skipped = len(results) - counts["pass"] - counts["fail"]
+    print(
+        f"{counts['pass']} passed, {counts['fail']} failed, {skipped} skipped "
+        f"in {elapsed:.1f} s (err/tol: the worst error over its bound, <= 1 passes)",
+        flush=True,
+    )
+    for result in results:
+        if result.status == "fail":
+            print(f"FAILED {result.layer} {result.prop}", flush=True)
+    return 1 if counts["fail"] else 0
