@@ -32,6 +32,9 @@ def _pytest(directory: Path, source: str, *args: str) -> subprocess.CompletedPro
             sys.executable,
             "-m",
             "pytest",
+            # The entry point, if bpcore is installed, or the module by name if not: never both.
+            "-p",
+            "no:bpcore",
             "-p",
             "bpcore.pytest_plugin",
             "-p",
