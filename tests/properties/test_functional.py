@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bpcore import log_softmax, relu, sigmoid, softmax, tanh
+from bpcore import cross_entropy_error, log_softmax, relu, sigmoid, softmax, tanh
 from bpcore import strategies as bst
 
 FLOAT_DTYPES = st.sampled_from([np.dtype(np.float64), np.dtype(np.float32)])
@@ -223,3 +223,51 @@ def test_sigmoid_is_finite_and_accurate_for_any_finite_input(
         # Ours rounds exp(-|x|) (within 2u), 1 + e and the quotient: 4u relative, or η
         # absolute where the result underflows; the math oracle errs by as much again.
         assert abs(float(got) - expected) <= 8 * u * expected + 2 * eta, v
+
+
+@st.composite
+def probabilities_and_targets(
+    draw: st.DrawFn, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Probabilities ``y`` ``(N, C)`` (softmax of drawn logits, some rows with exact zeros),
+    integer labels, their one-hot rows and soft rows, all in ``dtype``."""
+    n, c = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    y = softmax(draw(bst.float_arrays(shape=(n, c), dtype=dtype, min_value=-30, max_value=30)))
+    labels = draw(bst.class_labels(n=n, classes=c))
+    soft = draw(bst.soft_targets(n=n, classes=c, dtype=dtype))
+    return y, labels, np.eye(c, dtype=dtype)[labels], soft
+
+
+@given(data=st.data(), dtype=FLOAT_DTYPES)
+def test_cross_entropy_error_takes_every_target_encoding(
+    data: st.DataObject, dtype: np.dtype
+) -> None:
+    """cross_entropy_error(y, t) takes integer labels (N,), one-hot rows and soft rows shaped
+    like y, and for one sample a (C,) y with a scalar label or a (C,) row: labels and their
+    one-hot rows give the same float bit for bit, one sample is the batch of one, and soft
+    rows give -(1/N) Σ t·log y to its rounding."""
+    y, labels, one_hot, soft = data.draw(probabilities_and_targets(dtype))
+    by_label = cross_entropy_error(y, labels)
+    assert isinstance(by_label, float)
+    assert by_label == cross_entropy_error(y, one_hot)
+    k = data.draw(st.integers(0, y.shape[0] - 1))
+    assert cross_entropy_error(y[k], int(labels[k])) == cross_entropy_error(
+        y[k : k + 1], labels[k : k + 1]
+    )
+    assert cross_entropy_error(y[k], soft[k]) == cross_entropy_error(y[k : k + 1], soft[k : k + 1])
+    y64, t64 = y.astype(np.float64), soft.astype(np.float64)
+    n, c = y.shape
+    with np.errstate(divide="ignore"):
+        logs = np.log(y64)
+    terms = [float(t * v) for t, v in zip(t64.reshape(-1), logs.reshape(-1), strict=True) if t != 0]
+    expected = -math.fsum(terms) / n
+    got = cross_entropy_error(y, soft)
+    if math.isinf(expected):
+        assert got == expected
+        return
+    # log rounds each of N·C values within u·|log y| (plus the absolute 2u of numpy's log near
+    # 1), each product and the sum add one rounding apiece, then the mean: (N·C + 4)·u relative
+    # to Σ|t·log y|, plus 2u·Σ t per row for the absolute part.
+    u = _unit_roundoff(dtype)
+    size = math.fsum(abs(v) for v in terms) / n
+    assert abs(got - expected) <= (n * c + 4) * u * size + 2 * u * c

@@ -302,6 +302,36 @@ def test_float_targets_are_judged_in_the_networks_dtype() -> None:
     assert len(history.epochs) == 1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_data_in_the_networks_dtype_is_used_without_a_copy_and_never_written(
+    dtype: type[np.floating],
+) -> None:
+    """Inputs already in the network's dtype are the trainer's data themselves (an edit made
+    after the Trainer is built reaches the batches), and fit never writes to them."""
+    x, t = TRAIN[0].astype(dtype), TRAIN[1].copy()
+    recorder = _Recorder(_net(dtype=dtype))
+    trainer = Trainer(recorder, SGD(lr=0.1), x, t, *TEST, batch_size=N_TRAIN, epochs=1, rng=7)
+    x[...] = 0.5  # every sample now has the same features
+    before = x.tobytes(), t.tobytes()
+    trainer.fit()
+    assert np.all(recorder.batches[0] == 0.5)
+    assert (x.tobytes(), t.tobytes()) == before
+
+
+@pytest.mark.parametrize("rng", [None, 5, "generator"])
+def test_training_never_touches_the_global_random_state(rng: object) -> None:
+    """Shuffling draws from its own generators, whatever rng is: NumPy's global random
+    state is neither read nor advanced by building a trainer and fitting."""
+    # The legacy global functions are what this test watches, hence the noqa comments.
+    np.random.seed(11)  # noqa: NPY002
+    expected = np.random.random(3)  # noqa: NPY002
+    np.random.seed(11)  # noqa: NPY002
+    seed = np.random.default_rng(2) if rng == "generator" else rng
+    assert seed is None or isinstance(seed, int | np.random.Generator)
+    Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=seed).fit()
+    assert np.array_equal(np.random.random(3), expected)  # noqa: NPY002
+
+
 # --- refused settings ---------------------------------------------------------------
 
 
@@ -497,6 +527,24 @@ def test_divergence_says_where_the_checkpoint_stands(tmp_path: Path, written: st
     assert kept in message
     assert "A smaller learning rate usually helps." in message
     assert caught.value.checkpoint == (path if written == "kept" else None)
+
+
+def test_a_diverging_step_is_not_applied() -> None:
+    """TrainingDiverged is raised before the update of the step whose loss is not finite:
+    the parameters are those that gave that loss, bit for bit."""
+    net = _net()
+    poisoned: dict[str, FloatArray] = {}
+
+    def poison(info: StepInfo) -> None:
+        if (info.epoch, info.step) == (1, 2):
+            net.params["W2"][0, 0] = np.nan
+            poisoned.update(_copy(net.params))
+
+    with pytest.raises(TrainingDiverged, match="epoch 1, step 3 of 5"):
+        _trainer(net, on_step=poison).fit()
+    assert {k: p.tobytes() for k, p in net.params.items()} == {
+        k: p.tobytes() for k, p in poisoned.items()
+    }
 
 
 def test_huge_learning_rate_diverges() -> None:
