@@ -569,13 +569,17 @@ def test_wrong_input_width_raises_shape_error() -> None:
     )
 
 
-@pytest.mark.parametrize("method", ["predict", "gradient", "numerical_gradient"])
+@pytest.mark.parametrize(
+    "method", ["predict", "loss", "accuracy", "gradient", "numerical_gradient"]
+)
 def test_non_numeric_x_names_the_method_called(method: str) -> None:
     """A batch of strings is a DtypeError that names the method the caller used and x."""
     net = TwoLayerNet(2, 3, 2, rng=0)
     x, t = np.array([["a", "b"]]), np.array([0])
     calls = {
         "predict": lambda: net.predict(x),
+        "loss": lambda: net.loss(x, t),
+        "accuracy": lambda: net.accuracy(x, t),
         "gradient": lambda: net.gradient(x, t),
         "numerical_gradient": lambda: net.numerical_gradient(x, t),
     }
