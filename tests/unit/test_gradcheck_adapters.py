@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from bpcore import ArgumentTypeError, MulLayer, SoftmaxWithLoss
 from bpcore.gradcheck import (
@@ -16,6 +20,8 @@ from bpcore.gradcheck import (
 )
 from bpcore.networks import TwoLayerNet
 from tests.helpers import assert_error
+
+CONTRIBUTING = Path(__file__).resolve().parents[2] / "CONTRIBUTING.md"
 
 
 class _ScaledProduct:
@@ -176,3 +182,36 @@ def test_loss_subjects_own_their_targets_and_declare_float_ones() -> None:
     x = np.array([[0.3, -0.2], [1.0, 0.1]], dtype=np.float32)
     assert check_gradients(loss(lambda _: SoftmaxWithLoss(), soft), {"x": x}, rng=0).passed
     assert soft.tobytes() == before
+
+
+class _BookAffine:
+    """The book's Affine, as a user would write it: attributes ``W``, ``b``, ``dW``, ``db``."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        self.W, self.b = W, b
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.asarray(x @ self.W + self.b)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self.dW = np.asarray(self.x.T @ dout)
+        self.db = np.asarray(np.sum(dout, axis=0))
+        return np.asarray(dout @ self.W.T)
+
+
+def test_the_contributing_recipe_checks_a_book_style_layer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The "Check your own layers" example of CONTRIBUTING.md runs as written on a book-style
+    layer (attributes W and b, gradients dW and db): its gradients match and its Taylor
+    remainder is second order."""
+    text = CONTRIBUTING.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    block = next(b for b in blocks if "assert_gradients" in b)
+    exec(compile(block, str(CONTRIBUTING), "exec"), {"MyAffine": _BookAffine})
+    out = capsys.readouterr().out
+    assert "_BookAffine (float64): gradients match" in out
+    assert "(second order)" in out
