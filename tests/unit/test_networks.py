@@ -519,6 +519,18 @@ def test_accuracy_against_soft_targets_uses_their_most_likely_class() -> None:
     assert net.accuracy(x, t) == pytest.approx(4 / 6, abs=0)
 
 
+def test_accuracy_breaks_ties_towards_the_lowest_class_index() -> None:
+    """Equal top scores predict the lowest of their classes, and soft rows with equal top
+    weights name the lowest of theirs as the target class."""
+    net = TwoLayerNet(2, 3, 3, weight_init_std=0.0, rng=0)  # every score is 0
+    x = np.ones((4, 2))
+    assert net.accuracy(x, np.array([0, 1, 2, 0])) == 0.5
+    soft = np.array([[0.4, 0.4, 0.2], [0.2, 0.4, 0.4], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]])
+    assert net.accuracy(x, soft) == 0.5  # target classes 0, 1, 0, 1
+    net.params["b2"][...] = [0.0, 1.0, 1.0]  # classes 1 and 2 tie at the top
+    assert net.accuracy(x, np.array([1, 1, 2, 2])) == 0.5
+
+
 @pytest.mark.parametrize(
     "make",
     [lambda: TwoLayerNet(4, 5, 3, rng=36), lambda: MultiLayerNet(4, [3], 3, rng=0)],
