@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,58 @@ def test_the_contributing_recipe_checks_a_book_style_layer(
     out = capsys.readouterr().out
     assert "_BookAffine (float64): gradients match" in out
     assert "(second order)" in out
+
+
+class _HalfSquaredDistance:
+    """``φ = ½·Σ(x - t)²`` for fixed float targets ``t``, declared as the subject's constants;
+    it records every ``t`` backward sees."""
+
+    def __init__(self, dtype: np.dtype, t: np.ndarray, seen: list[bytes]) -> None:
+        self.t = t.astype(dtype)
+        self.seen = seen
+        self.x: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return "HalfSquaredDistance"
+
+    @property
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @property
+    def constants(self) -> dict[str, np.ndarray]:
+        return {"t": self.t}
+
+    def forward(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        self.x = inputs["x"]
+        return np.asarray(0.5 * np.sum((self.x - self.t) ** 2), dtype=self.t.dtype)
+
+    def backward(self, dout: np.ndarray) -> dict[str, np.ndarray]:
+        assert self.x is not None
+        self.seen.append(self.t.tobytes())
+        return {"x": np.asarray(dout * (self.x - self.t), dtype=self.t.dtype)}
+
+
+def test_a_subjects_own_constants_are_moved_by_an_ulp_and_restored() -> None:
+    """A subject of one's own that exposes its fixed float data as ``constants`` (HasConstants)
+    has them moved by one ulp while the checker measures float32 rounding, and gets them back
+    bit for bit; its gradient x - t, cancelling where x ≈ t, passes."""
+    t = np.array([[0.3, -1.2, 2.5]], dtype=np.float32)
+    x = t + np.array([[1e-6, -3e-7, 2e-6]], dtype=np.float32)
+    subjects: list[_HalfSquaredDistance] = []
+    seen: list[bytes] = []
+
+    def make(dtype: np.dtype) -> _HalfSquaredDistance:
+        subjects.append(_HalfSquaredDistance(dtype, t, seen if dtype == np.float32 else []))
+        return subjects[-1]
+
+    assert isinstance(make(np.dtype(np.float32)), HasConstants)
+    report = check_gradients(make, {"x": x}, rng=0)
+    assert report.passed, str(report)
+    for subject in subjects:
+        assert subject.t.tobytes() == t.astype(subject.t.dtype).tobytes()
+    bits = t.view(np.int32).astype(np.int64)
+    moves = [np.frombuffer(b, dtype=np.int32).astype(np.int64) - bits.reshape(-1) for b in seen]
+    assert any(np.any(m != 0) for m in moves), "no backward saw the constants moved"
+    assert all(np.all(np.abs(m) <= 1) for m in moves), "a constant moved by more than one ulp"
