@@ -289,3 +289,18 @@ def test_downloaded_files_load_with_load_mnist(tmp_path: Path) -> None:
     np.testing.assert_array_equal(t_loaded, t_train)
     np.testing.assert_array_equal(x_test_loaded[:, 0], x_test)
     np.testing.assert_array_equal(t_test_loaded, t_test)
+
+
+def test_without_an_opener_urlopen_is_used_with_a_60_second_timeout(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no opener, each request goes to urllib.request.urlopen with timeout=60."""
+    timeouts: list[object] = []
+
+    def urlopen(request: urllib.request.Request, *, timeout: object) -> FakeResponse:
+        timeouts.append(timeout)
+        return server(request)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    download_mnist(tmp_path, base_url=BASE, files=SPECS)
+    assert timeouts == [60.0] * len(SPECS)

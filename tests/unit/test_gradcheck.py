@@ -346,6 +346,22 @@ def test_directional_step_moves_the_largest_element_by_the_full_step() -> None:
     assert shortest < 1, "some direction is shorter than 1, where the step grows past h"
 
 
+def test_full_mode_steps_each_element_by_cbrt_eps64_times_its_magnitude() -> None:
+    """In full mode the probe of θ_i steps by h_i = cbrt(eps64)·max(1, |θ_i|), whatever the
+    dtype under test: the report gives the step at its worst element."""
+    weights = np.array([[3.0, -0.25], [40.0, 1e-3]])
+    bias = np.array([0.5, -7.0])
+    x = np.array([[0.5, -2.0], [100.0, 0.125]])
+    values = {"x": x, "W": weights, "b": bias}
+    make = unary(lambda dtype: Affine(weights.astype(dtype), bias.astype(dtype)), params=("W", "b"))
+    for dtype in (np.float64, np.float32):
+        for seed in range(3):
+            report = check_gradients(make, {"x": x.astype(dtype)}, mode="full", rng=seed)
+            for check in report.checks:
+                worst = float(values[check.name][check.worst])
+                assert check.step == ROOT_EPS64 * max(1.0, abs(worst))
+
+
 class _WrongSlope:
     """``y = 2x`` with a backward that returns ``3·dout``: a wrong gradient everywhere."""
 
