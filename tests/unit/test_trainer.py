@@ -25,7 +25,7 @@ from bpcore.errors import (
     ShapeError,
 )
 from bpcore.layers import SoftmaxWithLoss
-from bpcore.networks import MultiLayerNet
+from bpcore.networks import MultiLayerNet, TwoLayerNet
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
 from bpcore.training import (
     CHECKPOINT_FORMAT,
@@ -183,6 +183,33 @@ def test_every_sample_is_visited_once_per_epoch_in_a_new_order() -> None:
         np.testing.assert_array_equal(visited, trainer.epoch_order(epoch + 1))
         orders.append(visited)
     assert orders[0] != orders[1] != orders[2]
+
+
+def test_epoch_order_is_the_documented_permutation() -> None:
+    """Epoch e visits the samples in np.random.default_rng([seed, e]).permutation(N), an
+    (N,) int64 array."""
+    trainer = _trainer(_net(), seed=123)
+    for epoch in (1, 2, 7):
+        order = trainer.epoch_order(epoch)
+        assert order.dtype == np.int64
+        expected = np.random.default_rng([123, epoch]).permutation(N_TRAIN)
+        np.testing.assert_array_equal(order, expected)
+
+
+def test_rng_none_draws_a_fresh_seed_and_a_two_layer_net_trains() -> None:
+    """rng=None gives every trainer a fresh seed; a TwoLayerNet is a trainable network."""
+    seeds = {Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST).seed for _ in range(3)}
+    assert len(seeds) == 3
+    net = TwoLayerNet(FEATURES, 6, CLASSES, weight_init_std=0.5, rng=0)
+    history = Trainer(net, SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=1).fit()
+    assert len(history.epochs) == 2
+
+
+def test_a_checkpoint_that_cannot_be_written_is_an_os_error(tmp_path: Path) -> None:
+    """fit lets the file system's error through when the checkpoint cannot be written."""
+    trainer = _trainer(_net(), epochs=1, checkpoint=tmp_path / "missing" / "run.npz")
+    with pytest.raises(OSError, match="No such file or directory"):
+        trainer.fit()
 
 
 def test_a_generator_rng_gives_its_next_draw_as_the_seed() -> None:
@@ -572,6 +599,7 @@ def test_non_finite_parameters_after_an_epoch_are_not_checkpointed(
     with pytest.raises(TrainingDiverged, match=name) as caught:
         _trainer(net, checkpoint=path, on_step=poison).fit()
     assert (caught.value.epoch, caught.value.step) == (2, STEPS)
+    assert math.isnan(caught.value.loss)  # no loss was non-finite: a parameter was
     assert _saved_state(path).epochs_done == 1
 
 
