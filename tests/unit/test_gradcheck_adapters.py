@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpcore import ArgumentTypeError, MulLayer, SoftmaxWithLoss
+from bpcore import ArgumentTypeError, MulLayer, NotForwardedError, SoftmaxWithLoss
 from bpcore.gradcheck import (
     HasConstants,
     LossSubject,
+    NetworkSubject,
     binary,
     check_gradients,
     loss,
@@ -271,3 +272,23 @@ def test_a_subjects_own_constants_are_moved_by_an_ulp_and_restored() -> None:
     moves = [np.frombuffer(b, dtype=np.int32).astype(np.int64) - bits.reshape(-1) for b in seen]
     assert any(np.any(m != 0) for m in moves), "no backward saw the constants moved"
     assert all(np.all(np.abs(m) <= 1) for m in moves), "a constant moved by more than one ulp"
+
+
+def test_a_network_subject_differentiates_its_parameters_only() -> None:
+    """NetworkSubject's backward is the network's gradient at the last forward's x times the
+    scalar dout, with no gradient for x; before a forward it raises NotForwardedError; its
+    constants are float targets ({"t": t}), none for labels."""
+    net = TwoLayerNet(3, 4, 2, weight_init_std=0.5, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 3))
+    labels = np.array([0, 1, 1, 0, 1])
+    subject = NetworkSubject(net, labels)
+    assert subject.constants == {}
+    assert set(NetworkSubject(net, np.eye(2)[labels] * 0.5 + 0.25).constants) == {"t"}
+    assert_error(NotForwardedError, lambda: subject.backward(np.array(1.0)), callee="TwoLayerNet")
+    loss = subject.forward({"x": x})
+    assert float(loss) == net.loss(x, labels)
+    grads = subject.backward(np.array(-2.5))
+    expected = {k: -2.5 * g for k, g in net.gradient(x, labels).items()}
+    assert grads.keys() == expected.keys() == net.params.keys()
+    for key, grad in grads.items():
+        np.testing.assert_array_equal(grad, expected[key])
