@@ -632,3 +632,16 @@ def test_verify_exits_1_when_a_property_fails(
     assert lines[failed].endswith("FAIL")
     assert lines[failed + 1].strip() == "Relu: made to fail"
     assert lines[-1].startswith(f"{len(GENERIC_PROPERTIES) - 1} passed, 1 failed")
+
+
+def test_verify_runs_50_examples_by_default_and_a_seed_fixes_the_draws(capsys: Capsys) -> None:
+    """--examples defaults to 50, as its help says; with --seed two runs print the same
+    table (all but the closing time)."""
+    parser, _ = _parser()
+    assert parser.parse_args(["verify"]).examples == 50
+    assert "(default 50)" in _help(capsys, "verify")
+    tables = []
+    for _ in range(2):
+        assert main(["verify", "--layer", "Sigmoid", "--examples", "2", "--seed", "7"]) == 0
+        tables.append(capsys.readouterr().out.splitlines()[:-1])
+    assert tables[0] == tables[1]
