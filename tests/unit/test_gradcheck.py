@@ -516,3 +516,40 @@ def test_the_checker_never_touches_the_global_random_state() -> None:
     check_gradients(make, {"x": X}, mode="directional")
     taylor_test(make, {"x": X})
     assert np.array_equal(np.random.random(3), expected)  # noqa: NPY002
+
+
+class _RecordsDout:
+    """Affine that records every dout its backward receives."""
+
+    def __init__(self, dtype: FloatDType, seen: list[np.ndarray]) -> None:
+        self.inner = _affine(dtype)
+        self.W, self.b = self.inner.W, self.inner.b
+        self.seen = seen
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        self.seen.append(np.array(dout, copy=True))
+        dx = self.inner.backward(dout)
+        self.dW, self.db = self.inner.dW, self.inner.db
+        return dx
+
+
+def test_the_default_dout_is_a_standard_normal_draw_from_rng() -> None:
+    """Without dout, check_gradients and taylor_test use rng's first standard normal draw of
+    the output's shape (in the dtype under test for the checker)."""
+    for checks, dtype in ((True, np.float32), (False, np.float64)):
+        seen: list[np.ndarray] = []
+
+        def record(d: FloatDType, seen: list[np.ndarray] = seen) -> _RecordsDout:
+            return _RecordsDout(d, seen)
+
+        make = unary(record, params=("W", "b"))
+        if checks:
+            check_gradients(make, {"x": X.astype(dtype)}, rng=11)
+        else:
+            taylor_test(make, {"x": X}, rng=11)
+        expected = np.random.default_rng(11).standard_normal((5, 3)).astype(dtype)
+        assert seen[0].dtype == dtype
+        assert seen[0].tobytes() == expected.tobytes()

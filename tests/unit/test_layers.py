@@ -274,3 +274,18 @@ def test_affine_params_are_the_arrays_themselves() -> None:
     params = Affine(W, b).params
     assert params["W"] is W
     assert params["b"] is b
+
+
+def test_affine_backward_without_input_grad_returns_none_and_the_same_parameter_gradients() -> None:
+    """backward(dout, input_grad=False) skips dx and returns None, with dW and db bit for
+    bit those of the full backward."""
+    rng = np.random.default_rng(4)
+    W, b, x = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((4, 3))
+    dout = rng.standard_normal((4, 2))
+    full, skipped = Affine(W, b), Affine(W, b)
+    full.forward(x)
+    skipped.forward(x)
+    assert full.backward(dout).shape == x.shape
+    assert skipped.backward(dout, input_grad=False) is None
+    for key in ("W", "b"):
+        assert full.grads[key].tobytes() == skipped.grads[key].tobytes()
