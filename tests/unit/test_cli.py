@@ -645,3 +645,10 @@ def test_verify_runs_50_examples_by_default_and_a_seed_fixes_the_draws(capsys: C
         assert main(["verify", "--layer", "Sigmoid", "--examples", "2", "--seed", "7"]) == 0
         tables.append(capsys.readouterr().out.splitlines()[:-1])
     assert tables[0] == tables[1]
+
+
+def test_an_empty_hidden_option_trains_softmax_regression(tmp_path: Path, capsys: Capsys) -> None:
+    """--hidden '' means no hidden layer: the run trains 64-10 softmax regression."""
+    assert main(_train_args(tmp_path, "--hidden", "", "--epochs", "1")) == 0
+    assert "layers 64,10," in capsys.readouterr().out.splitlines()[0]
+    assert set(load_checkpoint(tmp_path / "ck.npz").params) == {"W1", "b1"}

@@ -823,3 +823,19 @@ def test_a_replaced_layer_is_used() -> None:
     for key, grad in swapped.items():
         assert grad.tobytes() == expected[key].tobytes(), key
     assert not np.array_equal(swapped["W1"], relu_grads["W1"])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_biases_start_at_zero(dtype: type[np.floating]) -> None:
+    """Every bias of a new network is zero, whatever the weight initialisation."""
+    nets = [
+        TwoLayerNet(4, 5, 3, weight_init_std=2.0, rng=1, dtype=dtype),
+        MultiLayerNet(4, [5, 6], 3, weight_init="xavier", rng=2, dtype=dtype),
+        MultiLayerNet(4, [], 3, weight_init=0.5, rng=3, dtype=dtype),
+    ]
+    for net in nets:
+        biases = [p for key, p in net.params.items() if key.startswith("b")]
+        assert biases
+        for bias in biases:
+            assert bias.dtype == dtype
+            assert not np.any(bias)
