@@ -55,6 +55,21 @@ def _width(dtype: FloatDType) -> Literal[32, 64]:
     return 32 if dtype == np.float32 else 64
 
 
+def _inward(low: float, high: float, dtype: FloatDType) -> tuple[float, float]:
+    """``[low, high]`` narrowed to its ends that ``dtype`` represents: Hypothesis draws
+    float32 values only between float32 bounds. Raises InvalidArgument when ``dtype`` has
+    no value in the interval."""
+    with np.errstate(over="ignore"):  # a float64 bound beyond float32's range rounds to inf
+        lo, hi = np.asarray(low, dtype=dtype), np.asarray(high, dtype=dtype)
+    if float(lo) < low:
+        lo = np.nextafter(lo, np.asarray(np.inf, dtype=dtype))
+    if float(hi) > high:
+        hi = np.nextafter(hi, np.asarray(-np.inf, dtype=dtype))
+    if lo > hi:
+        raise InvalidArgument(f"expected a {dtype} value in [{low!r}, {high!r}], got none.")
+    return float(lo), float(hi)
+
+
 def _check_positive_range(name: str, low: int, high: int, *, minimum: int = 1) -> None:
     if low < minimum or high < low:
         raise InvalidArgument(
@@ -151,9 +166,10 @@ def float_arrays(
                 f"expected kink ± margin inside [{min_value}, {max_value}], "
                 f"got kink {kink!r} with margin {margin!r}."
             )
+    low, high = _inward(min_value, max_value, chosen)
     elements = st.floats(
-        min_value=min_value,
-        max_value=max_value,
+        min_value=low,
+        max_value=high,
         allow_nan=False,
         allow_infinity=False,
         allow_subnormal=allow_subnormal,
@@ -181,7 +197,9 @@ def kink_arrays(
     chosen = _check_dtype(dtype)
     if not kinks:
         raise InvalidArgument("expected at least one kink value, got none.")
-    ordinary = st.floats(min_value, max_value, allow_subnormal=False, width=_width(chosen))
+    ordinary = st.floats(
+        *_inward(min_value, max_value, chosen), allow_subnormal=False, width=_width(chosen)
+    )
     elements = st.one_of(st.sampled_from(tuple(kinks)), ordinary)
 
     @st.composite
@@ -211,7 +229,9 @@ def logits(
             f"expected magnitudes in (0, {largest:.3g}] for {chosen}, got {list(magnitudes)}."
         )
     extremes = [s * m for m in magnitudes for s in (1.0, -1.0)]
-    elements = st.floats(-moderate, moderate, allow_subnormal=False, width=_width(chosen))
+    elements = st.floats(
+        *_inward(-moderate, moderate, chosen), allow_subnormal=False, width=_width(chosen)
+    )
     if extremes:
         elements = st.one_of(elements, st.sampled_from(extremes))
     return hnp.arrays(chosen, shape, elements=elements)

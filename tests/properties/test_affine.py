@@ -135,3 +135,36 @@ def test_affine_backward_uses_dout_at_the_promoted_precision(
         assert layer.db is not None
         results.append(b"".join(a.tobytes() for a in (dx, layer.dW, layer.db)))
     assert results[0] == results[1]
+
+
+@given(data=st.data(), dtype=st.sampled_from(FLOAT_DTYPES))
+def test_affine_keeps_the_book_formulas_at_large_batches(
+    data: st.DataObject, dtype: np.dtype
+) -> None:
+    """For batches of up to 5000 samples, in float32 and float64: y = x·W + b, dx = dout·Wᵀ,
+    dW = xᵀ·dout and db = Σ_n dout[n], each within the rounding of its own sum, all in the
+    dtype; and dx has x's shape."""
+    n = data.draw(st.integers(1, 5000))
+    d_in, d_out = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 5))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    W = rng.standard_normal((d_in, d_out)).astype(dtype)
+    b = rng.standard_normal(d_out).astype(dtype)
+    x = rng.standard_normal((n, d_in)).astype(dtype)
+    dout = rng.standard_normal((n, d_out)).astype(dtype)
+    layer = Affine(W, b)
+    y = layer.forward(x)
+    dx = layer.backward(dout)
+    grads = layer.grads
+    assert y.dtype == dx.dtype == grads["W"].dtype == grads["b"].dtype == dtype
+    assert dx.shape == x.shape
+    x64, W64, b64, d64 = (a.astype(np.float64) for a in (x, W, b, dout))
+    u = float(np.finfo(dtype).eps) / 2
+    # Each result is a sum of k terms (products, and the bias) computed in the dtype: k·u
+    # relative to the sum of their magnitudes; the float64 reference errs by k·u64 likewise.
+    for got, expected, size, k in (
+        (y, x64 @ W64 + b64, np.abs(x64) @ np.abs(W64) + np.abs(b64), d_in + 1),
+        (dx, d64 @ W64.T, np.abs(d64) @ np.abs(W64.T), d_out),
+        (grads["W"], x64.T @ d64, np.abs(x64.T) @ np.abs(d64), n),
+        (grads["b"], d64.sum(axis=0), np.abs(d64).sum(axis=0), n),
+    ):
+        assert np.all(np.abs(got - expected) <= k * (u + U64) * size)

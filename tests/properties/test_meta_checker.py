@@ -193,6 +193,100 @@ class WrongMask:
         return np.where(self.x >= 0, dout, 0.0)
 
 
+class PromotesToFloat64:
+    """ReLU that computes in float64 whatever its input: float32 silently becomes float64."""
+
+    def __init__(self) -> None:
+        self.inner = Relu()
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x.astype(np.float64))
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return self.inner.backward(dout.astype(np.float64))
+
+
+class UnreducedBias:
+    """Affine whose db keeps the batch axis as a unit axis, (1, M) for (M,): a broadcasting
+    slip that every value of db survives."""
+
+    def __init__(self, W: FloatArray, b: FloatArray) -> None:
+        self.inner = Affine(W, b)
+        self.W, self.b = W, b
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dx = self.inner.backward(dout)
+        self.dW = self.inner.dW
+        self.db = np.sum(dout, axis=0, keepdims=True, dtype=self.b.dtype)
+        return dx
+
+
+class CountsItsCalls:
+    """Sigmoid with hidden state: each forward scales its output by one part in a million
+    more than the last, and backward follows it, so every call is self-consistent."""
+
+    def __init__(self) -> None:
+        self.inner = Sigmoid()
+        self.scale = 1.0
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.scale += 1e-6
+        return (self.inner.forward(x) * self.scale).astype(x.dtype)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return (self.inner.backward(dout) * self.scale).astype(dout.dtype)
+
+
+class LeaksAcrossSamples:
+    """ReLU whose every sample also gets a thousandth of the previous sample's input (the
+    batch rolled by one), with a matching backward: samples leak into each other."""
+
+    def __init__(self) -> None:
+        self.inner = Relu()
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return (self.inner.forward(x) + 1e-3 * np.roll(x, 1, axis=0)).astype(x.dtype)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dx = self.inner.backward(dout) + 1e-3 * np.roll(dout, -1, axis=0)
+        return dx.astype(dout.dtype)
+
+
+class AnswersBeforeForward:
+    """ReLU whose backward answers before any forward, with dout itself."""
+
+    def __init__(self) -> None:
+        self.mask: npt.NDArray[np.bool_] | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.mask = x <= 0
+        return np.where(self.mask, 0.0, x).astype(x.dtype)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        if self.mask is None:
+            return dout.copy()
+        return _masked_dout(self.mask, dout)
+
+
+class SqueezesDout:
+    """ReLU whose backward squeezes a wrongly shaped dout into shape instead of refusing it."""
+
+    def __init__(self) -> None:
+        self.mask: npt.NDArray[np.bool_] | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.mask = x <= 0
+        return np.where(self.mask, 0.0, x).astype(x.dtype)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        if self.mask is None:
+            raise NotForwardedError("Relu.backward: backward() was called before forward().")
+        return _masked_dout(self.mask, np.resize(dout, self.mask.shape))
+
+
 def _variant(base: str, construct: Callable[[Mapping[str, FloatArray]], object]) -> LayerSpec:
     """The registered spec of ``base`` (strategy, kinks, oracle, ...) around another layer."""
     return dataclasses.replace(CORE[base], construct=construct)
@@ -271,6 +365,32 @@ BROKEN = [
         "SoftmaxWithLoss",
         lambda _: FudgedLoss(),
         props.backward_matches_finite_differences,
+    ),
+    (
+        "float32 becoming float64",
+        "Relu",
+        lambda _: PromotesToFloat64(),
+        props.gradient_shapes_and_dtypes_match,
+    ),
+    (
+        "broadcasting slip",
+        "Affine",
+        lambda p: UnreducedBias(p["W"], p["b"]),
+        props.gradient_shapes_and_dtypes_match,
+    ),
+    ("hidden state", "Sigmoid", lambda _: CountsItsCalls(), props.deterministic),
+    ("samples leaking", "Relu", lambda _: LeaksAcrossSamples(), props.batch_independent),
+    (
+        "backward before forward answered",
+        "Relu",
+        lambda _: AnswersBeforeForward(),
+        props.bad_calls_raise_clear_errors,
+    ),
+    (
+        "wrongly shaped dout accepted",
+        "Relu",
+        lambda _: SqueezesDout(),
+        props.bad_calls_raise_clear_errors,
     ),
 ]
 

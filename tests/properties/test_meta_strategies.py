@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis.errors import InvalidArgument
 
 from bpcore import strategies as bst
 from bpcore._targets import row_sum_tolerance
-from bpcore.registry import NETWORK_MARGIN, Case, registered, registry_cases
+from bpcore.registry import NETWORK_MARGIN, RELU_MARGIN, Case, registered, registry_cases
 
 SHAPES = bst.batch_shapes(max_feature_dims=3)
 
@@ -127,6 +128,9 @@ def test_registry_cases_come_from_registered_specs(case: Case) -> None:
         lambda: bst.soft_targets(n=2, classes=0),
         lambda: bst.upstream_gradients(shape=(2,), bound=0.0),
         lambda: bst.affine_cases(max_batch=0),
+        lambda: bst.float_arrays(
+            shape=(2,), dtype=np.float32, min_value=0.1, max_value=0.1 + 1e-12
+        ),
     ],
 )
 def test_strategies_reject_bad_arguments_when_built(build: object) -> None:
@@ -140,3 +144,57 @@ def test_registry_cases_reject_unknown_layers() -> None:
     """Asking for an unregistered layer name fails with the list of registered ones."""
     with pytest.raises(ValueError, match="unknown layer"):
         registry_cases(names=["NoSuchLayer"])
+
+
+DTYPES = st.sampled_from([np.dtype(np.float32), np.dtype(np.float64)])
+
+
+@given(data=st.data(), dtype=DTYPES, bound=st.sampled_from([1e-3, 1.0, 4.0, 1e30]))
+def test_upstream_gradients_are_finite_normal_and_within_their_bound(
+    data: st.DataObject, dtype: np.dtype, bound: float
+) -> None:
+    """dout has the shape and dtype asked for, and is finite, within ±bound, no subnormal,
+    for any bound, whether the dtype represents it or not (1e-3 in float32)."""
+    dout = data.draw(bst.upstream_gradients(shape=(3, 4), dtype=dtype, bound=bound))
+    assert (dout.shape, dout.dtype) == ((3, 4), dtype)
+    assert np.all(np.isfinite(dout))
+    assert np.all(np.abs(dout) <= bound)
+    nonzero = dout[dout != 0]
+    assert np.all(np.abs(nonzero) >= np.finfo(dtype).tiny)
+
+
+@given(data=st.data(), dtype=DTYPES)
+def test_every_strategy_draws_in_the_dtype_asked_for(data: st.DataObject, dtype: np.dtype) -> None:
+    """Logits, kink arrays, one-hot and soft targets and Affine cases come in the dtype asked
+    for, their values finite in it; kink arrays hold kink values or ordinary values within
+    their bounds."""
+    magnitudes = [m for m in bst.EXTREME_MAGNITUDES if m <= float(np.finfo(dtype).max)]
+    x = data.draw(bst.logits(shape=(3, 4), dtype=dtype, magnitudes=magnitudes))
+    assert x.dtype == dtype
+    assert np.all(np.isfinite(x))
+    kinks = data.draw(bst.kink_arrays(shape=(3, 4), dtype=dtype, kinks=(1.5,), max_value=4.0))
+    assert kinks.dtype == dtype
+    assert np.all((kinks == 1.5) | ((kinks >= -8.0) & (kinks <= 4.0)))
+    for rows in (
+        data.draw(bst.one_hot_targets(n=3, classes=4, dtype=dtype)),
+        data.draw(bst.soft_targets(n=3, classes=4, dtype=dtype)),
+    ):
+        assert (rows.shape, rows.dtype) == ((3, 4), dtype)
+    for array in data.draw(bst.affine_cases(dtype=dtype)):
+        assert array.dtype == dtype
+
+
+def test_every_strategy_takes_keyword_arguments_only() -> None:
+    """Every public strategy function takes its arguments by keyword only."""
+    for name in bst.__all__:
+        value = getattr(bst, name)
+        if callable(value):
+            kinds = {p.kind for p in inspect.signature(value).parameters.values()}
+            assert kinds <= {inspect.Parameter.KEYWORD_ONLY}, name
+
+
+@given(case=registry_cases(names=["Relu"]))
+def test_relu_cases_keep_their_inputs_relu_margin_from_the_kink(case: Case) -> None:
+    """Registered ReLU inputs stay RELU_MARGIN away from 0, where the checker's probes
+    would straddle the kink."""
+    assert np.all(np.abs(case.inputs["x"]) >= RELU_MARGIN)

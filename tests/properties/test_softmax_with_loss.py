@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bpcore import SoftmaxWithLoss, softmax
+from bpcore import SoftmaxWithLoss, log_softmax, softmax
 from bpcore import strategies as bst
 
 U64 = float(np.finfo(np.float64).eps) / 2
@@ -181,3 +183,121 @@ def test_float32_soft_target_gradient_is_as_accurate_as_softmax(
     units = m * (np.abs(z) + z_max + 2 * c + 10) + 3 * np.abs(s * y - t) + 3 * np.abs(y * (s - 1))
     bound = U32 * units * abs(float(d)) / n + ETA32
     assert np.all(error <= bound), float(np.max(error / bound))
+
+
+FLOAT_DTYPES = st.sampled_from([np.dtype(np.float64), np.dtype(np.float32)])
+
+
+@st.composite
+def one_sample_targets(
+    draw: st.DrawFn, c: int, dtype: np.dtype
+) -> tuple[int | np.ndarray, np.ndarray]:
+    """A target for one sample of ``c`` classes in each documented form: a scalar label, a
+    one-hot row ``(C,)`` or a soft row ``(C,)``; and the same target as a batch of one."""
+    form = draw(st.sampled_from(["label", "one-hot", "soft"]))
+    label = draw(st.integers(0, c - 1))
+    if form == "label":
+        return label, np.array([label])
+    if form == "one-hot":
+        row = np.eye(c, dtype=dtype)[label]
+    else:
+        row = draw(bst.soft_targets(n=1, classes=c, dtype=dtype))[0]
+    return row, row[None]
+
+
+@given(data=st.data(), dtype=FLOAT_DTYPES)
+def test_one_sample_with_any_target_encoding_is_a_batch_of_one(
+    data: st.DataObject, dtype: np.dtype
+) -> None:
+    """A (C,) input behaves exactly as the (1, C) batch, whether its target is a scalar label,
+    a one-hot row or a soft row, in float32 and float64; the gradient has the input's shape."""
+    c = data.draw(st.integers(1, 6))
+    x = data.draw(bst.float_arrays(shape=(c,), dtype=dtype))
+    t, batch_t = data.draw(one_sample_targets(c, dtype))
+    dout = np.asarray(data.draw(DOUTS), dtype=dtype)
+    single, batch = SoftmaxWithLoss(), SoftmaxWithLoss()
+    assert single.forward(x, t) == batch.forward(x[None], batch_t)
+    dx = single.backward(dout)
+    assert dx.shape == (c,)
+    assert dx.dtype == dtype
+    assert dx.tobytes() == batch.backward(dout)[0].tobytes()
+
+
+@given(data=st.data(), dtype=FLOAT_DTYPES)
+def test_labels_and_one_hot_rows_give_identical_results_in_either_dtype(
+    data: st.DataObject, dtype: np.dtype
+) -> None:
+    """Integer labels and the equivalent one-hot rows (in the logits' dtype) give the same
+    loss and gradient bit for bit, float32 included."""
+    n, c = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    magnitudes = [m for m in bst.EXTREME_MAGNITUDES if m <= float(np.finfo(dtype).max)]
+    x = data.draw(bst.logits(shape=(n, c), dtype=dtype, magnitudes=magnitudes))
+    t = data.draw(bst.class_labels(n=n, classes=c))
+    one_hot = np.eye(c, dtype=dtype)[t]
+    dout = np.asarray(data.draw(DOUTS), dtype=dtype)
+    by_label, by_row = SoftmaxWithLoss(), SoftmaxWithLoss()
+    assert by_label.forward(x, t) == by_row.forward(x, one_hot)
+    assert by_label.backward(dout).tobytes() == by_row.backward(dout).tobytes()
+
+
+@given(data=st.data(), dtype=FLOAT_DTYPES)
+def test_a_confident_loss_keeps_its_relative_accuracy(data: st.DataObject, dtype: np.dtype) -> None:
+    """When every label is its row's top class, the loss is log1p(Σ_{j≠t} exp(z_j)) averaged,
+    accurate relative to itself however small: a confident prediction's loss is not 0."""
+    n, c = data.draw(st.integers(1, 6)), data.draw(st.integers(2, 6))
+    x = data.draw(bst.float_arrays(shape=(n, c), dtype=dtype)).astype(np.float64)
+    gap = data.draw(st.floats(0.0, 60.0 if dtype == np.float64 else 20.0))
+    t = data.draw(bst.class_labels(n=n, classes=c))
+    x[np.arange(n), t] = np.max(x, axis=1) + gap + 1.0
+    x = x.astype(dtype)
+    loss = SoftmaxWithLoss().forward(x, t)
+    x64 = x.astype(np.float64)
+    terms = []
+    for row, label in zip(x64, t, strict=True):
+        z = [float(v - row[label]) for v in row]
+        terms.append(math.log1p(math.fsum(math.exp(v) for j, v in enumerate(z) if j != label)))
+    expected = math.fsum(terms) / n
+    assert loss > 0
+    # Each term: z_j = x_j - x_t rounds by u·|z_j|, which exp carries relative, exp within
+    # 2u, the C - 1 term sum (C - 2)u and log1p u; then the mean sums N terms of one sign,
+    # N·u, and divides, u. With |z_j| <= 16 + gap + 1 for the drawn rows, as the loop's z.
+    u = float(np.finfo(dtype).eps) / 2
+    z_max = max(abs(float(v)) for row, label in zip(x64, t, strict=True) for v in row - row[label])
+    bound = u * (z_max + c + n + 6) * expected + n * float(np.finfo(dtype).smallest_subnormal)
+    assert abs(loss - expected) <= bound
+
+
+@given(data=st.data(), dtype=FLOAT_DTYPES)
+def test_large_batches_keep_the_exact_gradient_and_the_mean_loss(
+    data: st.DataObject, dtype: np.dtype
+) -> None:
+    """Batches of up to 3000 samples and up to 300 classes (beyond the pairwise-summation
+    blocks of 128 along either axis): y is bit for bit softmax(x), labels and one-hot rows
+    agree bit for bit, backward(dout) is dout·(softmax(x) - t)/N and the loss is the mean of
+    the per-sample losses -log_softmax(x)[n, t_n]."""
+    n = data.draw(st.integers(1, 3000))
+    c = data.draw(st.integers(1, max(1, min(300, 60_000 // n))))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    scale = data.draw(st.sampled_from([1.0, 30.0]))
+    x = (scale * rng.standard_normal((n, c))).astype(dtype)
+    t = rng.integers(0, c, size=n)
+    dout = np.asarray(data.draw(DOUTS), dtype=dtype)
+    by_label, by_row = SoftmaxWithLoss(), SoftmaxWithLoss()
+    loss = by_label.forward(x, t)
+    assert loss == by_row.forward(x, np.eye(c, dtype=dtype)[t])
+    assert by_label.y is not None
+    assert by_label.y.tobytes() == softmax(x).tobytes()
+    dx = by_label.backward(dout)
+    assert dx.tobytes() == by_row.backward(dout).tobytes()
+    u = float(np.finfo(dtype).eps) / 2
+    eta = float(np.finfo(dtype).smallest_subnormal)
+    y = by_label.y.astype(np.float64)
+    expected = float(dout) * (y - np.eye(c)[t]) / n
+    # As for small batches: the same formula in another order, a few roundings of values of
+    # size at most |dout|/N, each rounding within u of it, or η where it underflows.
+    assert np.all(np.abs(dx - expected) <= 8 * u * abs(float(dout)) / n + 4 * eta)
+    per_sample = -log_softmax(x).astype(np.float64)[np.arange(n), t]
+    # The layer sums the same N terms (its own z - lse, bit for bit log_softmax's) in float
+    # arithmetic of the dtype, then divides: N·u relative to Σ|terms|, and one rounding more.
+    mean = math.fsum(per_sample) / n
+    assert abs(loss - mean) <= (n + 1) * u * math.fsum(np.abs(per_sample)) / n + eta

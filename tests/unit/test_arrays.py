@@ -5,7 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bpcore import DtypeError, MultiLayerNet, TwoLayerNet
+from bpcore import (
+    DtypeError,
+    MultiLayerNet,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+    TwoLayerNet,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
 from bpcore._arrays import FLOAT_DTYPES, require_float_array, resolve_float_dtype
 from bpcore.datasets import load_digits
 from tests.helpers import assert_error
@@ -71,3 +84,23 @@ def test_a_held_float_array_is_returned_itself() -> None:
     for dtype in FLOAT_DTYPES:
         w = np.zeros(3, dtype=dtype)
         assert require_float_array(w, where="f", name="W") is w
+
+
+def test_float64_is_the_default() -> None:
+    """Python numbers and lists compute in float64, and the networks, the digits and the
+    loss layer's gradient are float64 unless told otherwise."""
+    for function in (relu, sigmoid, tanh, softmax, log_softmax):
+        assert function([0.5, -1.0]).dtype == np.float64
+    for elementwise in (relu, sigmoid, tanh):
+        assert elementwise(2.0).dtype == np.float64
+    for layer in (Relu(), Sigmoid(), Tanh()):
+        assert layer.forward([[1.0, -2.0]]).dtype == np.float64
+    loss = SoftmaxWithLoss()
+    loss.forward([[1.0, 2.0]], [1])
+    assert loss.backward().dtype == np.float64
+    for net in (TwoLayerNet(2, 3, 2), MultiLayerNet(2, [3], 2)):
+        assert {p.dtype for p in net.params.values()} == {np.dtype(np.float64)}
+        assert net.predict([[1, 2]]).dtype == np.float64
+    (x, _), _ = load_digits()
+    assert x.dtype == np.float64
+    assert load_digits(one_hot_label=True)[0][1].dtype == np.float64

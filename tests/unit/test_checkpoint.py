@@ -806,3 +806,12 @@ def test_restore_into_non_float_target(target: object, got: str) -> None:
         expected="`params['W']` to be a float32 or float64 numpy array",
         got=got,
     )
+
+
+def test_the_archive_is_uncompressed(tmp_path: Path) -> None:
+    """Every member of a checkpoint is stored, not deflated: an uncompressed .npz."""
+    path = save_checkpoint(
+        tmp_path / "c.npz", {"W": np.zeros((50, 50))}, meta={"a": 1}, state={"v/W": np.ones(3)}
+    )
+    with zipfile.ZipFile(path) as zf:
+        assert {info.compress_type for info in zf.infolist()} == {zipfile.ZIP_STORED}

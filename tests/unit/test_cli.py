@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,8 @@ from bpcore.cli._plot import plot_history
 from bpcore.datasets import write_idx
 from bpcore.errors import DatasetError
 from bpcore.networks import TwoLayerNet
+from bpcore.properties import GENERIC_PROPERTIES, Draw, PropertyFailure
+from bpcore.registry import Case, registered
 from bpcore.training import (
     CHECKPOINT_FORMAT,
     EpochStats,
@@ -74,9 +77,13 @@ def test_train_prints_the_table_and_writes_the_checkpoint(tmp_path: Path, capsys
 
 
 def test_the_default_run_reaches_97_percent(tmp_path: Path, capsys: Capsys) -> None:
-    """With every default, training on the digits ends at >= 0.97 test accuracy."""
+    """With every default, training on the digits runs 60 epochs and ends at >= 0.97 test
+    accuracy."""
     assert main(["train", "--checkpoint", str(tmp_path / "ck.npz")]) == 0
-    final = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("final"))
+    lines = capsys.readouterr().out.splitlines()
+    assert ", 60 epochs," in lines[0]
+    assert [line.split()[0] for line in lines if line[:5].strip().isdigit()][-1] == "60"
+    final = next(line for line in lines if line.startswith("final"))
     test_accuracy = float(final.split("test accuracy ")[1].split()[0])
     assert test_accuracy >= 0.97
 
@@ -486,3 +493,173 @@ def test_python_dash_m_bpcore_runs_the_cli() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: bpcore train")
+
+
+# --- what the --help texts promise -----------------------------------------------------
+
+
+def _help(capsys: Capsys, *argv: str) -> str:
+    assert main([*argv, "--help"]) == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+
+
+def test_train_help_lists_every_option_and_its_default(capsys: Capsys) -> None:
+    """`bpcore train --help` lists the dataset, data folder, hidden sizes, optimizer, learning
+    rate, batch size, epochs, seed, dtype, checkpoint, --resume, --plot and --quiet, each
+    with the default that a run uses."""
+    text = _help(capsys, "train")
+    for option in ("--dataset {digits,mnist}", "--data-dir DIR", "--hidden SIZES",
+                   "--optimizer {sgd,momentum,adagrad,adam}", "--lr LR", "--batch-size N",
+                   "--epochs N", "--seed SEED", "--dtype {float32,float64}",
+                   "--checkpoint PATH", "--resume", "--plot PATH", "--quiet"):  # fmt: skip
+        assert option in text, option
+    for default in ("(default: digits)", "(default: 256,128)", "(default: adam)",
+                    "(default: sgd 0.1, momentum 0.05, adagrad 0.05, adam 0.001)",
+                    "(default: 50)", "(default: 60)", "(default: 0)", "(default: float64)",
+                    "(default: bpcore-checkpoint.npz)"):  # fmt: skip
+        assert default in text, default
+
+
+def test_a_train_run_with_no_options_uses_the_documented_defaults(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only --epochs given, a run trains 64-256-128-10 on the digits with Adam at lr
+    0.001, batches of 50, seed 0, in float64, and checkpoints to bpcore-checkpoint.npz."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--epochs", "1"]) == 0
+    summary = capsys.readouterr().out.splitlines()[0]
+    assert summary == (
+        "training digits (1438 train, 359 test): layers 64,256,128,10, adam lr 0.001, "
+        "batch 50, 1 epochs, seed 0, float64"
+    )
+    checkpoint = load_checkpoint(tmp_path / "bpcore-checkpoint.npz")
+    assert {p.dtype for p in checkpoint.params.values()} == {np.dtype(np.float64)}
+    assert checkpoint.meta["optimizer"] == "adam"
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "adam"])
+def test_each_optimizer_gets_its_documented_learning_rate(
+    tmp_path: Path, capsys: Capsys, optimizer: str
+) -> None:
+    """Without --lr each optimizer trains at the rate its help text gives."""
+    rates = {"sgd": "0.1", "momentum": "0.05", "adagrad": "0.05", "adam": "0.001"}
+    assert main(_train_args(tmp_path, "--optimizer", optimizer, "--epochs", "1")) == 0
+    assert f"{optimizer} lr {rates[optimizer]}," in capsys.readouterr().out.splitlines()[0]
+
+
+@final
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("terminal", "quiet", "shown"),
+    [(False, False, False), (True, False, True), (True, True, False)],
+)
+def test_the_progress_bar_is_shown_only_on_a_terminal_and_not_with_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool, quiet: bool, shown: bool
+) -> None:
+    """train draws its progress bar on stderr only when stderr is a terminal, and never
+    with --quiet."""
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    argv = _train_args(tmp_path, "--epochs", "1", *(["--quiet"] if quiet else []))
+    assert main(argv) == 0
+    assert ("epoch 1/1 [" in stderr.getvalue()) is shown
+
+
+@pytest.mark.parametrize(
+    ("terminal", "quiet", "shown"),
+    [(False, False, False), (True, False, True), (True, True, False)],
+)
+def test_the_download_progress_is_shown_only_on_a_terminal_and_not_with_quiet(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    terminal: bool,
+    quiet: bool,
+    shown: bool,
+) -> None:
+    """download passes a progress callback only when stderr is a terminal and --quiet is not
+    given; it fetches from the default mirror unless --base-url says otherwise."""
+    seen: list[Mapping[str, object]] = []
+
+    def fake(data_dir: Path, **kwargs: object) -> list[Path]:
+        seen.append(kwargs)
+        return []
+
+    monkeypatch.setattr(bpcore.datasets, "download_mnist", fake)
+    monkeypatch.setattr(sys, "stderr", _Terminal() if terminal else io.StringIO())
+    argv = ["download", "mnist", "--data-dir", str(tmp_path), *(["--quiet"] if quiet else [])]
+    assert main(argv) == 0
+    assert (seen[0]["progress"] is not None) is shown
+    assert seen[0]["base_url"] == bpcore.datasets.DEFAULT_MIRROR
+
+
+def test_gradcheck_defaults_are_the_documented_ones(capsys: Capsys) -> None:
+    """gradcheck builds a 64-50-10 TwoLayerNet on 3 digits samples, float64, weight std 0.1,
+    seed 0, unless told otherwise, as its help text says."""
+    text = _help(capsys, "gradcheck")
+    for default in ("(default: digits)", "hidden size (default: 50)", "(default: 10; at least 10",
+                    "samples (default: 3)", "(default: 0.1)", "(default: 0)",
+                    "(default: float64)"):  # fmt: skip
+        assert default in text, default
+    assert main(["gradcheck", "--hidden", "5"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "TwoLayerNet 64-5-10, 3 digits samples, float64, weight std 0.1, seed 0"
+    parser, _ = _parser()
+    assert parser.parse_args(["gradcheck"]).hidden == 50
+
+
+def test_verify_without_layer_runs_every_property_over_every_registered_layer(
+    capsys: Capsys,
+) -> None:
+    """With no --layer, verify checks every registered layer and network against every
+    generic property: one table row each, and exit 0 when all hold."""
+    assert main(["verify", "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[:2] for line in out.splitlines()[2:-1] if not line.startswith(" ")]
+    expected = [
+        [spec.name, prop.__name__] for spec in registered() for prop in GENERIC_PROPERTIES.values()
+    ]
+    assert rows == expected
+
+
+def test_verify_exits_1_when_a_property_fails(
+    capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A property that fails is a FAIL row with its first line, and verify exits 1."""
+
+    def always_fails(case: Case, draw: Draw) -> float:
+        raise PropertyFailure(f"{case.spec.name}: made to fail\n  second line")
+
+    monkeypatch.setitem(GENERIC_PROPERTIES, "always-fails", always_fails)
+    assert main(["verify", "--layer", "Relu", "--examples", "1"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    failed = next(i for i, line in enumerate(lines) if "always_fails" in line)
+    assert lines[failed].endswith("FAIL")
+    assert lines[failed + 1].strip() == "Relu: made to fail"
+    assert lines[-1].startswith(f"{len(GENERIC_PROPERTIES) - 1} passed, 1 failed")
+
+
+def test_verify_runs_50_examples_by_default_and_a_seed_fixes_the_draws(capsys: Capsys) -> None:
+    """--examples defaults to 50, as its help says; with --seed two runs print the same
+    table (all but the closing time)."""
+    parser, _ = _parser()
+    assert parser.parse_args(["verify"]).examples == 50
+    assert "(default 50)" in _help(capsys, "verify")
+    tables = []
+    for _ in range(2):
+        assert main(["verify", "--layer", "Sigmoid", "--examples", "2", "--seed", "7"]) == 0
+        tables.append(capsys.readouterr().out.splitlines()[:-1])
+    assert tables[0] == tables[1]
+
+
+def test_an_empty_hidden_option_trains_softmax_regression(tmp_path: Path, capsys: Capsys) -> None:
+    """--hidden '' means no hidden layer: the run trains 64-10 softmax regression."""
+    assert main(_train_args(tmp_path, "--hidden", "", "--epochs", "1")) == 0
+    assert "layers 64,10," in capsys.readouterr().out.splitlines()[0]
+    assert set(load_checkpoint(tmp_path / "ck.npz").params) == {"W1", "b1"}

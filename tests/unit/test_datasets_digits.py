@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+from fractions import Fraction
 from importlib import resources
 
 import numpy as np
@@ -131,6 +133,21 @@ def test_split_is_stratified(fraction: float) -> None:
     train_counts = np.bincount(t_train, minlength=10)
     np.testing.assert_array_equal(test_counts + train_counts, CLASS_COUNTS)
     assert np.all(np.abs(test_counts - fraction * np.array(CLASS_COUNTS)) <= 1)
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.2, 0.3, 0.75, 1e-9, 1 - 1e-9])
+def test_each_class_tests_its_fraction_rounded_half_up(fraction: float) -> None:
+    """A class of n samples sends test_fraction·n of them to the test set rounded half up
+    (177 · 0.5 = 88.5 gives 89, where Python's round would give 88), at least one and never
+    all n."""
+    (_, t_train), (_, t_test) = load_digits(test_fraction=fraction, seed=4)
+    test_counts = np.bincount(t_test, minlength=10)
+    expected = [min(max(math.floor(Fraction(fraction) * n + Fraction(1, 2)), 1), n - 1)
+                for n in CLASS_COUNTS]  # fmt: skip
+    assert test_counts.tolist() == expected
+    assert np.bincount(t_train, minlength=10).tolist() == [
+        n - k for n, k in zip(CLASS_COUNTS, expected, strict=True)
+    ]
 
 
 def test_split_is_shuffled_across_classes() -> None:

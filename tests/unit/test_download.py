@@ -289,3 +289,34 @@ def test_downloaded_files_load_with_load_mnist(tmp_path: Path) -> None:
     np.testing.assert_array_equal(t_loaded, t_train)
     np.testing.assert_array_equal(x_test_loaded[:, 0], x_test)
     np.testing.assert_array_equal(t_test_loaded, t_test)
+
+
+def test_without_an_opener_urlopen_is_used_with_a_60_second_timeout(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no opener, each request goes to urllib.request.urlopen with timeout=60."""
+    timeouts: list[object] = []
+
+    def urlopen(request: urllib.request.Request, *, timeout: object) -> FakeResponse:
+        timeouts.append(timeout)
+        return server(request)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    download_mnist(tmp_path, base_url=BASE, files=SPECS)
+    assert timeouts == [60.0] * len(SPECS)
+
+
+def test_the_default_mirror_is_where_files_come_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without base_url every file is requested from DEFAULT_MIRROR + its name."""
+    urls: list[str] = []
+    payloads = {DEFAULT_MIRROR + name: payload for name, payload in PAYLOADS.items()}
+    served = FakeServer(payloads)
+
+    def opener(request: urllib.request.Request) -> FakeResponse:
+        urls.append(request.full_url)
+        return served(request)
+
+    download_mnist(tmp_path, opener=opener, files=SPECS)
+    assert urls == [DEFAULT_MIRROR + name for name in SPECS]

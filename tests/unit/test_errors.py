@@ -10,6 +10,10 @@ import numpy.typing as npt
 import pytest
 
 import bpcore
+import bpcore.errors
+import bpcore.gradcheck
+import bpcore.properties
+import bpcore.training
 from bpcore import (
     AddLayer,
     Affine,
@@ -23,6 +27,7 @@ from bpcore import (
     ShapeError,
     Sigmoid,
     SoftmaxWithLoss,
+    Tanh,
     TargetError,
     TwoLayerNet,
     cross_entropy_error,
@@ -30,6 +35,7 @@ from bpcore import (
     relu,
     sigmoid,
     softmax,
+    tanh,
 )
 from bpcore.gradcheck import numerical_gradient, taylor_test, unary
 from bpcore.optim import SGD
@@ -47,6 +53,12 @@ def _forwarded_relu() -> Relu:
 
 def _forwarded_sigmoid() -> Sigmoid:
     layer = Sigmoid()
+    layer.forward(np.ones((1, 2)))
+    return layer
+
+
+def _forwarded_tanh() -> Tanh:
+    layer = Tanh()
     layer.forward(np.ones((1, 2)))
     return layer
 
@@ -85,6 +97,41 @@ def test_error_hierarchy() -> None:
     assert issubclass(DomainError, ValueError)
 
 
+BUILTIN_KIND: dict[str, type[Exception]] = {
+    "ShapeError": ValueError,
+    "TargetError": ValueError,
+    "DomainError": ValueError,
+    "DatasetError": ValueError,
+    "CheckpointError": ValueError,
+    "ArgumentError": ValueError,
+    "DtypeError": TypeError,
+    "ArgumentTypeError": TypeError,
+    "NotForwardedError": RuntimeError,
+    "TrainingDiverged": RuntimeError,
+    "GradientMismatch": AssertionError,
+    "PropertyFailure": AssertionError,
+}
+"""Every exception class the public modules export, and the built-in type it also is."""
+
+
+def test_every_public_error_is_a_bpcore_error_and_its_builtin_kind() -> None:
+    """Each exception exported by a public module derives from BpcoreError and from the
+    built-in type a NumPy user would catch; those of bpcore.errors are also exported by
+    bpcore itself."""
+    found: dict[str, type[Exception]] = {}
+    for module in (bpcore, bpcore.errors, bpcore.training, bpcore.gradcheck, bpcore.properties):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if isinstance(value, type) and issubclass(value, Exception):
+                found[name] = value
+    assert set(found) == {"BpcoreError", *BUILTIN_KIND}
+    for name, kind in BUILTIN_KIND.items():
+        assert issubclass(found[name], BpcoreError), name
+        assert issubclass(found[name], kind), name
+    for name in bpcore.errors.__all__:
+        assert getattr(bpcore, name) is getattr(bpcore.errors, name)
+
+
 # -- dtypes ---------------------------------------------------------------------------------
 
 
@@ -99,6 +146,9 @@ DTYPE_CALLS: list[tuple[str, str, Callable[[], object]]] = [
     ("Relu.backward", "dout", lambda: _forwarded_relu().backward(COMPLEX)),
     ("Sigmoid.forward", "x", lambda: Sigmoid().forward(COMPLEX)),
     ("Sigmoid.backward", "dout", lambda: _forwarded_sigmoid().backward(COMPLEX)),
+    ("tanh", "x", lambda: tanh(COMPLEX)),
+    ("Tanh.forward", "x", lambda: Tanh().forward(COMPLEX)),
+    ("Tanh.backward", "dout", lambda: _forwarded_tanh().backward(COMPLEX)),
     ("Affine.forward", "x", lambda: Affine(np.ones((2, 2)), np.zeros(2)).forward(COMPLEX)),
     ("Affine.backward", "dout", lambda: _forwarded_affine().backward(COMPLEX)),
     ("MulLayer.forward", "x", lambda: MulLayer().forward(COMPLEX, np.ones(2))),
@@ -136,23 +186,50 @@ def test_dtype_errors_name_the_callee_and_the_argument(
     )
 
 
+NON_REAL = [
+    np.array([[1 + 2j, 0j]]),
+    np.array([["a", "b"]]),
+    np.array([[object(), object()]], dtype=object),
+    np.array([["2020-01-01", "2020-01-02"]], dtype="datetime64[D]"),
+]
+"""(1, 2) arrays of complex, string, object and datetime dtypes."""
+
+TWO_BY_TWO = np.ones((2, 2))
+
+ENTRY_POINTS: list[tuple[str, str, Callable[[np.ndarray], object]]] = [
+    ("relu", "x", relu),
+    ("sigmoid", "x", sigmoid),
+    ("tanh", "x", tanh),
+    ("softmax", "x", softmax),
+    ("log_softmax", "x", log_softmax),
+    ("cross_entropy_error", "y", lambda bad: cross_entropy_error(bad, np.array([0]))),
+    ("Relu.forward", "x", lambda bad: Relu().forward(bad)),
+    ("Sigmoid.forward", "x", lambda bad: Sigmoid().forward(bad)),
+    ("Tanh.forward", "x", lambda bad: Tanh().forward(bad)),
+    ("Affine.forward", "x", lambda bad: Affine(TWO_BY_TWO, np.zeros(2)).forward(bad)),
+    ("MulLayer.forward", "x", lambda bad: MulLayer().forward(bad, np.ones(2))),
+    ("AddLayer.forward", "y", lambda bad: AddLayer().forward(np.ones(2), bad)),
+    ("SoftmaxWithLoss.forward", "x", lambda bad: SoftmaxWithLoss().forward(bad, np.array([0]))),
+    ("TwoLayerNet.predict", "x", lambda bad: TwoLayerNet(2, 3, 2).predict(bad)),
+    ("MultiLayerNet.loss", "x", lambda bad: MultiLayerNet(2, [3], 2).loss(bad, np.array([0]))),
+    ("numerical_gradient", "x", lambda bad: numerical_gradient(lambda _: 0.0, bad)),
+]
+"""Every function, layer forward and network entry point that takes an array, with the name
+of the argument under test."""
+
+
+@pytest.mark.parametrize("bad", NON_REAL, ids=[str(b.dtype) for b in NON_REAL])
 @pytest.mark.parametrize(
-    "bad",
-    [
-        np.array([1 + 2j]),
-        np.array(["a"]),
-        np.array([object()], dtype=object),
-        np.array(["2020-01-01"], dtype="datetime64[D]"),
-    ],
+    ("callee", "name", "call"), ENTRY_POINTS, ids=[callee for callee, _, _ in ENTRY_POINTS]
 )
-def test_non_real_inputs_raise_dtype_error(bad: npt.NDArray[np.generic]) -> None:
-    """Complex, string, object and datetime inputs raise DtypeError naming the dtype."""
-    for callee, call in (
-        ("Relu.forward", lambda: Relu().forward(bad)),
-        ("sigmoid", lambda: bpcore.sigmoid(bad)),
-        ("softmax", lambda: bpcore.softmax(bad)),
-    ):
-        assert_error(DtypeError, call, callee=callee, expected="`x`", got=f"dtype {bad.dtype}")
+def test_non_real_inputs_raise_dtype_error(
+    callee: str, name: str, call: Callable[[np.ndarray], object], bad: np.ndarray
+) -> None:
+    """Complex, string, object and datetime inputs raise DtypeError (a TypeError) naming the
+    callee, the argument and the dtype, wherever an array enters bpcore."""
+    error = assert_error(DtypeError, lambda: call(bad), callee=callee, expected=f"`{name}`",
+                         got=f"dtype {bad.dtype}")  # fmt: skip
+    assert isinstance(error, TypeError)
 
 
 # -- backward before forward ----------------------------------------------------------------
@@ -161,6 +238,7 @@ def test_non_real_inputs_raise_dtype_error(bad: npt.NDArray[np.generic]) -> None
 NOT_FORWARDED: list[tuple[str, str, Callable[[], object]]] = [
     ("Relu.backward", "Relu.backward", lambda: Relu().backward(np.ones(2))),
     ("Sigmoid.backward", "Sigmoid.backward", lambda: Sigmoid().backward(np.ones(2))),
+    ("Tanh.backward", "Tanh.backward", lambda: Tanh().backward(np.ones(2))),
     (
         "Affine.backward",
         "Affine.backward",
@@ -223,6 +301,7 @@ def test_sigmoid_backward_needs_its_own_forward() -> None:
 DOUT_SHAPES: list[tuple[str, Callable[[], object], tuple[int, ...]]] = [
     ("Relu.backward", lambda: _forwarded_relu().backward(np.ones(3)), (1, 2)),
     ("Sigmoid.backward", lambda: _forwarded_sigmoid().backward(np.ones(3)), (1, 2)),
+    ("Tanh.backward", lambda: _forwarded_tanh().backward(np.ones(3)), (1, 2)),
     ("Affine.backward", lambda: _forwarded_affine().backward(np.ones(3)), (1, 2)),
     ("MulLayer.backward", lambda: _forwarded_mul().backward(np.ones(3)), (1, 2)),
     ("AddLayer.backward", lambda: _forwarded_add().backward(np.ones(3)), (1, 2)),

@@ -13,12 +13,14 @@ from bpcore import Affine, Relu, ShapeError, Sigmoid, SoftmaxWithLoss
 from bpcore._arrays import FloatArray, FloatDType
 from bpcore.errors import DtypeError
 from bpcore.gradcheck import (
+    FULL_LIMIT,
     GradientMismatch,
     Mode,
     Status,
     assert_gradients,
     check_gradients,
     loss,
+    taylor_test,
     unary,
 )
 from bpcore.registry import Case, registered
@@ -344,6 +346,22 @@ def test_directional_step_moves_the_largest_element_by_the_full_step() -> None:
     assert shortest < 1, "some direction is shorter than 1, where the step grows past h"
 
 
+def test_full_mode_steps_each_element_by_cbrt_eps64_times_its_magnitude() -> None:
+    """In full mode the probe of θ_i steps by h_i = cbrt(eps64)·max(1, |θ_i|), whatever the
+    dtype under test: the report gives the step at its worst element."""
+    weights = np.array([[3.0, -0.25], [40.0, 1e-3]])
+    bias = np.array([0.5, -7.0])
+    x = np.array([[0.5, -2.0], [100.0, 0.125]])
+    values = {"x": x, "W": weights, "b": bias}
+    make = unary(lambda dtype: Affine(weights.astype(dtype), bias.astype(dtype)), params=("W", "b"))
+    for dtype in (np.float64, np.float32):
+        for seed in range(3):
+            report = check_gradients(make, {"x": x.astype(dtype)}, mode="full", rng=seed)
+            for check in report.checks:
+                worst = float(values[check.name][check.worst])
+                assert check.step == ROOT_EPS64 * max(1.0, abs(worst))
+
+
 class _WrongSlope:
     """``y = 2x`` with a backward that returns ``3·dout``: a wrong gradient everywhere."""
 
@@ -426,3 +444,108 @@ def test_a_kink_excuses_only_values_within_the_one_sided_first_order_error(
         lambda x: np.abs(x) + x**2, lambda x: np.full_like(x, 1 + excess * h), 0.0
     )
     assert status_found is status
+
+
+# -- modes and the caller's data ----------------------------------------------------------
+
+
+class _Identity:
+    """``y = x``: a layer whose every probe is cheap and exact."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.array(x, copy=True)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.array(dout, copy=True)
+
+
+@pytest.mark.parametrize(
+    ("size", "mode", "checked"),
+    [(FULL_LIMIT, "full", FULL_LIMIT), (FULL_LIMIT + 1, "directional", 8)],
+)
+def test_auto_mode_checks_up_to_full_limit_elements_in_full(
+    size: int, mode: str, checked: int
+) -> None:
+    """In "auto" mode an array of up to FULL_LIMIT (1024) elements is checked element by
+    element, a larger one along 8 random directions by default."""
+    assert FULL_LIMIT == 1024
+    x = np.linspace(-1.0, 1.0, size).reshape(1, size)
+    report = check_gradients(unary(lambda _: _Identity()), {"x": x}, rng=0)
+    (check,) = report.checks
+    assert (check.mode, check.checked, check.status) == (mode, checked, Status.PASS)
+
+
+def test_the_checker_leaves_the_callers_arrays_as_they_were() -> None:
+    """The inputs, and parameters that ``make`` hands the float64 twin by reference, are
+    stepped in place only while a probe runs and come back bit for bit, -0.0 included. In a
+    float32 check the twin's parameters are set to the subject's values, as documented: a
+    caller's array handed to the twin then holds those float32-rounded values."""
+    weights = RNG.standard_normal((4, 3))
+    weights[0, 0] = -0.0
+    bias = RNG.standard_normal(3)
+    x = RNG.standard_normal((5, 4))
+    before = weights.tobytes(), bias.tobytes(), x.tobytes()
+
+    def make(dtype: FloatDType) -> Affine:
+        if dtype == np.float64:
+            return Affine(weights, bias)  # the caller's own arrays, by reference
+        return Affine(weights.astype(dtype), bias.astype(dtype))
+
+    report = check_gradients(unary(make, params=("W", "b")), {"x": x}, rng=1)
+    assert report.passed, str(report)
+    assert (weights.tobytes(), bias.tobytes(), x.tobytes()) == before
+    rounded = weights.astype(np.float32).astype(np.float64)
+    report = check_gradients(unary(make, params=("W", "b")), {"x": x}, dtype=np.float32, rng=1)
+    assert report.passed, str(report)
+    assert weights.tobytes() == rounded.tobytes()
+    assert x.tobytes() == before[2]
+
+
+def test_the_checker_never_touches_the_global_random_state() -> None:
+    """dout and the directions come from ``rng`` (a fresh generator when None): NumPy's
+    global random state is neither read nor advanced."""
+    # The legacy global functions are what this test watches, hence the noqa comments.
+    np.random.seed(5)  # noqa: NPY002
+    expected = np.random.random(3)  # noqa: NPY002
+    np.random.seed(5)  # noqa: NPY002
+    make = unary(_affine, params=("W", "b"))
+    check_gradients(make, {"x": X}, mode="directional")
+    taylor_test(make, {"x": X})
+    assert np.array_equal(np.random.random(3), expected)  # noqa: NPY002
+
+
+class _RecordsDout:
+    """Affine that records every dout its backward receives."""
+
+    def __init__(self, dtype: FloatDType, seen: list[np.ndarray]) -> None:
+        self.inner = _affine(dtype)
+        self.W, self.b = self.inner.W, self.inner.b
+        self.seen = seen
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        self.seen.append(np.array(dout, copy=True))
+        dx = self.inner.backward(dout)
+        self.dW, self.db = self.inner.dW, self.inner.db
+        return dx
+
+
+def test_the_default_dout_is_a_standard_normal_draw_from_rng() -> None:
+    """Without dout, check_gradients and taylor_test use rng's first standard normal draw of
+    the output's shape (in the dtype under test for the checker)."""
+    for checks, dtype in ((True, np.float32), (False, np.float64)):
+        seen: list[np.ndarray] = []
+
+        def record(d: FloatDType, seen: list[np.ndarray] = seen) -> _RecordsDout:
+            return _RecordsDout(d, seen)
+
+        make = unary(record, params=("W", "b"))
+        if checks:
+            check_gradients(make, {"x": X.astype(dtype)}, rng=11)
+        else:
+            taylor_test(make, {"x": X}, rng=11)
+        expected = np.random.default_rng(11).standard_normal((5, 3)).astype(dtype)
+        assert seen[0].dtype == dtype
+        assert seen[0].tobytes() == expected.tobytes()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
+import re
+from collections.abc import Mapping
+from pathlib import Path
 
-from bpcore import ArgumentTypeError, MulLayer, SoftmaxWithLoss
+import numpy as np
+import pytest
+
+from bpcore import ArgumentTypeError, MulLayer, NotForwardedError, SoftmaxWithLoss
 from bpcore.gradcheck import (
     HasConstants,
     LossSubject,
+    NetworkSubject,
     binary,
     check_gradients,
     loss,
@@ -16,6 +22,8 @@ from bpcore.gradcheck import (
 )
 from bpcore.networks import TwoLayerNet
 from tests.helpers import assert_error
+
+CONTRIBUTING = Path(__file__).resolve().parents[2] / "CONTRIBUTING.md"
 
 
 class _ScaledProduct:
@@ -176,3 +184,111 @@ def test_loss_subjects_own_their_targets_and_declare_float_ones() -> None:
     x = np.array([[0.3, -0.2], [1.0, 0.1]], dtype=np.float32)
     assert check_gradients(loss(lambda _: SoftmaxWithLoss(), soft), {"x": x}, rng=0).passed
     assert soft.tobytes() == before
+
+
+class _BookAffine:
+    """The book's Affine, as a user would write it: attributes ``W``, ``b``, ``dW``, ``db``."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        self.W, self.b = W, b
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.asarray(x @ self.W + self.b)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self.dW = np.asarray(self.x.T @ dout)
+        self.db = np.asarray(np.sum(dout, axis=0))
+        return np.asarray(dout @ self.W.T)
+
+
+def test_the_contributing_recipe_checks_a_book_style_layer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The "Check your own layers" example of CONTRIBUTING.md runs as written on a book-style
+    layer (attributes W and b, gradients dW and db): its gradients match and its Taylor
+    remainder is second order."""
+    text = CONTRIBUTING.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    block = next(b for b in blocks if "assert_gradients" in b)
+    exec(compile(block, str(CONTRIBUTING), "exec"), {"MyAffine": _BookAffine})
+    out = capsys.readouterr().out
+    assert "_BookAffine (float64): gradients match" in out
+    assert "(second order)" in out
+
+
+class _HalfSquaredDistance:
+    """``φ = ½·Σ(x - t)²`` for fixed float targets ``t``, declared as the subject's constants;
+    it records every ``t`` backward sees."""
+
+    def __init__(self, dtype: np.dtype, t: np.ndarray, seen: list[bytes]) -> None:
+        self.t = t.astype(dtype)
+        self.seen = seen
+        self.x: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return "HalfSquaredDistance"
+
+    @property
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @property
+    def constants(self) -> dict[str, np.ndarray]:
+        return {"t": self.t}
+
+    def forward(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        self.x = inputs["x"]
+        return np.asarray(0.5 * np.sum((self.x - self.t) ** 2), dtype=self.t.dtype)
+
+    def backward(self, dout: np.ndarray) -> dict[str, np.ndarray]:
+        assert self.x is not None
+        self.seen.append(self.t.tobytes())
+        return {"x": np.asarray(dout * (self.x - self.t), dtype=self.t.dtype)}
+
+
+def test_a_subjects_own_constants_are_moved_by_an_ulp_and_restored() -> None:
+    """A subject of one's own that exposes its fixed float data as ``constants`` (HasConstants)
+    has them moved by one ulp while the checker measures float32 rounding, and gets them back
+    bit for bit; its gradient x - t, cancelling where x ≈ t, passes."""
+    t = np.array([[0.3, -1.2, 2.5]], dtype=np.float32)
+    x = t + np.array([[1e-6, -3e-7, 2e-6]], dtype=np.float32)
+    subjects: list[_HalfSquaredDistance] = []
+    seen: list[bytes] = []
+
+    def make(dtype: np.dtype) -> _HalfSquaredDistance:
+        subjects.append(_HalfSquaredDistance(dtype, t, seen if dtype == np.float32 else []))
+        return subjects[-1]
+
+    assert isinstance(make(np.dtype(np.float32)), HasConstants)
+    report = check_gradients(make, {"x": x}, rng=0)
+    assert report.passed, str(report)
+    for subject in subjects:
+        assert subject.t.tobytes() == t.astype(subject.t.dtype).tobytes()
+    bits = t.view(np.int32).astype(np.int64)
+    moves = [np.frombuffer(b, dtype=np.int32).astype(np.int64) - bits.reshape(-1) for b in seen]
+    assert any(np.any(m != 0) for m in moves), "no backward saw the constants moved"
+    assert all(np.all(np.abs(m) <= 1) for m in moves), "a constant moved by more than one ulp"
+
+
+def test_a_network_subject_differentiates_its_parameters_only() -> None:
+    """NetworkSubject's backward is the network's gradient at the last forward's x times the
+    scalar dout, with no gradient for x; before a forward it raises NotForwardedError; its
+    constants are float targets ({"t": t}), none for labels."""
+    net = TwoLayerNet(3, 4, 2, weight_init_std=0.5, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 3))
+    labels = np.array([0, 1, 1, 0, 1])
+    subject = NetworkSubject(net, labels)
+    assert subject.constants == {}
+    assert set(NetworkSubject(net, np.eye(2)[labels] * 0.5 + 0.25).constants) == {"t"}
+    assert_error(NotForwardedError, lambda: subject.backward(np.array(1.0)), callee="TwoLayerNet")
+    loss = subject.forward({"x": x})
+    assert float(loss) == net.loss(x, labels)
+    grads = subject.backward(np.array(-2.5))
+    expected = {k: -2.5 * g for k, g in net.gradient(x, labels).items()}
+    assert grads.keys() == expected.keys() == net.params.keys()
+    for key, grad in grads.items():
+        np.testing.assert_array_equal(grad, expected[key])

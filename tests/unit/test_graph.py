@@ -115,3 +115,16 @@ def test_graph_layer_errors(layer_type: type[MulLayer] | type[AddLayer]) -> None
         expected="`dout` of shape (2, 3)",
         got="shape (3,)",
     )
+
+
+def test_scalars_give_0_d_arrays_both_ways() -> None:
+    """Python scalars in give a 0-d float64 array out, and 0-d gradients back."""
+    for layer in (MulLayer(), AddLayer()):
+        out = layer.forward(3, 2.5)
+        assert isinstance(out, np.ndarray)
+        assert out.shape == ()
+        assert out.dtype == np.float64
+        for grad in layer.backward(1.0):
+            assert isinstance(grad, np.ndarray)
+            assert grad.shape == ()
+            assert grad.dtype == np.float64

@@ -182,3 +182,23 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         write_idx(path, np.array([9, 9, 9], dtype=np.uint8))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["x.idx"]
+
+
+@pytest.mark.parametrize("dtype", [">i2", ">f4", ">f8", "<i4"])
+def test_writer_takes_either_byte_order(tmp_path: Path, dtype: str) -> None:
+    """An array of any byte order is written as IDX's big-endian values and reads back
+    equal, as a native-endian array."""
+    array = _sample(np.int16).astype(dtype)
+    write_idx(tmp_path / "x.idx", array)
+    result = read_idx(tmp_path / "x.idx")
+    assert result.dtype.isnative
+    assert result.dtype == np.dtype(dtype).newbyteorder("=")
+    np.testing.assert_array_equal(result, array)
+
+
+def test_writer_rejects_a_dimension_of_2_to_the_32(tmp_path: Path) -> None:
+    """A dimension of 2**32 or more has no IDX size: ShapeError, and nothing is written."""
+    huge = np.broadcast_to(np.uint8(0), (2**32,))  # no memory behind it
+    with pytest.raises(ShapeError, match=r"each of size below 2\*\*32"):
+        write_idx(tmp_path / "x.idx", huge)
+    assert list(tmp_path.iterdir()) == []

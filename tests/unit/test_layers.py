@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bpcore import Affine, Relu, Sigmoid, SoftmaxWithLoss, relu
+from bpcore import Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, Tanh, relu
 
 
 def test_relu_forward_and_backward_by_hand() -> None:
@@ -217,3 +217,75 @@ def test_softmax_with_loss_does_not_depend_on_memory_layout() -> None:
             assert layer.y is not None
             assert reference.y is not None
             assert layer.y.tobytes() == reference.y.tobytes()
+
+
+def test_layers_hold_none_until_forward_then_their_documented_state() -> None:
+    """Before forward the saved state is None (Relu.mask, Sigmoid.out, Tanh.out, Affine's dW
+    and db, the loss layer's loss, y and t); after it, mask has x's shape, out is the output,
+    and loss is the value forward returned."""
+    x = np.array([[0.5, -1.0, 0.0]])
+    assert Relu().mask is None
+    assert Sigmoid().out is None
+    assert Tanh().out is None
+    affine = Affine(np.ones((3, 2)), np.zeros(2))
+    assert (affine.dW, affine.db) == (None, None)
+    fresh = SoftmaxWithLoss()
+    assert (fresh.loss, fresh.y, fresh.t) == (None, None, None)
+    relu = Relu()
+    relu.forward(x)
+    assert relu.mask is not None
+    assert relu.mask.shape == x.shape
+    for layer in (Sigmoid(), Tanh()):
+        y = layer.forward(x)
+        assert layer.out is not None
+        assert layer.out.tobytes() == y.tobytes()
+    loss_layer = SoftmaxWithLoss()
+    assert loss_layer.forward(x, np.array([1])) == loss_layer.loss
+
+
+def test_tanh_output_edit_does_not_corrupt_backward() -> None:
+    """Tanh keeps its own copy for backward: editing forward's result changes nothing."""
+    layer = Tanh()
+    y = layer.forward(np.array([0.0, 1.0]))
+    before = layer.backward(np.ones(2)).copy()
+    y[...] = 123.0
+    np.testing.assert_array_equal(layer.backward(np.ones(2)), before)
+
+
+def test_affine_and_mul_keep_references_to_their_inputs() -> None:
+    """As in the book, Affine and MulLayer keep references to their inputs for backward:
+    editing x in place between forward and backward changes dW (and MulLayer's dy)."""
+    x = np.array([[1.0, 2.0]])
+    affine = Affine(np.ones((2, 1)), np.zeros(1))
+    affine.forward(x)
+    x *= 3.0
+    affine.backward(np.ones((1, 1)))
+    np.testing.assert_array_equal(affine.grads["W"], [[3.0], [6.0]])
+    a, b = np.array([2.0]), np.array([5.0])
+    mul = MulLayer()
+    mul.forward(a, b)
+    a[...] = 7.0
+    np.testing.assert_array_equal(mul.backward(np.ones(1))[1], [7.0])
+
+
+def test_affine_params_are_the_arrays_themselves() -> None:
+    """Affine.params hands out W and b themselves, not copies."""
+    W, b = np.ones((2, 2)), np.zeros(2)
+    params = Affine(W, b).params
+    assert params["W"] is W
+    assert params["b"] is b
+
+
+def test_affine_backward_without_input_grad_returns_none_and_the_same_parameter_gradients() -> None:
+    """backward(dout, input_grad=False) skips dx and returns None, with dW and db bit for
+    bit those of the full backward."""
+    rng = np.random.default_rng(4)
+    W, b, x = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((4, 3))
+    dout = rng.standard_normal((4, 2))
+    full, skipped = Affine(W, b), Affine(W, b)
+    full.forward(x)
+    skipped.forward(x)
+    assert full.backward(dout).shape == x.shape
+    assert skipped.backward(dout, input_grad=False) is None
+    for key in ("W", "b"):
+        assert full.grads[key].tobytes() == skipped.grads[key].tobytes()

@@ -191,3 +191,13 @@ def test_corrupt_file_surfaces_as_dataset_error(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-1])
     with pytest.raises(DatasetError, match=TRAIN_IMAGES):
         load_mnist(data_dir=tmp_path)
+
+
+def test_the_file_names_come_in_the_documented_order() -> None:
+    """MNIST_FILE_NAMES lists train images, train labels, test images, test labels."""
+    assert MNIST_FILE_NAMES == (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )

@@ -519,6 +519,18 @@ def test_accuracy_against_soft_targets_uses_their_most_likely_class() -> None:
     assert net.accuracy(x, t) == pytest.approx(4 / 6, abs=0)
 
 
+def test_accuracy_breaks_ties_towards_the_lowest_class_index() -> None:
+    """Equal top scores predict the lowest of their classes, and soft rows with equal top
+    weights name the lowest of theirs as the target class."""
+    net = TwoLayerNet(2, 3, 3, weight_init_std=0.0, rng=0)  # every score is 0
+    x = np.ones((4, 2))
+    assert net.accuracy(x, np.array([0, 1, 2, 0])) == 0.5
+    soft = np.array([[0.4, 0.4, 0.2], [0.2, 0.4, 0.4], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]])
+    assert net.accuracy(x, soft) == 0.5  # target classes 0, 1, 0, 1
+    net.params["b2"][...] = [0.0, 1.0, 1.0]  # classes 1 and 2 tie at the top
+    assert net.accuracy(x, np.array([1, 1, 2, 2])) == 0.5
+
+
 @pytest.mark.parametrize(
     "make",
     [lambda: TwoLayerNet(4, 5, 3, rng=36), lambda: MultiLayerNet(4, [3], 3, rng=0)],
@@ -569,13 +581,17 @@ def test_wrong_input_width_raises_shape_error() -> None:
     )
 
 
-@pytest.mark.parametrize("method", ["predict", "gradient", "numerical_gradient"])
+@pytest.mark.parametrize(
+    "method", ["predict", "loss", "accuracy", "gradient", "numerical_gradient"]
+)
 def test_non_numeric_x_names_the_method_called(method: str) -> None:
     """A batch of strings is a DtypeError that names the method the caller used and x."""
     net = TwoLayerNet(2, 3, 2, rng=0)
     x, t = np.array([["a", "b"]]), np.array([0])
     calls = {
         "predict": lambda: net.predict(x),
+        "loss": lambda: net.loss(x, t),
+        "accuracy": lambda: net.accuracy(x, t),
         "gradient": lambda: net.gradient(x, t),
         "numerical_gradient": lambda: net.numerical_gradient(x, t),
     }
@@ -807,3 +823,19 @@ def test_a_replaced_layer_is_used() -> None:
     for key, grad in swapped.items():
         assert grad.tobytes() == expected[key].tobytes(), key
     assert not np.array_equal(swapped["W1"], relu_grads["W1"])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_biases_start_at_zero(dtype: type[np.floating]) -> None:
+    """Every bias of a new network is zero, whatever the weight initialisation."""
+    nets = [
+        TwoLayerNet(4, 5, 3, weight_init_std=2.0, rng=1, dtype=dtype),
+        MultiLayerNet(4, [5, 6], 3, weight_init="xavier", rng=2, dtype=dtype),
+        MultiLayerNet(4, [], 3, weight_init=0.5, rng=3, dtype=dtype),
+    ]
+    for net in nets:
+        biases = [p for key, p in net.params.items() if key.startswith("b")]
+        assert biases
+        for bias in biases:
+            assert bias.dtype == dtype
+            assert not np.any(bias)

@@ -31,6 +31,9 @@ STATEFUL = pytest.mark.parametrize(
 )
 
 
+U64 = float(np.finfo(np.float64).eps) / 2
+
+
 def f64(*values: float) -> FloatArray:
     return np.array(values, dtype=np.float64)
 
@@ -610,6 +613,68 @@ def test_state_dict_round_trip_continues_identically(make: Callable[[], Stateful
         second.update(p2, g)
     for key, value in p1.items():
         assert value.tobytes() == p2[key].tobytes()
+
+
+@pytest.mark.parametrize(
+    ("make", "slots"),
+    [
+        (lambda: SGD(lr=0.1), ()),
+        (lambda: Momentum(lr=0.1), ("v",)),
+        (lambda: AdaGrad(lr=0.1), ("h",)),
+        (lambda: Adam(lr=0.1), ("m", "v")),
+    ],
+    ids=["SGD", "Momentum", "AdaGrad", "Adam"],
+)
+def test_state_dict_holds_one_array_per_slot_and_parameter(
+    make: Callable[[], StatefulOptimizer], slots: tuple[str, ...]
+) -> None:
+    """state_dict holds "<slot>/<param>" arrays of each parameter's shape and dtype (none
+    before the first update, and always none for SGD), plus Adam's step count as the 0-d
+    float64 array "iter"."""
+    params: dict[str, FloatArray] = {"W": np.ones((2, 3), dtype=np.float32), "b": np.zeros(3)}
+    opt = make()
+    extra = {"iter"} if isinstance(opt, Adam) else set()
+    assert set(opt.state_dict()) == extra
+    opt.update(params, {"W": np.ones((2, 3), dtype=np.float32), "b": np.ones(3)})
+    state = opt.state_dict()
+    assert set(state) == {f"{slot}/{key}" for slot in slots for key in params} | extra
+    for name, value in state.items():
+        if name == "iter":
+            assert value.shape == ()
+            assert value.dtype == np.float64
+            assert float(value) == 1.0
+        else:
+            reference = params[name.split("/")[1]]
+            assert (value.shape, value.dtype) == (reference.shape, reference.dtype)
+
+
+def test_adams_step_count_is_exact_up_to_2_to_the_53() -> None:
+    """The step count survives state_dict as a float64 exactly up to 2**53 steps."""
+    adam = Adam()
+    count = 2**53
+    adam.load_state_dict({"m/W": np.zeros(2), "v/W": np.zeros(2), "iter": np.array(float(count))})
+    assert adam.iter == count
+    assert int(adam.state_dict()["iter"]) == count
+
+
+def test_adam_is_the_papers_form_with_a_scaled_epsilon() -> None:
+    """Folding the bias corrections into lr_t gives the paper's update lr·m̂ / (√v̂ + ε') with
+    m̂ = m / (1 - beta1ᵗ), v̂ = v / (1 - beta2ᵗ) and ε' = 1e-7 / √(1 - beta2ᵗ)."""
+    rng = np.random.default_rng(3)
+    p = rng.standard_normal(5)
+    adam = Adam(lr=0.01, beta1=0.8, beta2=0.95)
+    m, v, expected = np.zeros(5), np.zeros(5), p.copy()
+    for t in range(1, 5):
+        g = rng.standard_normal(5)
+        adam.update({"p": p}, {"p": g})
+        m = 0.8 * m + 0.2 * g
+        v = 0.95 * v + 0.05 * g * g
+        m_hat, v_hat = m / (1 - 0.8**t), v / (1 - 0.95**t)
+        expected -= 0.01 * m_hat / (np.sqrt(v_hat) + 1e-7 / math.sqrt(1 - 0.95**t))
+        # Both sides evaluate the same exact step through about ten roundings each, of
+        # values no larger than the step itself: 20u relative to its size, per step.
+        step_size = 0.01 * np.abs(m_hat) / np.sqrt(v_hat)
+        assert np.all(np.abs(p - expected) <= 20 * t * U64 * (np.abs(expected) + step_size))
 
 
 def test_state_dict_is_a_copy() -> None:

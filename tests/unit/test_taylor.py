@@ -156,3 +156,14 @@ def test_taylor_report_with_ragged_columns_refuses_to_print() -> None:
     )
     with pytest.raises(ValueError, match="zip"):
         str(report)
+
+
+def test_taylor_test_restores_the_subjects_parameters_and_the_inputs() -> None:
+    """The parameters that the test moves along v are restored bit for bit afterwards, and
+    the caller's inputs are never touched."""
+    weights, bias, x = W.copy(), B.copy(), X.copy()
+    weights[0, 0] = -0.0
+    before = weights.tobytes(), bias.tobytes(), x.tobytes()
+    report = taylor_test(unary(lambda _: Affine(weights, bias), params=("W", "b")), {"x": x})
+    assert report.passed, str(report)
+    assert (weights.tobytes(), bias.tobytes(), x.tobytes()) == before

@@ -25,7 +25,7 @@ from bpcore.errors import (
     ShapeError,
 )
 from bpcore.layers import SoftmaxWithLoss
-from bpcore.networks import MultiLayerNet
+from bpcore.networks import MultiLayerNet, TwoLayerNet
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
 from bpcore.training import (
     CHECKPOINT_FORMAT,
@@ -185,6 +185,33 @@ def test_every_sample_is_visited_once_per_epoch_in_a_new_order() -> None:
     assert orders[0] != orders[1] != orders[2]
 
 
+def test_epoch_order_is_the_documented_permutation() -> None:
+    """Epoch e visits the samples in np.random.default_rng([seed, e]).permutation(N), an
+    (N,) int64 array."""
+    trainer = _trainer(_net(), seed=123)
+    for epoch in (1, 2, 7):
+        order = trainer.epoch_order(epoch)
+        assert order.dtype == np.int64
+        expected = np.random.default_rng([123, epoch]).permutation(N_TRAIN)
+        np.testing.assert_array_equal(order, expected)
+
+
+def test_rng_none_draws_a_fresh_seed_and_a_two_layer_net_trains() -> None:
+    """rng=None gives every trainer a fresh seed; a TwoLayerNet is a trainable network."""
+    seeds = {Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST).seed for _ in range(3)}
+    assert len(seeds) == 3
+    net = TwoLayerNet(FEATURES, 6, CLASSES, weight_init_std=0.5, rng=0)
+    history = Trainer(net, SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=1).fit()
+    assert len(history.epochs) == 2
+
+
+def test_a_checkpoint_that_cannot_be_written_is_an_os_error(tmp_path: Path) -> None:
+    """fit lets the file system's error through when the checkpoint cannot be written."""
+    trainer = _trainer(_net(), epochs=1, checkpoint=tmp_path / "missing" / "run.npz")
+    with pytest.raises(OSError, match="No such file or directory"):
+        trainer.fit()
+
+
 def test_a_generator_rng_gives_its_next_draw_as_the_seed() -> None:
     """rng=Generator: the seed is the generator's next draw in [0, 2**63)."""
     trainer = Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST, rng=np.random.default_rng(5))
@@ -300,6 +327,36 @@ def test_float_targets_are_judged_in_the_networks_dtype() -> None:
     history = Trainer(net, SGD(lr=0.1), TRAIN[0], soft, *TEST, batch_size=BATCH, epochs=1,
                       rng=7).fit()  # fmt: skip
     assert len(history.epochs) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_data_in_the_networks_dtype_is_used_without_a_copy_and_never_written(
+    dtype: type[np.floating],
+) -> None:
+    """Inputs already in the network's dtype are the trainer's data themselves (an edit made
+    after the Trainer is built reaches the batches), and fit never writes to them."""
+    x, t = TRAIN[0].astype(dtype), TRAIN[1].copy()
+    recorder = _Recorder(_net(dtype=dtype))
+    trainer = Trainer(recorder, SGD(lr=0.1), x, t, *TEST, batch_size=N_TRAIN, epochs=1, rng=7)
+    x[...] = 0.5  # every sample now has the same features
+    before = x.tobytes(), t.tobytes()
+    trainer.fit()
+    assert np.all(recorder.batches[0] == 0.5)
+    assert (x.tobytes(), t.tobytes()) == before
+
+
+@pytest.mark.parametrize("rng", [None, 5, "generator"])
+def test_training_never_touches_the_global_random_state(rng: object) -> None:
+    """Shuffling draws from its own generators, whatever rng is: NumPy's global random
+    state is neither read nor advanced by building a trainer and fitting."""
+    # The legacy global functions are what this test watches, hence the noqa comments.
+    np.random.seed(11)  # noqa: NPY002
+    expected = np.random.random(3)  # noqa: NPY002
+    np.random.seed(11)  # noqa: NPY002
+    seed = np.random.default_rng(2) if rng == "generator" else rng
+    assert seed is None or isinstance(seed, int | np.random.Generator)
+    Trainer(_net(), SGD(lr=0.1), *TRAIN, *TEST, batch_size=BATCH, epochs=2, rng=seed).fit()
+    assert np.array_equal(np.random.random(3), expected)  # noqa: NPY002
 
 
 # --- refused settings ---------------------------------------------------------------
@@ -499,6 +556,24 @@ def test_divergence_says_where_the_checkpoint_stands(tmp_path: Path, written: st
     assert caught.value.checkpoint == (path if written == "kept" else None)
 
 
+def test_a_diverging_step_is_not_applied() -> None:
+    """TrainingDiverged is raised before the update of the step whose loss is not finite:
+    the parameters are those that gave that loss, bit for bit."""
+    net = _net()
+    poisoned: dict[str, FloatArray] = {}
+
+    def poison(info: StepInfo) -> None:
+        if (info.epoch, info.step) == (1, 2):
+            net.params["W2"][0, 0] = np.nan
+            poisoned.update(_copy(net.params))
+
+    with pytest.raises(TrainingDiverged, match="epoch 1, step 3 of 5"):
+        _trainer(net, on_step=poison).fit()
+    assert {k: p.tobytes() for k, p in net.params.items()} == {
+        k: p.tobytes() for k, p in poisoned.items()
+    }
+
+
 def test_huge_learning_rate_diverges() -> None:
     """An absurd learning rate makes the loss non-finite, which is reported, not trained on."""
     trainer = _trainer(_net(), optimizer=SGD(lr=1e300), epochs=5)
@@ -524,6 +599,7 @@ def test_non_finite_parameters_after_an_epoch_are_not_checkpointed(
     with pytest.raises(TrainingDiverged, match=name) as caught:
         _trainer(net, checkpoint=path, on_step=poison).fit()
     assert (caught.value.epoch, caught.value.step) == (2, STEPS)
+    assert math.isnan(caught.value.loss)  # no loss was non-finite: a parameter was
     assert _saved_state(path).epochs_done == 1
 
 

@@ -38,8 +38,8 @@ def load_digits(
     * ``t`` is ``(N,)`` int64 labels 0..9, or ``(N, 10)`` one-hot rows of
       ``dtype`` if ``one_hot_label``.
 
-    The split is stratified: each class puts ``round(test_fraction * n)`` of its
-    ``n`` samples (at least one, and never all) in the test set. It depends only
+    The split is stratified: each class puts ``test_fraction · n`` of its ``n`` samples,
+    rounded half up (at least one, and never all), in the test set. It depends only
     on ``seed``, through ``np.random.default_rng(seed)``; the global NumPy random
     state is neither used nor changed. Every call returns fresh arrays.
     """

@@ -17,8 +17,8 @@ def stratified_split(
 ) -> tuple[IndexArray, IndexArray]:
     """Split sample indices into ``(train, test)``, each an ``(M,)`` intp array.
 
-    Every class with ``n >= 2`` samples sends ``round(test_fraction * n)`` of them,
-    clamped to ``[1, n - 1]``, to the test set, so each class keeps the requested
+    Every class with ``n >= 2`` samples sends ``test_fraction · n`` of them, rounded half
+    up and clamped to ``[1, n - 1]``, to the test set, so each class keeps the requested
     proportion to within one sample and appears on both sides; a class of one
     sample stays in training. Which samples go where, and the order of each side,
     depend only on ``rng``.

@@ -85,7 +85,7 @@ class SequentialNet(abc.ABC):
 
         ``t`` is integer labels ``(N,)`` or one-hot/soft rows ``(N, C)``.
         """
-        return self.last_layer.forward(self.predict(x), t)
+        return self.last_layer.forward(self._scores(self._cast(x, method="loss")), t)
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         """Return the fraction of samples whose highest score is the target class.
@@ -97,7 +97,7 @@ class SequentialNet(abc.ABC):
             ShapeError: the batch is empty.
         """
         where = f"{type(self).__name__}.accuracy"
-        scores = self.predict(x)
+        scores = self._scores(self._cast(x, method="accuracy"))
         n, c = scores.shape
         if n == 0:
             raise ShapeError(f"{where}: expected at least one sample, got an empty batch.")

@@ -33,7 +33,8 @@ class StatefulOptimizer(Optimizer, Protocol):
     so that a resumed run continues exactly where it stopped."""
 
     def state_dict(self) -> dict[str, FloatArray]:
-        """A copy of the state as named float arrays (empty before the first update)."""
+        """A copy of the state as named float arrays: none per parameter before the first
+        update (a step count, such as Adam's ``"iter"``, is always there)."""
         ...
 
     def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:

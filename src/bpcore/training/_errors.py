@@ -22,8 +22,8 @@ class TrainingDiverged(BpcoreError, RuntimeError):  # noqa: N818
     Attributes:
         epoch: the epoch in which training diverged, counted from 1.
         step: the step within that epoch, counted from 1.
-        loss: the offending loss value (``nan``, ``inf`` or ``-inf``), or the
-            last batch loss if it was a parameter that became non-finite.
+        loss: the offending loss value (``nan``, ``inf`` or ``-inf``), or ``nan`` if
+            it was a parameter that became non-finite.
         checkpoint: the last good checkpoint, or ``None`` if none was written.
     """
 

@@ -60,10 +60,13 @@ class Trainer:
     ``np.random.default_rng([seed, e]).permutation(N)`` cut into ``ceil(N / batch_size)``
     batches (the last one smaller if ``batch_size`` does not divide ``N``). A step takes
     the gradient by backpropagation, checks that the batch loss is finite and applies
-    ``optimizer.update(network.params, grads)``. After each epoch the accuracy on the
-    whole training and test sets is counted (in chunks of ``eval_batch_size`` samples),
-    the epoch is recorded and, if ``checkpoint_path`` is set, a checkpoint is written
-    there atomically.
+    ``optimizer.update(network.params, grads)``. After each epoch the hits on the whole
+    training and test sets are counted, in chunks of ``eval_batch_size`` samples, and
+    divided by each set's size; the epoch is recorded and, if ``checkpoint_path`` is set,
+    a checkpoint is written there atomically. The count is that of one ``accuracy`` call
+    over the whole set, except for samples whose two top scores lie within rounding of
+    each other: BLAS may round a sample's scores differently in a chunk of another size,
+    so such a sample can count differently under another ``eval_batch_size``.
 
     Shapes: ``x_train`` ``(N, ...)``, ``t_train`` ``(N,)`` integer labels or ``(N, C)``
     rows, and likewise ``x_test``, ``t_test``. Inputs and float targets are converted
