@@ -14,6 +14,7 @@ import bpcore.errors
 import bpcore.gradcheck
 import bpcore.properties
 import bpcore.training
+import bpcore.verify
 from bpcore import (
     AddLayer,
     Affine,
@@ -109,7 +110,9 @@ BUILTIN_KIND: dict[str, type[Exception]] = {
     "NotForwardedError": RuntimeError,
     "TrainingDiverged": RuntimeError,
     "GradientMismatch": AssertionError,
+    "TaylorMismatch": AssertionError,
     "PropertyFailure": AssertionError,
+    "LayerCheckFailed": AssertionError,
 }
 """Every exception class the public modules export, and the built-in type it also is."""
 
@@ -119,7 +122,8 @@ def test_every_public_error_is_a_bpcore_error_and_its_builtin_kind() -> None:
     built-in type a NumPy user would catch; those of bpcore.errors are also exported by
     bpcore itself."""
     found: dict[str, type[Exception]] = {}
-    for module in (bpcore, bpcore.errors, bpcore.training, bpcore.gradcheck, bpcore.properties):
+    modules = (bpcore, bpcore.errors, bpcore.training, bpcore.gradcheck, bpcore.properties)
+    for module in (*modules, bpcore.verify):
         for name in module.__all__:
             value = getattr(module, name)
             if isinstance(value, type) and issubclass(value, Exception):

@@ -34,13 +34,14 @@ PUBLIC_MODULES = (
     "bpcore.registry",
     "bpcore.properties",
     "bpcore.errors",
+    "bpcore.verify",
 )
 """The modules whose public names (``__all__``) carry the documented API."""
 
 RULE = re.compile(r"float32|float64|dtype|shape")
 """What marks a docstring as stating a dtype or shape rule."""
 
-TEST = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)`")
+TEST = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)(?:\[[\w-]+\])?`")
 SYMBOL = re.compile(r"`(bpcore(?:\.\w+)+)`")
 
 
