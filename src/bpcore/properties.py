@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Protocol, TypeAlias, TypeVar, final
+from typing import Protocol, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,6 @@ from bpcore.gradcheck import (
     Differentiable,
     Factory,
     GradientMismatch,
-    HasConstants,
     LossSubject,
     NetworkSubject,
     ReportsAlterations,
@@ -50,6 +49,7 @@ from bpcore.gradcheck import (
     taylor_test,
     term_magnitude,
 )
+from bpcore.gradcheck._guard import Guarded
 from bpcore.registry import Case, LayerSpec
 
 __all__ = [
@@ -112,39 +112,12 @@ def _backward(subject: Differentiable, dout: FloatArray) -> dict[str, FloatArray
     return {n: np.array(g, copy=True) for n, g in subject.backward(dout.copy()).items()}
 
 
-@final
-class _Guarded:
-    """A subject whose layer gets private copies of its inputs and ``dout`` and whose
-    results are copies: what the checker and the Taylor test see of a layer that edits
-    its arguments or hands back its own buffers is still its math."""
-
-    def __init__(self, inner: Differentiable) -> None:
-        self.inner = inner
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def parameters(self) -> Mapping[str, FloatArray]:
-        return self.inner.parameters
-
-    @property
-    def constants(self) -> Mapping[str, FloatArray]:
-        """The inner subject's constants (live), if it has any."""
-        return self.inner.constants if isinstance(self.inner, HasConstants) else {}
-
-    def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        return _forward(self.inner, inputs)
-
-    def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
-        return _backward(self.inner, dout)
-
-
 def _guarded(case: Case, dtype: npt.DTypeLike = np.float64) -> Factory:
-    """:meth:`Case.factory`, each subject :class:`_Guarded`."""
+    """:meth:`Case.factory`, each subject behind a :class:`Guarded`: what the checker and
+    the Taylor test see of a layer that edits its arguments or hands back its own buffers
+    is still its math (the edits are this suite's no-mutation property's to report)."""
     make = case.factory(dtype)
-    return lambda d: _Guarded(make(d))
+    return lambda d: Guarded(make(d), watch_parameters=False)
 
 
 def _dout(subject: Differentiable, inputs: Mapping[str, FloatArray], draw: Draw) -> FloatArray:
@@ -357,8 +330,8 @@ def backward_is_linear_in_dout(case: Case, draw: Draw) -> float:
 
     g1, g2, g12 = gradients(case, _unmoved)
     base = residual(case, _unmoved)
-    abs1 = term_magnitude(_Guarded(case.subject(dtype)), inputs, d1)
-    abs2 = term_magnitude(_Guarded(case.subject(dtype)), inputs, d2)
+    abs1 = term_magnitude(Guarded(case.subject(dtype), watch_parameters=False), inputs, d1)
+    abs2 = term_magnitude(Guarded(case.subject(dtype), watch_parameters=False), inputs, d2)
     n = _accumulation({**inputs, **subject.parameters}, d1)
     tiny = n * float(np.finfo(dtype).smallest_subnormal)  # results that underflow
     bounds: dict[str, float] = {}

@@ -149,7 +149,7 @@ def check_gradients(
                 checks.append(
                     _check_directional(problem, name, role, declared, directions, generator)
                 )
-    altered = [*problem.subject.altered, *problem.reference.altered]
+    altered = [*problem.subject.edits, *problem.reference.edits]
     if not problem.model.deterministic:
         altered.append("backward is not deterministic: two calls at one point disagree")
     if problem.output_dtype != problem.subject_dtype:

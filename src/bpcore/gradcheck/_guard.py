@@ -31,15 +31,16 @@ class Guarded:
     """A :class:`Differentiable` that gives ``inner`` private copies of every argument.
 
     After each call it compares what it handed over with what it was given and notes, in
-    :attr:`altered`, every input, ``dout`` or (with ``watch_parameters``) parameter that
-    the subject changed; forward's inputs are compared again after the next backward,
-    since a layer may keep them. Gradients are returned as the subject's own arrays.
+    :attr:`edits`, every input, ``dout`` or (with ``watch_parameters``) parameter that
+    the subject changed, and what a subject that hands out targets reports; forward's
+    inputs are compared again after the next backward, since a layer may keep them. What
+    the subject returns is copied.
     """
 
     def __init__(self, inner: Differentiable, *, watch_parameters: bool) -> None:
         self.inner = inner
         self.watch_parameters = watch_parameters
-        self.altered: list[str] = []
+        self.edits: list[str] = []
         self._handed: dict[str, tuple[FloatArray, FloatArray]] = {}
 
     @property
@@ -58,19 +59,21 @@ class Guarded:
         return self.inner.constants if isinstance(self.inner, HasConstants) else {}
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        """The subject's forward on private copies of ``inputs``."""
+        """The subject's forward on private copies of ``inputs``, itself a copy."""
         self._handed = {n: (v.copy(), v.copy()) for n, v in inputs.items()}
         with self._watch("forward"):
-            return self.inner.forward({n: handed for n, (_, handed) in self._handed.items()})
+            out = self.inner.forward({n: handed for n, (_, handed) in self._handed.items()})
+        return np.array(out, copy=True)
 
     def backward(self, dout: FloatArray) -> dict[str, FloatArray]:
-        """The subject's backward on a private copy of ``dout``."""
+        """The subject's backward on a private copy of ``dout``; each gradient a copy (a
+        layer may hand back a buffer it reuses)."""
         kept, handed = dout.copy(), dout.copy()
         with self._watch("backward"):
             grads = self.inner.backward(handed)
         if _changed(kept, handed):
             self._note("backward modified `dout` in place")
-        return grads
+        return {n: np.array(g, copy=True) for n, g in grads.items()}
 
     @contextmanager
     def _watch(self, call: str) -> Iterator[None]:
@@ -89,8 +92,8 @@ class Guarded:
                 self._note(what)
 
     def _note(self, what: str) -> None:
-        if what not in self.altered:
-            self.altered.append(what)
+        if what not in self.edits:
+            self.edits.append(what)
 
 
 @contextmanager
