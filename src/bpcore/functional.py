@@ -68,15 +68,18 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
 
 
 def tanh_pair(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``(tanh(x), 1 - tanh(x)²)`` element-wise, each to full relative accuracy.
+    """``(tanh(x), 1 - tanh(x)²)`` element-wise, each to full relative accuracy, the second
+    never above 1.
 
-    ``1 - tanh² = sech² = 4e / (1 + e)²`` with ``e = exp(-2|x|) <= 1``: no overflow, and no
+    Where ``|tanh(x)| < 1/2``, ``1 - y² >= 3/4`` loses nothing to cancellation; beyond,
+    ``1 - y² = sech² = 4e / (1 + e)²`` with ``e = exp(-2|x|) <= 1``: no overflow, and no
     subtraction that rounds the tails' derivative to 0.
     """
+    y = np.tanh(x)
     # Past |x| = 400, sech² < 4·e^-800 rounds to 0 in float64: clipping there keeps the
     # result exact and keeps -2|x| from overflowing.
     e = np.exp(-2 * np.minimum(np.abs(x), 400))
-    return np.tanh(x), 4 * e / np.square(1 + e)
+    return y, np.where(np.abs(y) < 0.5, 1 - y * y, 4 * e / np.square(1 + e))
 
 
 def tanh(x: npt.ArrayLike) -> FloatArray:

@@ -58,3 +58,15 @@ def test_tanh_is_finite_without_warnings_for_any_finite_input(data: st.DataObjec
     dx = layer.backward(np.ones_like(x))
     assert np.all(np.abs(y) <= 1)
     assert np.all((dx >= 0) & (dx <= 1))
+
+
+def test_tanh_slope_never_exceeds_one_near_zero() -> None:
+    """Near 0, where sech² = 4e/(1+e)² rounds to one ulp above 1, the slope is 1 - y²,
+    which is at most 1 (a nightly run drew x = 1.738e-15)."""
+    for dtype in (np.float64, np.float32):
+        x = np.array([1.73803448e-15, 1e-300, -1e-8, 0.0, 3e-3], dtype=dtype)
+        layer = Tanh()
+        layer.forward(x)
+        slope = layer.backward(np.ones_like(x))
+        assert np.all(slope <= 1)
+        assert np.all(slope >= 1 - 1e-5)  # 1 - tanh(3e-3)² ≈ 1 - 9e-6
