@@ -118,7 +118,7 @@ def mutants(session: nox.Session) -> None:
     session.log("survivors: `mutmut results`; one diff: `mutmut show <name>`")
 
 
-BENCHMARKS = ("step", "numgrad", "gradcheck", "memory", "properties")
+BENCHMARKS = ("step", "numgrad", "gradcheck", "memory", "properties", "detection")
 """``benchmarks/bench_<name>.py``, in the order ``nox -s bench`` runs them."""
 
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -154,7 +154,7 @@ def bench(session: nox.Session) -> None:
     session.install(*_group("test"))
     session.install("-e", ".[bench,verify]")
     want_torch = "--no-torch" not in args and os.environ.get("BPCORE_BENCH_TORCH") != "0"
-    if "step" in chosen and want_torch:
+    if {"step", "detection"} & set(chosen) and want_torch:
         session.run(
             *("python", "-m", "pip", "install", "--quiet", "--only-binary=:all:"),
             "torch==2.13.0+cpu",

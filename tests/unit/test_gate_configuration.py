@@ -73,15 +73,15 @@ def test_nox_runs_lint_typecheck_and_tests() -> None:
 
 
 def test_the_benchmarks_the_readme_names_exist() -> None:
-    """`nox -s bench -- --only NAME` takes step, numgrad, gradcheck, memory or properties,
-    each a script in benchmarks/."""
+    """`nox -s bench -- --only NAME` takes step, numgrad, gradcheck, memory, properties or
+    detection, each a script in benchmarks/."""
     tree = ast.parse((ROOT / "noxfile.py").read_text())
     (names,) = [
         ast.literal_eval(node.value)
         for node in tree.body
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "BENCHMARKS"
     ]
-    assert names == ("step", "numgrad", "gradcheck", "memory", "properties")
+    assert names == ("step", "numgrad", "gradcheck", "memory", "properties", "detection")
     for name in names:
         assert (ROOT / "benchmarks" / f"bench_{name}.py").is_file(), name
 
