@@ -18,6 +18,7 @@ Needs the ``verify`` extra (Hypothesis).
 
 from __future__ import annotations
 
+import secrets
 import time
 import traceback
 from collections.abc import Sequence
@@ -240,7 +241,8 @@ def run_property(
             short name ``"gradients"``) or as the function.
         examples: how many examples; by default the active Hypothesis profile's
             ``max_examples``.
-        seed: fixes Hypothesis's seed, so a run can be repeated exactly.
+        seed: fixes Hypothesis's seed, so a run can be repeated exactly; a random run
+            without one draws its own, which a failure names.
         derandomize: without a seed, draw the same examples every run; by default
             as the active Hypothesis profile says.
 
@@ -259,6 +261,9 @@ def run_property(
         return PropertyResult(spec.name, name, "skip", 0, None, reason, 0.0)
     passed = [0]
     worst = [0.0]
+    if seed is None and not (settings().derandomize if derandomize is None else derandomize):
+        # A random run gets a seed of its own, named in a failure, so it can be replayed.
+        seed = secrets.randbelow(2**32)
 
     @_settings(examples, seed, derandomize)
     @given(data=st.data())
@@ -283,6 +288,8 @@ def run_property(
     except PropertyFailure as failure:
         status: Status = "fail"
         detail = _message(failure)
+        if seed is not None:
+            detail += f"\n  (replay it with seed={seed})"
     except Exception as error:  # a strategy that cannot draw, a failed health check, ...
         status = "fail"
         detail = f"{spec.name}: {name} could not run: {_describe(error)}"

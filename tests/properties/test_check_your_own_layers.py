@@ -427,3 +427,15 @@ def test_the_report_prints_as_a_table() -> None:
     assert len(rows) == len(PROPERTY_NAMES)
     assert all("Float64Output " in row for row in rows)
     assert "float32 input gave float64 output" in text
+
+
+def test_a_random_failing_run_names_the_seed_that_replays_it() -> None:
+    """Without a seed, a random run draws one and names it in a failure; that seed replays
+    the very same falsifying example."""
+    spec, _ = BROKEN["ignored dout"]
+    first = run_property(spec, "backward_is_linear_in_dout", examples=5, derandomize=False)
+    assert first.status == "fail"
+    assert "(replay it with seed=" in first.detail
+    seed = int(first.detail.rsplit("seed=", 1)[1].rstrip(")"))
+    again = run_property(spec, "backward_is_linear_in_dout", examples=5, seed=seed)
+    assert again.detail == first.detail
