@@ -8,6 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bpcore import Affine
+from bpcore._arrays import FloatArray, FloatDType
 from bpcore.errors import BpcoreError
 from bpcore.networks import MultiLayerNet
 
@@ -49,6 +51,35 @@ def assert_error(
             assert word in body, f"no {word!r} in {message!r}"
             assert part in body.partition(word)[2], f"{word} {part!r} missing in {message!r}"
     return caught.value
+
+
+_AFFINE_RNG = np.random.default_rng(0)
+AFFINE_W = _AFFINE_RNG.standard_normal((4, 3))
+AFFINE_B = _AFFINE_RNG.standard_normal(3)
+AFFINE_X = _AFFINE_RNG.standard_normal((5, 4))
+"""An Affine layer's parameters and a batch for it, shared by the checker's tests."""
+
+
+def affine(dtype: FloatDType) -> Affine:
+    """The Affine layer of :data:`AFFINE_W` and :data:`AFFINE_B` in ``dtype``."""
+    return Affine(AFFINE_W.astype(dtype), AFFINE_B.astype(dtype))
+
+
+class ScaledAffine:
+    """An Affine whose dx is scaled by (1 + delta): a wrong backward of known size."""
+
+    def __init__(self, dtype: FloatDType, delta: float) -> None:
+        self.inner = affine(dtype)
+        self.W, self.b = self.inner.W, self.inner.b
+        self.delta = delta
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return self.inner.forward(x)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dx = self.inner.backward(dout)
+        self.dW, self.db = self.inner.dW, self.inner.db
+        return dx * (1 + self.delta)
 
 
 TOY_FEATURES, TOY_CLASSES = 4, 3

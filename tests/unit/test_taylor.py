@@ -8,34 +8,12 @@ import numpy as np
 import pytest
 
 from bpcore import Affine, Relu, Sigmoid
-from bpcore._arrays import FloatArray, FloatDType
 from bpcore.gradcheck import TaylorReport, taylor_test, unary
-
-RNG = np.random.default_rng(0)
-W = RNG.standard_normal((4, 3))
-B = RNG.standard_normal(3)
-X = RNG.standard_normal((5, 4))
-
-
-def _affine(dtype: FloatDType) -> Affine:
-    return Affine(W.astype(dtype), B.astype(dtype))
-
-
-class _Scaled:
-    """An Affine whose dx is scaled by (1 + delta): a wrong backward of known size."""
-
-    def __init__(self, dtype: FloatDType, delta: float) -> None:
-        self.inner = _affine(dtype)
-        self.W, self.b = self.inner.W, self.inner.b
-        self.delta = delta
-
-    def forward(self, x: FloatArray) -> FloatArray:
-        return self.inner.forward(x)
-
-    def backward(self, dout: FloatArray) -> FloatArray:
-        dx = self.inner.backward(dout)
-        self.dW, self.db = self.inner.dW, self.inner.db
-        return dx * (1 + self.delta)
+from tests.helpers import AFFINE_B as B
+from tests.helpers import AFFINE_W as W
+from tests.helpers import AFFINE_X as X
+from tests.helpers import ScaledAffine as _Scaled
+from tests.helpers import affine as _affine
 
 
 def test_taylor_remainder_of_a_right_gradient_is_second_order() -> None:
