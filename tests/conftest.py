@@ -30,6 +30,8 @@ settings.register_profile(
 settings.register_profile(
     "nightly",
     max_examples=10 * CI_EXAMPLES,
+    # Explicit: with the CI variable set, Hypothesis's default is derandomized.
+    derandomize=False,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
