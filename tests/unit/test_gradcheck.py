@@ -28,6 +28,7 @@ from tests.helpers import AFFINE_X as X
 from tests.helpers import ScaledAffine as _Scaled
 from tests.helpers import affine as _affine
 from tests.helpers import assert_error
+from tests.user_layers import BatchNorm as _BatchNorm
 
 # -- check_gradients ---------------------------------------------------------------------
 
@@ -288,6 +289,71 @@ def test_a_soft_target_gradient_that_is_rounding_alone_passes() -> None:
     assert report.passed, str(report)
     b2 = next(c for c in report.checks if c.name == "b2")
     assert b2.max_abs_error > 1e-10  # the rounding is really there, and admitted
+
+
+def _batch_norm(
+    gamma: float | tuple[float, float, float], *, scale: float = 1.0
+) -> Callable[[FloatDType], _BatchNorm]:
+    """The book's batch normalisation of three features with scales ``gamma`` (one value
+    for all three, or one each), ``β = 0``, and its input gradient multiplied by
+    ``scale`` (a bug, unless it is 1)."""
+
+    class Scaled(_BatchNorm):
+        def backward(self, dout: FloatArray) -> FloatArray:
+            return np.asarray(super().backward(dout) * scale, dtype=dout.dtype)
+
+    return lambda dtype: Scaled(
+        np.broadcast_to(np.asarray(gamma, dtype), 3).copy(), np.zeros(3, dtype)
+    )
+
+
+# x[:, 1] differ by 1/16 around 1.9: the forward computes x - mean(x) with |x| 30 times
+# |x - mean(x)|, and the rounding of the mean, one ulp of 1.9 or none depending on the
+# point, moves φ by about 30·u64. The central difference carries that divided by h.
+_CANCELLING = np.array([[0.0, 1.9375, 0.0], [0.0, 1.875, 0.0]])
+
+
+def test_a_forward_that_cancels_internally_passes() -> None:
+    """The rounding of such a forward jumps between levels from one point to the next and
+    exceeds n·u64·S; a probe that misses its tolerance is measured again at seven steps
+    between h/2 and 1.7h, and passes where the central difference moves that much."""
+    report = check_gradients(unary(_batch_norm(1.0)), {"x": _CANCELLING}, rng=0)
+    assert report.passed, str(report)
+    x = next(c for c in report.checks if c.name == "x")
+    assert x.worst == (1, 1)  # the probe that needed the spread
+    assert abs(x.analytic - x.numerical) > 1e-10  # 2.5e-10: the rounding is really there
+
+
+def test_a_small_error_where_the_forward_cancels_is_still_a_mismatch() -> None:
+    """The spread of the central difference over its steps is the rounding's, some 1e-10:
+    a gradient 1e-5 too large (7e-9 at x[1, 1]) stays a mismatch."""
+    report = check_gradients(unary(_batch_norm(1.0, scale=1 + 1e-5)), {"x": _CANCELLING}, rng=0)
+    x = next(c for c in report.checks if c.name == "x")
+    assert x.status is Status.MISMATCH
+
+
+def test_a_subnormal_float32_parameter_passes() -> None:
+    """γ the smallest float32 subnormal η: γ·dout rounds to 0 or η, an error of up to η/2
+    that the division by σ = 3e-4 makes 1e-42, far over n·η. Moving γ by ulps changes that
+    rounding (a relative move would leave η where it is), so the subject's measured noise
+    admits it."""
+    eta = float(np.finfo(np.float32).smallest_subnormal)
+    report = check_gradients(unary(_batch_norm(eta)), {"x": np.zeros((2, 3), np.float32)}, rng=0)
+    assert report.passed, str(report)
+    x = next(c for c in report.checks if c.name == "x")
+    assert x.max_abs_error > 1e-43  # the rounding is really there, and admitted
+
+
+def test_a_subnormal_parameter_does_not_hide_an_error_elsewhere() -> None:
+    """γ = (η, 1, 1) with three rows, where x's gradient is not 0: the noise measured in
+    the first column is some 1e-42, and a gradient 1e-4 too large in the others is still
+    a mismatch."""
+    eta = float(np.finfo(np.float32).smallest_subnormal)
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75], [-1.0, 0.5, 0.25]], np.float32)
+    for scale, status in [(1.0, Status.PASS), (1 + 1e-4, Status.MISMATCH)]:
+        make = _batch_norm((eta, 1.0, 1.0), scale=scale)
+        report = check_gradients(unary(make), {"x": x}, rng=0)
+        assert next(c for c in report.checks if c.name == "x").status is status, str(report)
 
 
 # -- probes: steps, directions and kinks ------------------------------------------------

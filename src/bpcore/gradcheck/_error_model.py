@@ -218,13 +218,12 @@ def _subject_noise(
 ) -> dict[str, FloatArray]:
     """``m = max_k |e_k - e_0|`` with ``e_k = g_d(θ_k) - g_64(θ_k)``, the largest over each array.
 
-    ``θ_0`` is the point; ``θ_k`` moves inputs and parameters to ``θ·(1 ± 4^k·eps_d)``
-    (``k = 0..7``, random signs, rounded to ``d``) and constants by one ulp (zeros
-    stay). The subject and its twin get the same moved values, so the true change of
-    the gradient cancels, and so does a systematic error (a bug): only rounding noise
-    is left. Zero in float64. Parameters and constants of both are restored.
+    ``θ_0`` is the point; ``θ_k`` moves inputs and parameters by ``±4^k`` ulps of ``d``
+    (``k = 0..7``, random signs) and constants by one ulp (zeros stay, in both). The
+    subject and its twin get the same moved values, so the true change of the gradient
+    cancels, and so does a systematic error (a bug): only rounding noise is left. Zero in
+    float64. Parameters and constants of both are restored.
     """
-    eps = float(np.finfo(dout.dtype).eps)  # dout is in the subject's dtype
     params, twin_params = subject.parameters, reference.parameters
     constants = _constants(subject)
     twin_constants = _constants(reference)
@@ -256,7 +255,9 @@ def _subject_noise(
         for k in range(8):
 
             def moved(v: FloatArray, k: int = k) -> FloatArray:
-                return np.asarray(v * (1 + 4**k * eps * signs(v)), dtype=v.dtype)
+                # 4^k ulps of v's own dtype: about θ·4^k·eps_d where θ is normal, and
+                # still a move where it is subnormal (a relative move rounds back there).
+                return np.asarray(v + 4**k * np.abs(np.spacing(v)) * signs(v) * (v != 0), v.dtype)
 
             for n, p in params.items():
                 np.copyto(p, moved(originals[n]))
