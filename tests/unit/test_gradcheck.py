@@ -29,6 +29,7 @@ from tests.helpers import ScaledAffine as _Scaled
 from tests.helpers import affine as _affine
 from tests.helpers import assert_error
 from tests.user_layers import BatchNorm as _BatchNorm
+from tests.user_layers import CenteredSum
 
 # -- check_gradients ---------------------------------------------------------------------
 
@@ -354,6 +355,18 @@ def test_a_subnormal_parameter_does_not_hide_an_error_elsewhere() -> None:
         make = _batch_norm((eta, 1.0, 1.0), scale=scale)
         report = check_gradients(unary(make), {"x": x}, rng=0)
         assert next(c for c in report.checks if c.name == "x").status is status, str(report)
+
+
+def test_a_float64_gradient_that_is_rounding_alone_passes() -> None:
+    """A loss that is exactly 0: backward computes d - mean(d), whose float64 rounding is
+    all the gradient there is. Re-running backward with dout scaled by 1 ± 4^k·eps
+    measures that rounding (backward is linear in dout), and the tolerance admits it."""
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        x = rng.uniform(-4, 4, size=(int(rng.integers(1, 4)), 3))
+        make = loss(lambda _: CenteredSum(), np.zeros(len(x), dtype=np.int64))
+        report = check_gradients(make, {"x": x}, rng=rng)
+        assert report.passed, str(report)
 
 
 # -- probes: steps, directions and kinks ------------------------------------------------

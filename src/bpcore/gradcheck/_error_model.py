@@ -88,6 +88,8 @@ def measure(
     subject's parameter values in float64. Both are left with those values.
     """
     noise = _subject_noise(subject, reference, inputs, dout, analytic, rng)
+    for name, level in dout_noise(subject, inputs, dout, analytic).items():
+        np.maximum(noise[name], level, out=noise[name])
     inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs.items()}
     dout64 = dout.astype(np.float64)
     terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
@@ -206,6 +208,40 @@ def constant_terms(
             np.copyto(live, original)
     subject.forward(inputs)  # leave the twin at the point, as it was found
     return size
+
+
+def dout_noise(
+    subject: Differentiable,
+    inputs: Mapping[str, FloatArray],
+    dout: FloatArray,
+    analytic: Mapping[str, FloatArray],
+) -> dict[str, FloatArray]:
+    """``max_k |g(c_k·dout)/c_k - g(dout)|`` with ``c_k = 1 ± 4^k·eps_d``: the rounding
+    noise of backward itself, the largest over each array, for every element.
+
+    Backward is linear in ``dout``, so in exact arithmetic the difference is 0 whatever
+    the point; in ``d`` the scaled ``dout`` rounds every intermediate differently. Where
+    backward cancels internally (``d - mean(d)`` for a gradient that is exactly 0) its
+    result is that rounding alone, which no bound in units of ``|g|`` or of the
+    Jacobian's terms admits, in float64 as in float32. ``analytic`` names the gradients
+    (its values are unused; ``g(dout)`` is recomputed beside the scaled ones). A bug
+    linear in ``dout`` cancels out. ``k = 0..7``, signs alternating; each backward
+    follows a forward at ``inputs``.
+    """
+    eps = float(np.finfo(dout.dtype).eps)
+
+    def gradient(d: FloatArray) -> dict[str, FloatArray]:
+        subject.forward(inputs)
+        raw = subject.backward(d)
+        return {n: np.asarray(raw[n], np.float64) for n in analytic}
+
+    base = gradient(dout)
+    noise = {n: np.zeros_like(g) for n, g in base.items()}
+    for k in range(8):
+        c = 1 + 4**k * eps * (-1) ** k
+        for n, g in gradient(np.asarray(dout * c, dtype=dout.dtype)).items():
+            np.maximum(noise[n], np.abs(g / c - base[n]), out=noise[n])
+    return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
 
 
 def _subject_noise(
