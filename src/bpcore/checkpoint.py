@@ -1,6 +1,7 @@
 """Saving and loading network parameters as ``.npz`` checkpoints, atomically and without pickle.
 
-File format: an uncompressed NumPy ``.npz`` archive holding
+File format: an uncompressed NumPy ``.npz`` archive (every member stored, none
+compressed) holding
 
 * ``param/<name>``: one float32 or float64 array per parameter,
 * ``state/<name>``: other float32 or float64 arrays, such as an optimizer's state, and
@@ -20,14 +21,13 @@ import json
 import math
 import os
 import secrets
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias, final
+from typing import IO, TypeAlias, final
 
 import numpy as np
+import numpy.typing as npt
 
 from bpcore._arrays import (
     FLOAT_DTYPES,
@@ -36,6 +36,7 @@ from bpcore._arrays import (
     is_float_array,
     require_float_array,
 )
+from bpcore._npz import DAMAGE, Unreadable, open_regular, read_npz
 from bpcore.errors import CheckpointError, DtypeError
 
 __all__ = ["Checkpoint", "MetaValue", "load_checkpoint", "restore_into", "save_checkpoint"]
@@ -48,10 +49,7 @@ _STATE_PREFIX = "state/"
 _META_KEY = "meta"
 _TEMP_ATTEMPTS = 100
 _FLOAT_NAMES = " or ".join(map(str, FLOAT_DTYPES))
-# Everything np.load / NpzFile raise for a file that is not a readable .npz:
-# a bad zip directory or CRC (BadZipFile), a truncated member (EOFError), a bad
-# .npy header or pickled data (ValueError), a damaged deflate stream (zlib.error).
-_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 @final
@@ -188,19 +186,18 @@ def save_checkpoint(
     return target
 
 
-def _read_member(
-    archive: np.lib.npyio.NpzFile, key: str, where: str
-) -> np.ndarray[tuple[int, ...], np.dtype[np.generic]]:
-    try:
-        raw: object = archive[key]
-    except _READ_ERRORS as exc:
+def _refuse_npy(handle: IO[bytes], where: str) -> None:
+    """Raise a CheckpointError if ``handle`` holds a single ``.npy`` array; rewind it."""
+    if handle.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+        raise CheckpointError(f"{where}: expected an .npz archive, got a single .npy array.")
+    handle.seek(0)
+
+
+def _float_member(raw: npt.NDArray[np.generic], key: str, where: str) -> FloatArray:
+    """``raw`` if it is a float32 or float64 array, else a CheckpointError naming ``key``."""
+    if not is_float_array(raw):
         raise CheckpointError(
-            f"{where}: key {key!r} is unreadable (corrupt, truncated or pickled data): {exc}"
-        ) from exc
-    if not isinstance(raw, np.ndarray):
-        # NpzFile returns the raw bytes of a member that is not a .npy file.
-        raise CheckpointError(
-            f"{where}: key {key!r}: expected a .npy array, got a {type(raw).__name__} member."
+            f"{where}: key {key!r}: expected a {_FLOAT_NAMES} array, got dtype {raw.dtype}."
         )
     return raw
 
@@ -218,6 +215,11 @@ def _read_meta(
         decoded: object = json.loads(text)
     except ValueError as exc:
         raise CheckpointError(f"{where}: expected key 'meta' to hold JSON, got {exc}.") from exc
+    except RecursionError as exc:  # nesting deeper than the parser's stack
+        raise CheckpointError(
+            f"{where}: expected key 'meta' to hold a flat JSON object, got nesting too deep "
+            "to parse."
+        ) from exc
     if not isinstance(decoded, dict):
         raise CheckpointError(
             f"{where}: expected key 'meta' to hold a JSON object, got {type(decoded).__name__}."
@@ -267,12 +269,20 @@ def load_checkpoint(
     ``(shape, dtype)``: the file must hold exactly those names, each with
     exactly that shape and dtype.
 
+    Any bytes give an exact load or a CheckpointError, in bounded time and memory: the
+    members are stored, not compressed, so each array is allocated only after its
+    header has been checked to need exactly the bytes its member holds; reading a file
+    of ``B`` bytes allocates about ``2·B`` at most. A path that is not a regular file
+    (a FIFO, a device, a directory) is refused without being read.
+
     Raises:
-        CheckpointError: the file is missing, unreadable, not an ``.npz``
-            archive, truncated or corrupt; holds pickled data, a key other
-            than ``meta``, ``param/<name>`` and ``state/<name>``, an array that
-            is not float32/float64, or bad metadata; or does not match ``expected``.
-            The message names the file and, where there is one, the key.
+        CheckpointError: the file is missing, not a regular file, unreadable, not an
+            ``.npz`` archive, truncated or corrupt; has a compressed or encrypted
+            member, too many members or a name twice; holds pickled data, a key
+            other than ``meta``, ``param/<name>`` and ``state/<name>``, an array that
+            is not float32/float64, or bad metadata (nested too deep included); or does
+            not match ``expected``. The message names the file and, where there is
+            one, the key.
     """
     source = Path(path)
     where = f"load_checkpoint({str(source)!r})"
@@ -280,41 +290,31 @@ def load_checkpoint(
     state: dict[str, FloatArray] = {}
     meta: dict[str, MetaValue] | None = None
     try:
-        # Opening the file here, not in np.load, guarantees it is closed when
-        # np.load fails on a damaged archive (np.load leaks its own handle then).
-        with source.open("rb") as handle:
-            loaded = np.load(handle, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise CheckpointError(
-                    f"{where}: expected an .npz archive, got a single .npy array."
-                )
-            with loaded as archive:
-                for key in archive.files:
-                    if key != _META_KEY and not key.startswith((_PARAM_PREFIX, _STATE_PREFIX)):
-                        raise CheckpointError(
-                            f"{where}: expected only keys 'meta', 'param/<name>' and "
-                            f"'state/<name>', got key {key!r}."
-                        )
-                    raw = _read_member(archive, key, where)
-                    if key == _META_KEY:
-                        meta = _read_meta(raw, where)
-                        continue
-                    if not is_float_array(raw):
-                        raise CheckpointError(
-                            f"{where}: key {key!r}: expected a {_FLOAT_NAMES} array, "
-                            f"got dtype {raw.dtype}."
-                        )
-                    if key.startswith(_STATE_PREFIX):
-                        state[key.removeprefix(_STATE_PREFIX)] = raw
-                    else:
-                        params[key.removeprefix(_PARAM_PREFIX)] = raw
-    except CheckpointError:
-        raise
+        with open_regular(source) as handle:
+            _refuse_npy(handle, where)
+            for key, raw in read_npz(handle):
+                if key != _META_KEY and not key.startswith((_PARAM_PREFIX, _STATE_PREFIX)):
+                    raise CheckpointError(
+                        f"{where}: expected only keys 'meta', 'param/<name>' and "
+                        f"'state/<name>', got key {key!r}."
+                    )
+                if raw is None:
+                    raise CheckpointError(
+                        f"{where}: key {key!r}: expected a .npy array, got a bytes member."
+                    )
+                if key == _META_KEY:
+                    meta = _read_meta(raw, where)
+                elif key.startswith(_STATE_PREFIX):
+                    state[key.removeprefix(_STATE_PREFIX)] = _float_member(raw, key, where)
+                else:
+                    params[key.removeprefix(_PARAM_PREFIX)] = _float_member(raw, key, where)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{where}: the file does not exist.") from exc
-    except _READ_ERRORS as exc:
-        # np.load's own message for a non-zip file mentions pickling, which
-        # misleads; say what the file is not.
+    except Unreadable as exc:
+        if exc.key is None:
+            raise CheckpointError(f"{where}: not a readable .npz checkpoint: {exc}.") from exc
+        raise CheckpointError(f"{where}: key {exc.key!r} is unreadable ({exc}).") from exc
+    except DAMAGE as exc:
         raise CheckpointError(f"{where}: not a readable .npz checkpoint: {exc}") from exc
     if meta is None:
         keys = sorted([*(_PARAM_PREFIX + k for k in params), *(_STATE_PREFIX + k for k in state)])

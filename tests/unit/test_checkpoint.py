@@ -502,9 +502,13 @@ def test_a_damaged_npy_header_is_reported_with_its_key(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("param/W.npy", b"\x93NUMPY garbage")
     error = assert_error(
-        CheckpointError, lambda: load_checkpoint(path), callee=_where("load_checkpoint", path)
+        CheckpointError,
+        lambda: load_checkpoint(path),
+        callee=_where("load_checkpoint", path),
+        expected=".npy format 1.0, 2.0 or 3.0",
+        got="(32, 103)",  # the version bytes of b"\x93NUMPY garbage"
     )
-    assert "key 'param/W' is unreadable (corrupt, truncated or pickled data): " in str(error)
+    assert "key 'param/W' is unreadable" in str(error)
 
 
 def test_not_an_npz_file(tmp_path: Path) -> None:
