@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import struct
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO, final
 
 import numpy as np
@@ -56,43 +54,6 @@ class Unreadable(Exception):  # noqa: N818  # internal: carries a message to the
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
-
-
-@contextmanager
-def open_regular(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Open ``path`` for reading if it is a regular file, without blocking on a FIFO.
-
-    Raises:
-        FileNotFoundError: there is nothing at ``path``.
-        Unreadable: it is a directory, a FIFO, a device or a socket.
-        OSError: it cannot be opened (permissions).
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise Unreadable(f"expected a regular file, got {_kind(mode)}")
-        os.set_blocking(fd, True)
-        handle = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-    with handle:
-        yield handle
-
-
-def _kind(mode: int) -> str:
-    """What a file that is not regular is, by its ``st_mode``."""
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def read_npz(handle: IO[bytes]) -> Iterator[tuple[str, npt.NDArray[np.generic] | None]]:

@@ -36,7 +36,8 @@ from bpcore._arrays import (
     is_float_array,
     require_float_array,
 )
-from bpcore._npz import DAMAGE, Unreadable, open_regular, read_npz
+from bpcore._files import NotRegular, open_regular
+from bpcore._npz import DAMAGE, Unreadable, read_npz
 from bpcore.errors import CheckpointError, DtypeError
 
 __all__ = ["Checkpoint", "MetaValue", "load_checkpoint", "restore_into", "save_checkpoint"]
@@ -258,6 +259,34 @@ def _check_expected(
             )
 
 
+def _read_archive(
+    source: Path, where: str
+) -> tuple[dict[str, FloatArray], dict[str, FloatArray], dict[str, MetaValue] | None]:
+    """The parameters, state and meta of the archive at ``source``, keys checked."""
+    params: dict[str, FloatArray] = {}
+    state: dict[str, FloatArray] = {}
+    meta: dict[str, MetaValue] | None = None
+    with open_regular(source) as handle:
+        _refuse_npy(handle, where)
+        for key, raw in read_npz(handle):
+            if key != _META_KEY and not key.startswith((_PARAM_PREFIX, _STATE_PREFIX)):
+                raise CheckpointError(
+                    f"{where}: expected only keys 'meta', 'param/<name>' and "
+                    f"'state/<name>', got key {key!r}."
+                )
+            if raw is None:
+                raise CheckpointError(
+                    f"{where}: key {key!r}: expected a .npy array, got a bytes member."
+                )
+            if key == _META_KEY:
+                meta = _read_meta(raw, where)
+            elif key.startswith(_STATE_PREFIX):
+                state[key.removeprefix(_STATE_PREFIX)] = _float_member(raw, key, where)
+            else:
+                params[key.removeprefix(_PARAM_PREFIX)] = _float_member(raw, key, where)
+    return params, state, meta
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -286,30 +315,12 @@ def load_checkpoint(
     """
     source = Path(path)
     where = f"load_checkpoint({str(source)!r})"
-    params: dict[str, FloatArray] = {}
-    state: dict[str, FloatArray] = {}
-    meta: dict[str, MetaValue] | None = None
     try:
-        with open_regular(source) as handle:
-            _refuse_npy(handle, where)
-            for key, raw in read_npz(handle):
-                if key != _META_KEY and not key.startswith((_PARAM_PREFIX, _STATE_PREFIX)):
-                    raise CheckpointError(
-                        f"{where}: expected only keys 'meta', 'param/<name>' and "
-                        f"'state/<name>', got key {key!r}."
-                    )
-                if raw is None:
-                    raise CheckpointError(
-                        f"{where}: key {key!r}: expected a .npy array, got a bytes member."
-                    )
-                if key == _META_KEY:
-                    meta = _read_meta(raw, where)
-                elif key.startswith(_STATE_PREFIX):
-                    state[key.removeprefix(_STATE_PREFIX)] = _float_member(raw, key, where)
-                else:
-                    params[key.removeprefix(_PARAM_PREFIX)] = _float_member(raw, key, where)
+        params, state, meta = _read_archive(source, where)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{where}: the file does not exist.") from exc
+    except NotRegular as exc:
+        raise CheckpointError(f"{where}: not a readable .npz checkpoint: {exc}.") from exc
     except Unreadable as exc:
         if exc.key is None:
             raise CheckpointError(f"{where}: not a readable .npz checkpoint: {exc}.") from exc

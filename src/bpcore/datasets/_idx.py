@@ -14,11 +14,12 @@ import os
 import tempfile
 import zlib
 from pathlib import Path
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+from bpcore._files import NotRegular, open_regular
 from bpcore.errors import DatasetError, DtypeError, ShapeError
 
 __all__ = ["IdxArray", "read_idx", "write_idx"]
@@ -39,51 +40,123 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_SIZE = 2**32 - 1
 
 
-def read_idx(path: str | os.PathLike[str]) -> IdxArray:
+class _Stream(Protocol):
+    """What :func:`read_idx` reads from: a raw file or a :class:`gzip.GzipFile`."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int: ...
+
+
+MAX_BYTES = 2**30
+"""The most data bytes :func:`read_idx` reads by default (1 GiB; MNIST's largest file
+holds 47 MB)."""
+
+
+def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> IdxArray:
     """Read an IDX file, raw or gzip-compressed, into a native-endian array.
 
     The result has the file's shape (one axis per IDX dimension) and the dtype its
     code names: ``0x08`` uint8, ``0x09`` int8, ``0x0B`` int16, ``0x0C`` int32,
     ``0x0D`` float32, ``0x0E`` float64. It is a fresh, writable array.
 
-    Raises :class:`~bpcore.errors.DatasetError` naming the file if it is missing,
-    is corrupt gzip, has a bad magic number or unknown dtype code, or holds more or
-    fewer data bytes than its header announces.
+    Reading is bounded by the header: the data bytes it announces are checked against
+    ``max_bytes`` (and, for a raw file, against the file's size) before anything is
+    allocated, and no more than one byte beyond them is ever decompressed, so a small
+    gzip file cannot expand into memory. Peak memory is about twice the data size.
+
+    Raises:
+        DatasetError: naming the file, if it is missing, not a regular file (a FIFO or
+            a device is refused without being read), corrupt gzip, has a bad magic
+            number or unknown dtype code, announces more than ``max_bytes`` data bytes,
+            or holds more or fewer data bytes than its header announces.
     """
     file = Path(path)
-    content = _read_bytes(file)
-    if len(content) < 4:
+    try:
+        with open_regular(file) as handle:
+            if handle.read(2) == _GZIP_MAGIC:
+                handle.seek(0)
+                with gzip.GzipFile(fileobj=handle) as stream:
+                    return _read_stream(stream, file, None, max_bytes)
+            handle.seek(0)
+            return _read_stream(handle, file, os.fstat(handle.fileno()).st_size, max_bytes)
+    except NotRegular as exc:
+        raise DatasetError(f"read_idx: {file}: {exc}.") from exc
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DatasetError(
-            f"read_idx: {file}: expected a 4-byte IDX header, got a file of {len(content)} bytes."
+            f"read_idx: {file}: expected valid gzip data, got a corrupt or truncated "
+            f"gzip stream ({str(exc) or type(exc).__name__})."
+        ) from exc
+    except OSError as exc:
+        raise DatasetError(f"read_idx: {file}: cannot read the file ({exc}).") from exc
+
+
+def _read_stream(stream: _Stream, file: Path, size: int | None, max_bytes: int) -> IdxArray:
+    """The array in ``stream``: header first, then exactly the data bytes it announces.
+
+    ``size`` is the file's size for a raw file (the data must fill it), ``None`` for a
+    decompressed stream (one byte is read past the data to find a tail).
+    """
+    magic = _read_exactly(stream, 4)
+    if len(magic) < 4:
+        raise DatasetError(
+            f"read_idx: {file}: expected a 4-byte IDX header, got a file of {len(magic)} bytes."
         )
-    if content[:2] != b"\x00\x00":
+    if magic[:2] != b"\x00\x00":
         raise DatasetError(
             f"read_idx: {file}: expected an IDX magic number starting with two zero bytes, "
-            f"got {content[:4].hex()}."
+            f"got {magic.hex()}."
         )
-    code, ndim = content[2], content[3]
+    code, ndim = magic[2], magic[3]
     if code not in _CODE_TO_DTYPE:
         known = ", ".join(f"0x{c:02X}" for c in _CODE_TO_DTYPE)
         raise DatasetError(
             f"read_idx: {file}: expected an IDX dtype code in {{{known}}}, got 0x{code:02X}."
         )
     header_len = 4 + 4 * ndim
-    if len(content) < header_len:
+    sizes = _read_exactly(stream, 4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DatasetError(
             f"read_idx: {file}: expected a {header_len}-byte header for {ndim} dimensions, "
-            f"got a file of {len(content)} bytes."
+            f"got a file of {4 + len(sizes)} bytes."
         )
-    shape = tuple(int(s) for s in np.frombuffer(content, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(s) for s in np.frombuffer(sizes, dtype=">u4"))
     dtype = _CODE_TO_DTYPE[code]
     expected = math.prod(shape) * dtype.itemsize
-    received = len(content) - header_len
-    if received != expected:
+    native = dtype.newbyteorder("=")
+    if expected > max_bytes:
+        raise DatasetError(
+            f"read_idx: {file}: expected at most max_bytes={max_bytes} data bytes, got a "
+            f"header announcing {expected} for shape {shape} of {native}."
+        )
+    if size is not None and size - header_len != expected:
         raise DatasetError(
             f"read_idx: {file}: expected {expected} data bytes for shape {shape} of "
-            f"{dtype.newbyteorder('=')}, got {received}."
+            f"{native}, got {size - header_len}."
         )
-    data = np.frombuffer(content, dtype=dtype, offset=header_len).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+    data = _read_exactly(stream, expected)
+    if len(data) != expected or (size is None and stream.read(1)):
+        got = len(data) if len(data) != expected else f"more than {expected}"
+        raise DatasetError(
+            f"read_idx: {file}: expected {expected} data bytes for shape {shape} of "
+            f"{native}, got {got}."
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(native)
+
+
+def _read_exactly(stream: _Stream, count: int) -> bytearray:
+    """Up to ``count`` bytes of ``stream``, read into one buffer: fewer only where it ends."""
+    buffer = bytearray(count)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < count:
+        n = stream.readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    del view
+    del buffer[filled:]
+    return buffer
 
 
 def write_idx(path: str | os.PathLike[str], array: npt.NDArray[np.generic]) -> None:
@@ -113,23 +186,6 @@ def write_idx(path: str | os.PathLike[str], array: npt.NDArray[np.generic]) -> N
         # mtime=0 makes the bytes depend on the array alone, so rewrites are reproducible.
         payload = gzip.compress(payload, mtime=0)
     _write_atomically(target, payload)
-
-
-def _read_bytes(file: Path) -> bytes:
-    """The file's content, decompressed if it starts with the gzip magic bytes."""
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"read_idx: {file}: cannot read the file ({exc}).") from exc
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(
-            f"read_idx: {file}: expected valid gzip data, got a corrupt or truncated "
-            f"gzip stream ({str(exc) or type(exc).__name__})."
-        ) from exc
 
 
 def _write_atomically(target: Path, payload: bytes) -> None:
