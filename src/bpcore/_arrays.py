@@ -64,11 +64,38 @@ def resolve_float_dtype(dtype: object, *, where: str, name: str = "dtype") -> Fl
     raise DtypeError(f"{where}: expected `{name}` float32 or float64, got {dtype!r}.")
 
 
+MAX_DIMS = 32
+"""The most dimensions an input may have: NumPy iterates and broadcasts over at most 32."""
+
+
+def to_array(value: npt.ArrayLike, *, where: str, name: str) -> npt.NDArray[np.generic]:
+    """``np.asarray(value)``, or a :class:`ShapeError` where NumPy cannot make an array of
+    it (ragged or too deeply nested lists, objects whose conversion raises) or the array
+    has more than :data:`MAX_DIMS` dimensions."""
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise ShapeError(
+                f"{where}: expected `{name}` to be a rectangular array of numbers, got a "
+                f"{type(value).__name__} that is not one ({exc})."
+            ) from exc
+    if array.ndim > MAX_DIMS:
+        raise ShapeError(
+            f"{where}: expected `{name}` with at most {MAX_DIMS} dimensions, got {array.ndim}."
+        )
+    return array
+
+
 def float_dtype_for(value: npt.ArrayLike, *, where: str, name: str) -> FloatDType:
-    """Return the dtype bpcore computes ``value`` in, or raise :class:`DtypeError`."""
-    dtype = value.dtype if isinstance(value, np.ndarray) else np.asarray(value).dtype
-    if dtype in FLOAT_DTYPES:
-        return dtype
+    """Return the dtype bpcore computes ``value`` in, or raise :class:`DtypeError`
+    (:class:`ShapeError` for what is no array at all, see :func:`to_array`)."""
+    dtype = to_array(value, where=where, name=name).dtype
+    for kept in FLOAT_DTYPES:
+        if dtype == kept:
+            return kept
     if dtype.kind in "biuf":
         return np.dtype(np.float64)
     raise DtypeError(
@@ -83,8 +110,8 @@ def as_float_array(value: npt.ArrayLike, *, where: str, name: str) -> FloatArray
     The result may share memory with ``value`` when no conversion is needed:
     callers must treat it as read-only.
     """
-    dtype = float_dtype_for(value, where=where, name=name)
-    return np.asarray(value, dtype=dtype)
+    array = to_array(value, where=where, name=name)
+    return np.asarray(array, dtype=float_dtype_for(array, where=where, name=name))
 
 
 def as_dtype(value: npt.ArrayLike, dtype: FloatDType, *, where: str, name: str) -> FloatArray:
@@ -92,8 +119,9 @@ def as_dtype(value: npt.ArrayLike, dtype: FloatDType, *, where: str, name: str) 
 
     The result may share memory with ``value``: callers must treat it as read-only.
     """
-    float_dtype_for(value, where=where, name=name)
-    return np.asarray(value, dtype=dtype)
+    array = to_array(value, where=where, name=name)
+    float_dtype_for(array, where=where, name=name)
+    return np.asarray(array, dtype=dtype)
 
 
 def require_shape(array: FloatArray, shape: tuple[int, ...], *, where: str, name: str) -> None:

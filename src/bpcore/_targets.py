@@ -15,7 +15,7 @@ from typing import TypeAlias, final
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, FloatDType, float_dtype_for
+from bpcore._arrays import FloatArray, FloatDType, float_dtype_for, to_array
 from bpcore.errors import TargetError
 
 LabelArray: TypeAlias = npt.NDArray[np.intp]
@@ -53,7 +53,7 @@ def validate_targets(
     ``one_sample`` means the scores were 1-D, so labels are a scalar and a
     distribution is a single row of shape ``(c,)``.
     """
-    t_arr = np.asarray(t)
+    t_arr = to_array(t, where=where, name="t")
     label_shape: tuple[int, ...] = () if one_sample else (n,)
     dist_shape: tuple[int, ...] = (c,) if one_sample else (n, c)
     if t_arr.shape == label_shape:

@@ -150,6 +150,12 @@ def save_checkpoint(
         OSError: the file system refused the write (nothing was replaced).
     """
     target = Path(path)
+    for role, given in (("params", params), ("state", state)):
+        if not isinstance(given, Mapping) and not (role == "state" and given is None):
+            raise CheckpointError(
+                f"save_checkpoint({str(target)!r}): expected `{role}` to be a mapping of "
+                f"names to arrays, got {type(given).__name__}."
+            )
     arrays: dict[str, np.ndarray[tuple[int, ...], np.dtype[np.generic]]] = {}
     for name, value in params.items():
         if not isinstance(name, str):

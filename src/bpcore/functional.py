@@ -180,8 +180,10 @@ def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> float:
     ya = as_float_array(y, where=where, name="y")
     if ya.ndim not in (1, 2) or ya.shape[-1] == 0:
         raise ShapeError(f"{where}: expected y of shape (N, C) or (C,), got shape {ya.shape}.")
-    if np.any(ya < 0) or np.any(ya > 1):
-        raise DomainError(f"{where}: expected probabilities y in [0, 1], got values outside it.")
+    if not np.all((ya >= 0) & (ya <= 1)):  # NaN is no probability either
+        raise DomainError(
+            f"{where}: expected probabilities y in [0, 1], got values outside it or NaN."
+        )
     one_sample = ya.ndim == 1
     probabilities = ya.reshape(1, -1) if one_sample else ya
     n, c = probabilities.shape

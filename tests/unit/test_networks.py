@@ -210,27 +210,31 @@ def test_layers_given_parameters_of_another_dtype_get_gradients_in_that_dtype() 
 
 
 def test_gradient_of_an_empty_batch_is_the_loss_layers_shape_error() -> None:
-    """An empty batch is refused by the loss layer, as in the layer-by-layer pass."""
+    """An empty batch is refused by the loss layer; the error names the method called,
+    then the layer that found it."""
     net = TwoLayerNet(2, 3, 2, rng=0)
-    assert_error(
+    error = assert_error(
         ShapeError,
         lambda: net.gradient(np.zeros((0, 2)), np.zeros(0, dtype=np.intp)),
-        callee="SoftmaxWithLoss.forward",
+        callee="TwoLayerNet.gradient",
         expected="x of shape (N, C) with N, C >= 1",
         got="shape (0, 2)",
     )
+    assert str(error).startswith("TwoLayerNet.gradient: SoftmaxWithLoss.forward: ")
 
 
 def test_bad_labels_in_gradient_are_the_loss_layers_target_error() -> None:
-    """gradient() refuses a label out of range with the loss layer's own error."""
+    """gradient() refuses a label out of range with the loss layer's own error, named
+    after the method called."""
     net = TwoLayerNet(4, 3, 2, rng=0)
-    assert_error(
+    error = assert_error(
         TargetError,
         lambda: net.gradient(np.zeros((2, 4)), np.array([0, 5])),
-        callee="SoftmaxWithLoss.forward",
+        callee="TwoLayerNet.gradient",
         expected="class labels in [0, 1]",
         got="label 5",
     )
+    assert str(error).startswith("TwoLayerNet.gradient: SoftmaxWithLoss.forward: ")
 
 
 def test_two_layer_predict_matches_numpy_oracle() -> None:
@@ -570,15 +574,17 @@ def test_image_batches_are_flattened_per_sample() -> None:
 
 
 def test_wrong_input_width_raises_shape_error() -> None:
-    """x whose samples do not have input_size features is rejected by the first Affine."""
+    """x whose samples do not have input_size features is rejected by the first Affine,
+    and the error names the method called first."""
     net = TwoLayerNet(4, 5, 3, rng=41)
-    assert_error(
+    error = assert_error(
         ShapeError,
         lambda: net.predict(np.zeros((2, 5))),
-        callee="Affine.forward",
+        callee="TwoLayerNet.predict",
         expected="(N, 4)",
         got="shape (2, 5)",
     )
+    assert str(error).startswith("TwoLayerNet.predict: Affine.forward: ")
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,11 @@ def write_idx(path: str | os.PathLike[str], array: npt.NDArray[np.generic]) -> N
     to a temporary file in the same folder and renamed into place, so ``path``
     never holds a partial file.
     """
+    if not isinstance(array, np.ndarray):
+        raise DtypeError(
+            f"write_idx: expected a numpy array, got {type(array).__name__} (the file's "
+            "dtype comes from the array's: convert with np.asarray(..., dtype=...) first)."
+        )
     dtype = array.dtype.newbyteorder("=")
     if dtype not in _DTYPE_TO_CODE:
         raise DtypeError(

@@ -138,6 +138,9 @@ def term_magnitude(
             size[name] = g_abs if name not in size else combine(size[name], g_abs)
 
     magnitude = np.abs(dout)
+    if dout.size == 0:  # no terms at all; one backward names the gradients
+        accumulate(magnitude, np.add)
+        return size
     if dout.size <= EXACT_TERMS_LIMIT:
         for j in range(dout.size):
             single = np.zeros_like(dout)

@@ -250,6 +250,17 @@ class _Targets:
         return tuple(self._altered)
 
 
+def _input(inputs: Mapping[str, FloatArray], name: str, adapter: str) -> FloatArray:
+    """Input ``name`` of ``inputs``, or an ArgumentError naming the adapter and the names
+    given (``check_gradients(unary(...), {})`` has no ``"x"``)."""
+    try:
+        return inputs[name]
+    except KeyError:
+        raise ArgumentError(
+            f"{adapter}: expected the inputs to hold {name!r}, got names {sorted(inputs)}."
+        ) from None
+
+
 @final
 class UnarySubject(_LayerSubject):
     """A :class:`UnaryLayer` with one input, named ``input`` (``"x"`` by default)."""
@@ -262,7 +273,7 @@ class UnarySubject(_LayerSubject):
         self.input = input
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        return np.asarray(self.layer.forward(inputs[self.input]))
+        return np.asarray(self.layer.forward(_input(inputs, self.input, "unary")))
 
     def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
         return {self.input: np.asarray(self.layer.backward(dout))}
@@ -284,8 +295,8 @@ class BinarySubject(_LayerSubject):
         self.inputs = inputs
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        first, second = self.inputs
-        return np.asarray(self.layer.forward(inputs[first], inputs[second]))
+        first, second = (_input(inputs, name, "binary") for name in self.inputs)
+        return np.asarray(self.layer.forward(first, second))
 
     def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
         d_first, d_second = self.layer.backward(dout)
@@ -326,7 +337,7 @@ class LossSubject(_LayerSubject):
         return self._targets.altered()
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        x = inputs[self.input]
+        x = _input(inputs, self.input, "loss")
         return np.asarray(self.layer.forward(x, self._targets.hand()), dtype=x.dtype)
 
     def _input_gradients(self, dout: FloatArray) -> dict[str, FloatArray]:
@@ -385,7 +396,7 @@ class NetworkSubject:
         return self.network.params
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
-        self._x = inputs["x"]
+        self._x = _input(inputs, "x", "network")
         dtype = next(iter(self.network.params.values())).dtype
         return np.asarray(self.network.loss(self._x, self._targets.hand()), dtype=dtype)
 

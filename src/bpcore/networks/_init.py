@@ -97,7 +97,8 @@ def resolve_rng(rng: object, *, where: str) -> np.random.Generator:
     if rng is None:
         return np.random.default_rng()
     if isinstance(rng, int | np.integer) and not isinstance(rng, bool | np.bool_):
-        # default_rng rejects negative seeds with its own ValueError.
+        if rng < 0:
+            raise ArgumentError(f"{where}: expected an `rng` seed >= 0, got {int(rng)}.")
         return np.random.default_rng(int(rng))
     raise ArgumentTypeError(
         f"{where}: expected `rng` to be a numpy.random.Generator, an int seed or None, "

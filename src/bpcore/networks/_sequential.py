@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
@@ -11,8 +13,20 @@ import numpy.typing as npt
 from bpcore._arrays import FloatArray, FloatDType, as_dtype, require_forwarded
 from bpcore._finite_difference import central_gradient
 from bpcore._targets import validate_targets
-from bpcore.errors import ShapeError
+from bpcore.errors import BpcoreError, ShapeError
 from bpcore.layers import Affine, SoftmaxWithLoss
+
+
+@contextmanager
+def _called_as(where: str) -> Iterator[None]:
+    """Name the network method a layer's error came through: ``"<Net>.<method>: "`` before
+    the layer's own message, which keeps the layer that found the problem."""
+    try:
+        yield
+    except BpcoreError as exc:
+        if str(exc).startswith(f"{where}:"):
+            raise
+        raise type(exc)(f"{where}: {exc}") from exc
 
 
 class Layer(Protocol):
@@ -72,7 +86,8 @@ class SequentialNet(abc.ABC):
 
     def predict(self, x: npt.ArrayLike) -> FloatArray:
         """Return the scores (logits) of shape ``(N, C)`` for ``x``, in the network's dtype."""
-        return self._scores(self._cast(x, method="predict"))
+        with _called_as(f"{type(self).__name__}.predict"):
+            return self._scores(self._cast(x, method="predict"))
 
     def _scores(self, x: FloatArray) -> FloatArray:
         out = x
@@ -85,7 +100,8 @@ class SequentialNet(abc.ABC):
 
         ``t`` is integer labels ``(N,)`` or one-hot/soft rows ``(N, C)``.
         """
-        return self.last_layer.forward(self._scores(self._cast(x, method="loss")), t)
+        with _called_as(f"{type(self).__name__}.loss"):
+            return self.last_layer.forward(self._scores(self._cast(x, method="loss")), t)
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         """Return the fraction of samples whose highest score is the target class.
@@ -97,7 +113,8 @@ class SequentialNet(abc.ABC):
             ShapeError: the batch is empty.
         """
         where = f"{type(self).__name__}.accuracy"
-        scores = self._scores(self._cast(x, method="accuracy"))
+        with _called_as(where):
+            scores = self._scores(self._cast(x, method="accuracy"))
         n, c = scores.shape
         if n == 0:
             raise ShapeError(f"{where}: expected at least one sample, got an empty batch.")
@@ -120,7 +137,8 @@ class SequentialNet(abc.ABC):
         The gradients have the network's dtype, are new arrays on every call and are the
         Affine layers' ``dW`` and ``db``. ``x`` and ``t`` are not modified.
         """
-        self.last_layer.forward(self._scores(self._cast(x, method="gradient")), t)
+        with _called_as(f"{type(self).__name__}.gradient"):
+            self.last_layer.forward(self._scores(self._cast(x, method="gradient")), t)
         dout = self.last_layer.backward(np.asarray(1.0, dtype=self._dtype))
         first, *rest = self.layers.values()
         for layer in reversed(rest):

@@ -10,7 +10,14 @@ import numpy as np
 
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError
-from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view, unit_interval
+from bpcore.optim._checks import (
+    LearningRate,
+    Slots,
+    checked_step,
+    readonly_view,
+    require_mapping,
+    unit_interval,
+)
 
 _EPS = 1e-7
 
@@ -92,8 +99,12 @@ class Adam:
 
     def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
         """Restore the moments and step count saved by :meth:`state_dict`."""
+        require_mapping(state, where="Adam.load_state_dict", name="state")
         moments = {k: v for k, v in state.items() if k != "iter"}
-        raw = np.asarray(state.get("iter", np.array(np.nan)), dtype=np.float64)
+        try:
+            raw = np.asarray(state.get("iter", np.array(np.nan)), dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):  # not a number at all
+            raw = np.array(np.nan)
         count = float(raw) if raw.shape == () else math.nan
         if not (math.isfinite(count) and count >= 0 and count == int(count)):
             raise ArgumentError(

@@ -75,6 +75,16 @@ def unit_interval(value: object, *, where: str, name: str) -> float:
     return x
 
 
+def require_mapping(value: object, *, where: str, name: str) -> Mapping[str, object]:
+    """``value`` if it is a mapping (a dict of arrays by name); ArgumentTypeError otherwise."""
+    if not isinstance(value, Mapping):
+        raise ArgumentTypeError(
+            f"{where}: expected `{name}` to be a mapping of names to arrays, "
+            f"got {type(value).__name__}."
+        )
+    return value
+
+
 def _names(keys: Iterable[str]) -> str:
     return "[" + ", ".join(repr(k) for k in sorted(keys, key=str)) + "]"
 
@@ -113,6 +123,8 @@ def checked_step(
     parameter is not a writable float32/float64 array or a gradient not a
     float32/float64 array, and :class:`ShapeError` when shapes differ.
     """
+    require_mapping(params, where=where, name="params")
+    require_mapping(grads, where=where, name="grads")
     _require_same_keys(params, grads, where=where, ref_name="params", other_name="grads")
     step: Step = []
     for key, p_obj in params.items():
@@ -209,6 +221,7 @@ class Slots:
         :class:`ShapeError`/:class:`DtypeError`) is raised and nothing changes.
         """
         where = self._where.replace(".update", ".load_state_dict")
+        require_mapping(state, where=where, name="state")
         loaded: dict[str, dict[str, FloatArray]] = {slot: {} for slot in names}
         for full_key, value in state.items():
             slot, _, key = full_key.partition("/")

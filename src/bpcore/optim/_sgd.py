@@ -9,7 +9,7 @@ import numpy as np
 
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError
-from bpcore.optim._checks import LearningRate, checked_step
+from bpcore.optim._checks import LearningRate, checked_step, require_mapping
 
 
 @final
@@ -42,6 +42,7 @@ class SGD:
 
     def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
         """Accept only the empty state that :meth:`state_dict` returns."""
+        require_mapping(state, where="SGD.load_state_dict", name="state")
         if state:
             raise ArgumentError(
                 f"SGD.load_state_dict: expected an empty state, got keys {sorted(state)}."

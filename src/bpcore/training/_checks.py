@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FLOAT_DTYPES, FloatArray, FloatDType, as_dtype
+from bpcore._arrays import FLOAT_DTYPES, FloatArray, FloatDType, as_dtype, to_array
 from bpcore.checkpoint import MetaValue
 from bpcore.errors import ArgumentError, DtypeError, ShapeError
 from bpcore.training._state import TrainingState
@@ -77,7 +77,7 @@ def training_data(
     """
     # order="C", not ascontiguousarray, which would report a 0-d x as shape (1,).
     xs = np.asarray(as_dtype(x, dtype, where=_WHERE, name=f"x_{name}"), order="C")
-    ts: npt.NDArray[np.generic] = np.asarray(t)
+    ts: npt.NDArray[np.generic] = to_array(t, where=_WHERE, name=f"t_{name}")
     if ts.dtype.kind == "f":
         # One-hot or soft rows: cast once here instead of in every batch's loss.
         ts = np.asarray(ts, dtype=dtype, order="C")
