@@ -212,6 +212,39 @@ def test_resume_refuses_to_change_the_run(
     )
 
 
+def test_resume_with_another_optimizer_starts_it_fresh_with_a_note(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """--optimizer given again on --resume, other than the saved one, is taken: its state
+    starts fresh, and one line says so."""
+    assert main(_train_args(tmp_path, "--optimizer", "adam")) == 0
+    capsys.readouterr()
+    assert main(_train_args(tmp_path, "--resume", "--optimizer", "sgd", "--epochs", "3")) == 0
+    captured = capsys.readouterr()
+    notes = [line for line in captured.out.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: --optimizer sgd is not the checkpoint's adam; sgd starts with fresh state"
+    ]
+    assert captured.err == ""
+
+
+def test_resume_refuses_a_saved_hidden_size_its_arrays_do_not_have(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """A meta 'hidden' of 5,000,000 units beside 16-unit arrays is refused before the
+    network is built (which would allocate gigabytes first)."""
+    assert main(_train_args(tmp_path)) == 0
+    capsys.readouterr()
+    path = tmp_path / "ck.npz"
+    saved = load_checkpoint(path)
+    save_checkpoint(path, saved.params, meta={**saved.meta, "hidden": "5000000"}, state=saved.state)
+    assert main(_train_args(tmp_path, "--resume", "--hidden", "5000000")) == 2
+    _assert_one_line_error(
+        capsys.readouterr().err,
+        f"--checkpoint {path}: expected the parameters of layers [64, 5000000, 10]",
+    )
+
+
 def test_resume_without_a_checkpoint_exits_2(tmp_path: Path, capsys: Capsys) -> None:
     """--resume when the checkpoint file does not exist is a one-line error, exit 2."""
     assert main(_train_args(tmp_path, "--resume")) == 2

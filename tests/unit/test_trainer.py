@@ -866,6 +866,65 @@ def test_resume_refuses_optimizer_state_of_another_optimizer(tmp_path: Path) -> 
     assert momentum.state_dict() == {}
 
 
+def test_resume_with_optimizer_state_false_starts_the_optimizer_fresh(tmp_path: Path) -> None:
+    """optimizer_state=False restores parameters and position and leaves another
+    optimizer's state out: Momentum starts from zero velocity after an Adam run."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), optimizer=Adam(lr=0.01), epochs=1, checkpoint=path).fit()
+    net = _net(seed=3)
+    momentum = Momentum(lr=0.05)
+    assert _trainer(net, optimizer=momentum).resume(path, optimizer_state=False) == 1
+    _assert_same_params(net.params, load_checkpoint(path).params)
+    assert momentum.state_dict() == {}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_resume_refuses_a_non_finite_parameter_and_changes_nothing(
+    tmp_path: Path, bad: float
+) -> None:
+    """A NaN or infinite parameter in the file is refused, naming it, before anything is
+    restored."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), epochs=1, checkpoint=path).fit()
+    saved = load_checkpoint(path)
+    params = {k: v.copy() for k, v in saved.params.items()}
+    params["b1"][0] = bad
+    save_checkpoint(path, params, meta=saved.meta, state=saved.state)
+    net = _net(seed=3)
+    before = _copy(net.params)
+    assert_error(
+        CheckpointError,
+        lambda: _trainer(net).resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="finite parameters",
+        got="'param/b1'",
+    )
+    _assert_same_params(net.params, before)
+
+
+def test_resume_refuses_a_negative_second_moment_and_changes_nothing(tmp_path: Path) -> None:
+    """Adam's v averages squares: a negative v in the file is refused by Adam, and the
+    network keeps its parameters."""
+    path = tmp_path / "run.npz"
+    _trainer(_net(), optimizer=Adam(lr=0.01), epochs=1, checkpoint=path).fit()
+    saved = load_checkpoint(path)
+    state = {k: v.copy() for k, v in saved.state.items()}
+    state["v/W1"][0, 0] = -1.0
+    save_checkpoint(path, saved.params, meta=saved.meta, state=state)
+    net = _net(seed=3)
+    before = _copy(net.params)
+    adam = Adam(lr=0.01)
+    error = assert_error(
+        CheckpointError,
+        lambda: _trainer(net, optimizer=adam).resume(path),
+        callee=f"Trainer.resume({str(path)!r})",
+        expected="optimizer state that Adam accepts",
+    )
+    assert "'v/W1' >= 0" in str(error)
+    _assert_same_params(net.params, before)
+    assert adam.state_dict()["iter"] == 0
+
+
 def test_resume_refuses_parameters_of_another_network_and_keeps_the_optimizer(
     tmp_path: Path,
 ) -> None:

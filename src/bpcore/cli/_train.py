@@ -215,6 +215,21 @@ def _read_resumed(path: Path) -> _Resumed:
     )
 
 
+def _require_saved_shapes(checkpoint: Checkpoint, sizes: Sequence[int], where: str) -> None:
+    """Raise a CheckpointError unless the checkpoint holds exactly the parameters of a
+    network of layer ``sizes``: ``W{i}`` of shape ``(sizes[i-1], sizes[i])``, ``b{i}``
+    of shape ``(sizes[i],)``."""
+    expected: dict[str, tuple[int, ...]] = {}
+    for i in range(1, len(sizes)):
+        expected[f"W{i}"] = (sizes[i - 1], sizes[i])
+        expected[f"b{i}"] = (sizes[i],)
+    saved = {name: value.shape for name, value in checkpoint.params.items()}
+    if saved != expected:
+        raise CheckpointError(
+            f"{where}: expected the parameters of layers {list(sizes)}, {expected}, got {saved}."
+        )
+
+
 def _saved_text(
     meta: Mapping[str, MetaValue], key: str, where: str, *, choices: Sequence[str] | None = None
 ) -> str | None:
@@ -394,6 +409,14 @@ def run(args: argparse.Namespace) -> int:
     x_train, t_train, x_test, t_test = _load(config)
     input_size = int(np.prod(x_train.shape[1:]))
     n_train, n_test = x_train.shape[0], x_test.shape[0]
+    if resumed is not None:
+        # Before the network is built: a meta 'hidden' the saved arrays do not match
+        # could otherwise allocate any amount of memory first.
+        _require_saved_shapes(
+            resumed.checkpoint,
+            (input_size, *config.hidden, CLASSES),
+            f"--checkpoint {checkpoint_path}",
+        )
     network = MultiLayerNet(input_size, config.hidden, CLASSES, rng=config.seed, dtype=config.dtype)
     show_bar = not args.quiet and sys.stderr.isatty()
     bar = ProgressBar(sys.stderr, epochs=config.epochs) if show_bar else None
@@ -425,7 +448,14 @@ def run(args: argparse.Namespace) -> int:
     )
     table.header()
     if resumed is not None:
-        done = trainer.resume(resumed.checkpoint)
+        same = resumed.optimizer in (None, config.optimizer)
+        done = trainer.resume(resumed.checkpoint, optimizer_state=same)
+        if not same:
+            print(
+                f"note: --optimizer {config.optimizer} is not the checkpoint's "
+                f"{resumed.optimizer}; {config.optimizer} starts with fresh state",
+                flush=True,
+            )
         if trainer.history:
             table.row(trainer.history[-1])
         print(f"resumed from {checkpoint_path} at {_where(trainer)}", flush=True)

@@ -55,7 +55,7 @@ class AdaGrad:
 
     def load_state_dict(self, state: Mapping[str, FloatArray]) -> None:
         """Restore accumulators saved by :meth:`state_dict`."""
-        self._slots.load(state, "h")
+        self._slots.load(state, "h", nonnegative=("h",))
 
     def __repr__(self) -> str:
         return f"AdaGrad(lr={self._lr!r})"

@@ -111,7 +111,7 @@ class Adam:
                 f"Adam.load_state_dict: expected 'iter', a 0-d array holding a whole number "
                 f">= 0, got {state.get('iter')!r}."
             )
-        self._slots.load(moments, "m", "v")
+        self._slots.load(moments, "m", "v", nonnegative=("v",))
         self._iter = int(count)
 
     def __repr__(self) -> str:

@@ -213,12 +213,16 @@ class Slots:
         """Copies of slots ``names`` as ``{"<slot>/<param>": array}`` (scratch is left out)."""
         return {f"{slot}/{key}": a.copy() for slot in names for key, a in self._slots[slot].items()}
 
-    def load(self, state: Mapping[str, FloatArray], *names: str) -> None:
+    def load(
+        self, state: Mapping[str, FloatArray], *names: str, nonnegative: tuple[str, ...] = ()
+    ) -> None:
         """Replace slots ``names`` from :meth:`export`'s format; other slots are rebuilt as zeros.
 
         Every slot must hold the same parameter names with one shape and float dtype each,
-        and a started optimizer must keep its parameters; otherwise ``ValueError`` (or
-        :class:`ShapeError`/:class:`DtypeError`) is raised and nothing changes.
+        finite values (and none below 0 in the slots ``nonnegative``, which accumulate
+        squares), and a started optimizer must keep its parameters; otherwise
+        ``ValueError`` (or :class:`ShapeError`/:class:`DtypeError`) is raised and nothing
+        changes.
         """
         where = self._where.replace(".update", ".load_state_dict")
         require_mapping(state, where=where, name="state")
@@ -230,7 +234,17 @@ class Slots:
                     f"{where}: expected keys '<slot>/<param>' with slot in {list(names)}, "
                     f"got {full_key!r}."
                 )
-            loaded[slot][key] = _float_array(value, where=where, role="state", key=full_key)
+            array = _float_array(value, where=where, role="state", key=full_key)
+            if not np.all(np.isfinite(array)):
+                raise ArgumentError(
+                    f"{where}: expected finite values in {full_key!r}, got NaN or infinity."
+                )
+            if slot in nonnegative and np.any(array < 0):
+                raise ArgumentError(
+                    f"{where}: expected {full_key!r} >= 0 (it accumulates squares), "
+                    f"got {float(np.min(array))!r}."
+                )
+            loaded[slot][key] = array
         reference = loaded[names[0]]
         for slot in names[1:]:
             _require_same_keys(

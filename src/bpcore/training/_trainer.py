@@ -198,18 +198,23 @@ class Trainer:
         generator = np.random.default_rng([self._seed, epoch])
         return generator.permutation(self._x_train.shape[0]).astype(np.int64, copy=False)
 
-    def resume(self, checkpoint: Checkpoint | str | os.PathLike[str]) -> int:
+    def resume(
+        self, checkpoint: Checkpoint | str | os.PathLike[str], *, optimizer_state: bool = True
+    ) -> int:
         """Continue from ``checkpoint`` (a path or a loaded one); return its completed epochs.
 
         The parameters are copied into ``network.params`` in place, the optimizer's state
-        is loaded, and the seed, position and history come from its
+        is loaded (unless ``optimizer_state`` is false: an optimizer other than the saved
+        one starts fresh), and the seed, position and history come from its
         :class:`~bpcore.training.TrainingState`, so the next :meth:`fit` goes on where
         the saved run stopped. Nothing changes unless the whole checkpoint fits.
 
         Raises:
             CheckpointError: the file cannot be read, was not written by a trainer, does
-                not fit the network's parameters or the optimizer, or stopped mid-epoch
-                with another batch size or training-set size.
+                not fit the network's parameters or the optimizer, holds a NaN or
+                infinite parameter or optimizer state the optimizer refuses (a negative
+                second moment), or stopped mid-epoch with another batch size or
+                training-set size.
         """
         loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         source = checkpoint if not isinstance(checkpoint, Checkpoint) else "checkpoint"
@@ -229,7 +234,7 @@ class Trainer:
                 f"as when the checkpoint stopped after batch {state.batches_done} of epoch "
                 f"{state.epochs_done + 1}, got batch size {current[0]} and {current[1]} samples."
             )
-        self._restore(loaded, where)
+        self._restore(loaded, where, optimizer_state=optimizer_state)
         self._seed = state.seed
         self._position = _Position(
             state.epochs_done,
@@ -362,13 +367,19 @@ class Trainer:
             hits += round(self._network.accuracy(x[s : s + part], t[s : s + part]) * part)
         return hits / n
 
-    def _restore(self, loaded: Checkpoint, where: str) -> None:
-        """Put the parameters and, if it keeps any, the optimizer's state back; all or nothing."""
+    def _restore(self, loaded: Checkpoint, where: str, *, optimizer_state: bool) -> None:
+        """Put the parameters and, if it keeps any and ``optimizer_state``, the optimizer's
+        state back; all or nothing."""
         params = self._network.params
+        for key, value in loaded.params.items():
+            if not np.all(np.isfinite(value)):
+                raise CheckpointError(
+                    f"{where}: expected finite parameters, got NaN or infinity in 'param/{key}'."
+                )
         before = {key: p.copy() for key, p in params.items()}
         restore_into(params, loaded)  # checks every array before it writes any
         optimizer = self._optimizer
-        if not isinstance(optimizer, StatefulOptimizer):
+        if not isinstance(optimizer, StatefulOptimizer) or not optimizer_state:
             return
         try:
             # Loaded last: a started optimizer cannot be put back to an empty state.
