@@ -20,7 +20,9 @@ import contextlib
 import json
 import math
 import os
+import re
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +42,14 @@ from bpcore._files import NotRegular, open_regular
 from bpcore._npz import DAMAGE, Unreadable, read_npz
 from bpcore.errors import CheckpointError, DtypeError
 
-__all__ = ["Checkpoint", "MetaValue", "load_checkpoint", "restore_into", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "MetaValue",
+    "load_checkpoint",
+    "restore_into",
+    "save_checkpoint",
+    "stale_temporaries",
+]
 
 MetaValue: TypeAlias = int | float | str
 """The type of a checkpoint metadata value."""
@@ -49,6 +58,7 @@ _PARAM_PREFIX = "param/"
 _STATE_PREFIX = "state/"
 _META_KEY = "meta"
 _TEMP_ATTEMPTS = 100
+_TOKEN_BYTES = 8  # random bytes in a temporary file's name, written as hex
 _FLOAT_NAMES = " or ".join(map(str, FLOAT_DTYPES))
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -70,6 +80,28 @@ class Checkpoint:
     state: dict[str, FloatArray] = field(default_factory=dict)
 
 
+def _temp_name(target: Path, token: str) -> Path:
+    """The name :func:`save_checkpoint` writes ``target`` under before renaming it."""
+    return target.with_name(f".{target.name}.{token}.tmp")
+
+
+def stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files an interrupted :func:`save_checkpoint` of ``path`` left behind
+    (a save killed between writing and renaming: SIGKILL, power loss), sorted.
+
+    Only names of the exact form ``save_checkpoint`` writes are listed; nothing else in
+    the folder. Deleting them is safe when no save of ``path`` is running.
+    """
+    target = Path(path)
+    token = f"[0-9a-f]{{{2 * _TOKEN_BYTES}}}"
+    pattern = re.compile(re.escape(f".{target.name}.") + token + re.escape(".tmp"))
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if pattern.fullmatch(p.name) and p.is_file())
+
+
 def _create_temp(target: Path) -> tuple[int, Path]:
     """Create and open a new temporary file next to ``target``; return its descriptor and path.
 
@@ -79,7 +111,7 @@ def _create_temp(target: Path) -> tuple[int, Path]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(_TEMP_ATTEMPTS):
-        candidate = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        candidate = _temp_name(target, secrets.token_hex(_TOKEN_BYTES))
         try:
             return os.open(candidate, flags, 0o666), candidate
         except FileExistsError:
@@ -183,6 +215,9 @@ def save_checkpoint(
             np.savez(tmp, **arrays)  # type: ignore[arg-type]
             tmp.flush()
             os.fsync(tmp.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            # A replaced checkpoint keeps its permissions (read-only stays read-only).
+            os.chmod(tmp_name, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(tmp_name, target)
     except BaseException:
         # BaseException too: a KeyboardInterrupt mid-write must not leave a stray temp file.

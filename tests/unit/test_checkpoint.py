@@ -19,7 +19,13 @@ import pytest
 
 import bpcore
 from bpcore._arrays import FloatArray, FloatDType
-from bpcore.checkpoint import Checkpoint, load_checkpoint, restore_into, save_checkpoint
+from bpcore.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    restore_into,
+    save_checkpoint,
+    stale_temporaries,
+)
 from bpcore.errors import CheckpointError, DtypeError
 from bpcore.layers import Affine
 from tests.helpers import assert_error
@@ -363,6 +369,30 @@ def test_a_directory_that_cannot_be_opened_does_not_fail_the_save(
     monkeypatch.setattr("os.open", no_directories)
     target = save_checkpoint(tmp_path / "c.npz", _params())
     np.testing.assert_array_equal(load_checkpoint(target).params["b"], np.ones(3))
+
+
+def test_a_replaced_checkpoint_keeps_its_permissions(tmp_path: Path) -> None:
+    """Saving over a read-only (0444) checkpoint leaves it read-only, with the new data."""
+    path = save_checkpoint(tmp_path / "c.npz", {"W": np.zeros(2)})
+    path.chmod(0o444)
+    save_checkpoint(path, {"W": np.ones(2)})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    np.testing.assert_array_equal(load_checkpoint(path).params["W"], np.ones(2))
+
+
+def test_stale_temporaries_lists_only_what_an_interrupted_save_leaves(tmp_path: Path) -> None:
+    """A save killed before its rename leaves '.<name>.<16 hex>.tmp'; stale_temporaries
+    lists exactly those of the given checkpoint, nothing else in the folder."""
+    path = tmp_path / "c.npz"
+    left = [tmp_path / ".c.npz.0123456789abcdef.tmp", tmp_path / ".c.npz.fedcba9876543210.tmp"]
+    others = [
+        tmp_path / ".d.npz.0123456789abcdef.tmp",
+        tmp_path / ".c.npz.xyz.tmp",
+        tmp_path / "c.npz",
+    ]
+    for p in (*left, *others):
+        p.write_bytes(b"")
+    assert stale_temporaries(path) == sorted(left)
 
 
 def test_successful_overwrite_leaves_no_temp_file(tmp_path: Path) -> None:

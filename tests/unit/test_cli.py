@@ -354,11 +354,93 @@ def test_plot_with_matplotlib_draws_the_history(
         return path
 
     monkeypatch.setattr(_train, "can_plot", lambda: True)
+    monkeypatch.setattr(_train, "plot_formats", lambda: ["png", "svg"])
     monkeypatch.setattr(_train, "plot_history", plot)
     plot_path = tmp_path / "curves.png"
     assert main(_train_args(tmp_path, "--plot", str(plot_path))) == 0
     assert [(len(h.epochs), p) for h, p in drawn] == [(2, plot_path)]
     assert f"plot: {plot_path}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [("plots", "expected a file name, got a directory"),
+     ("curves.gif", "expected a file name ending in one of .png, .svg, got '.gif'"),
+     ("curves", "got 'no suffix'"),
+     ("missing/curves.png", "the folder")],
+)  # fmt: skip
+def test_a_plot_path_matplotlib_cannot_write_is_refused_before_training(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch, name: str, fragment: str
+) -> None:
+    """--plot to a directory, an unknown or missing suffix or a missing folder exits 2
+    with one line before the first step, not after training."""
+    (tmp_path / "plots").mkdir()
+    monkeypatch.setattr(_train, "can_plot", lambda: True)
+    monkeypatch.setattr(_train, "plot_formats", lambda: ["png", "svg"])
+    assert main(_train_args(tmp_path, "--plot", str(tmp_path / name))) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, fragment)
+
+
+def test_a_checkpoint_path_that_is_a_directory_is_refused_before_training(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """--checkpoint '' (the current folder) or any directory exits 2 with one line."""
+    run = ["train", "--hidden", "16", "--epochs", "1", "--checkpoint", str(tmp_path)]
+    assert main(run) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, "expected a file name, got a directory")
+
+
+def test_out_of_range_labels_are_refused_before_training(
+    tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test label of 12 for 10 classes exits 2 before the first step."""
+    load = _train._load
+
+    def bad_test_labels(config: object) -> tuple[object, ...]:
+        x_train, t_train, x_test, t_test = load(config)  # type: ignore[arg-type]  # the real config, passed through
+        t_test = t_test.copy()
+        t_test[5] = 12
+        return x_train, t_train, x_test, t_test
+
+    monkeypatch.setattr(_train, "_load", bad_test_labels)
+    assert main(_train_args(tmp_path)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, "the test labels", "label 12")
+
+
+def test_a_network_too_big_for_the_machine_is_refused_before_allocating(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """--hidden 20000000 (1.5e9 parameters) exits 2 with one line, not a MemoryError."""
+    assert main(_train_args(tmp_path, "--hidden", "20000000")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, "--hidden", "parameters, which need")
+
+
+def test_stale_temporaries_of_the_checkpoint_are_removed_with_a_note(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """What a killed save left next to the checkpoint is removed before training."""
+    stale = tmp_path / ".ck.npz.0123456789abcdef.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    assert main(_train_args(tmp_path, "--epochs", "1")) == 0
+    assert not stale.exists()
+    assert "note: removed 1 temporary file(s)" in capsys.readouterr().out
+
+
+def test_a_run_that_ends_near_chance_says_so(tmp_path: Path, capsys: Capsys) -> None:
+    """With a learning rate too small to learn anything in one epoch, the test accuracy
+    stays near 1/10, and a note on stderr says so (exit 0: the run itself worked)."""
+    assert main(_train_args(tmp_path, "--epochs", "1", "--lr", "1e-12")) == 0
+    err = capsys.readouterr().err
+    assert "is near chance (0.1 for 10 classes)" in err
+    assert "(--lr 1e-12 may be far too large or too small)" in err
 
 
 def test_plot_history_writes_a_png(tmp_path: Path) -> None:

@@ -8,12 +8,18 @@ from pathlib import Path
 
 from bpcore.training import History
 
-__all__ = ["can_plot", "plot_history"]
+__all__ = ["can_plot", "plot_formats", "plot_history"]
 
 
 def can_plot() -> bool:
     """Whether matplotlib is installed (bpcore does not depend on it)."""
     return importlib.util.find_spec("matplotlib") is not None
+
+
+def plot_formats() -> list[str]:
+    """The file suffixes (without the dot) matplotlib can write: ``png``, ``pdf``, ``svg``..."""
+    figure = importlib.import_module("matplotlib.figure").Figure()
+    return sorted(figure.canvas.get_supported_filetypes())
 
 
 def plot_history(history: History, path: Path) -> Path:

@@ -24,7 +24,15 @@ from bpcore.cli._common import (
     print_error,
     sizes,
 )
-from bpcore.cli._plot import can_plot, plot_history
+from bpcore.cli._plot import can_plot, plot_formats, plot_history
+from bpcore.cli._preflight import (
+    check_checkpoint_path,
+    check_labels,
+    check_memory,
+    check_plot_path,
+    near_chance,
+    remove_stale_temporaries,
+)
 from bpcore.datasets import MnistImages, TargetArray, load_digits, load_mnist
 from bpcore.errors import CheckpointError
 from bpcore.networks import MultiLayerNet
@@ -388,8 +396,8 @@ def _where(trainer: Trainer) -> str:
     return f"the end of epoch {trainer.epochs_done}"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train as ``args`` say; return 0, 1 if training diverged, or 130 if interrupted."""
+def _usable_plot_path(args: argparse.Namespace) -> Path | None:
+    """``--plot``'s path, checked; ``None`` without it or without matplotlib (with a note)."""
     plot_path: Path | None = args.plot
     if plot_path is not None and not can_plot():
         print(
@@ -397,26 +405,68 @@ def run(args: argparse.Namespace) -> int:
             "no plot will be written",
             file=sys.stderr,
         )
-        plot_path = None
-    checkpoint_path: Path = args.checkpoint
-    if not checkpoint_path.parent.is_dir():
-        # Found now rather than when the first epoch's checkpoint cannot be written.
-        raise UsageError(
-            f"--checkpoint {checkpoint_path}: the folder {checkpoint_path.parent} does not exist."
+        return None
+    if plot_path is not None:
+        check_plot_path(plot_path, plot_formats())
+    return plot_path
+
+
+def _resume(
+    trainer: Trainer, resumed: _Resumed, config: _Config, table: _Table, path: Path
+) -> None:
+    """Continue from the checkpoint: another optimizer than the saved one starts fresh."""
+    same = resumed.optimizer in (None, config.optimizer)
+    done = trainer.resume(resumed.checkpoint, optimizer_state=same)
+    if not same:
+        print(
+            f"note: --optimizer {config.optimizer} is not the checkpoint's "
+            f"{resumed.optimizer}; {config.optimizer} starts with fresh state",
+            flush=True,
         )
+    if trainer.history:
+        table.row(trainer.history[-1])
+    print(f"resumed from {path} at {_where(trainer)}", flush=True)
+    if done >= config.epochs:
+        print(f"nothing to train: the checkpoint is at epoch {done} of --epochs {config.epochs}")
+
+
+def _report(last: EpochStats, seconds: float, config: _Config) -> None:
+    """The final line, and a note when the run ends no better than guessing."""
+    print(
+        f"final: train accuracy {last.train_acc:.4f}, test accuracy {last.test_acc:.4f} "
+        f"after {last.epoch} epochs ({seconds:.2f} s)"
+    )
+    if near_chance(last.test_acc, CLASSES):
+        print(
+            f"bpcore: note: test accuracy {last.test_acc:.4f} is near chance "
+            f"({1 / CLASSES:g} for {CLASSES} classes): the network has not learned "
+            f"(--lr {config.lr:g} may be far too large or too small)",
+            file=sys.stderr,
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as ``args`` say; return 0, 1 if training diverged, or 130 if interrupted."""
+    checkpoint_path: Path = args.checkpoint
+    # Found now rather than when the first epoch's checkpoint or the plot cannot be written.
+    check_checkpoint_path(checkpoint_path)
+    plot_path = _usable_plot_path(args)
+    stale = remove_stale_temporaries(checkpoint_path)
+    if stale:
+        print(f"note: removed {stale} temporary file(s) an interrupted save had left", flush=True)
     resumed = _read_resumed(checkpoint_path) if args.resume else None
     config = _resolve(args, resumed)
     x_train, t_train, x_test, t_test = _load(config)
     input_size = int(np.prod(x_train.shape[1:]))
     n_train, n_test = x_train.shape[0], x_test.shape[0]
+    layers = (input_size, *config.hidden, CLASSES)
+    check_labels(t_train, CLASSES, name="training")
+    check_labels(t_test, CLASSES, name="test")
+    check_memory(layers, np.dtype(config.dtype).itemsize, option="--hidden")
     if resumed is not None:
         # Before the network is built: a meta 'hidden' the saved arrays do not match
         # could otherwise allocate any amount of memory first.
-        _require_saved_shapes(
-            resumed.checkpoint,
-            (input_size, *config.hidden, CLASSES),
-            f"--checkpoint {checkpoint_path}",
-        )
+        _require_saved_shapes(resumed.checkpoint, layers, f"--checkpoint {checkpoint_path}")
     network = MultiLayerNet(input_size, config.hidden, CLASSES, rng=config.seed, dtype=config.dtype)
     show_bar = not args.quiet and sys.stderr.isatty()
     bar = ProgressBar(sys.stderr, epochs=config.epochs) if show_bar else None
@@ -441,28 +491,14 @@ def run(args: argparse.Namespace) -> int:
     del x_train, t_train, x_test, t_test
     print(
         f"training {config.dataset} ({n_train} train, {n_test} test): "
-        f"layers {_show_sizes((input_size, *config.hidden, CLASSES))}, "
+        f"layers {_show_sizes(layers)}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
         f"{config.epochs} epochs, seed {config.seed}, {config.dtype}",
         flush=True,
     )
     table.header()
     if resumed is not None:
-        same = resumed.optimizer in (None, config.optimizer)
-        done = trainer.resume(resumed.checkpoint, optimizer_state=same)
-        if not same:
-            print(
-                f"note: --optimizer {config.optimizer} is not the checkpoint's "
-                f"{resumed.optimizer}; {config.optimizer} starts with fresh state",
-                flush=True,
-            )
-        if trainer.history:
-            table.row(trainer.history[-1])
-        print(f"resumed from {checkpoint_path} at {_where(trainer)}", flush=True)
-        if done >= config.epochs:
-            print(
-                f"nothing to train: the checkpoint is at epoch {done} of --epochs {config.epochs}"
-            )
+        _resume(trainer, resumed, config, table, checkpoint_path)
     start = time.perf_counter()
     try:
         history = trainer.fit()
@@ -473,7 +509,6 @@ def run(args: argparse.Namespace) -> int:
         # Before any message, so that it does not share a line with the bar.
         if bar is not None:
             bar.clear()
-    seconds = time.perf_counter() - start
     if history.interrupted:
         print(
             f"bpcore: interrupted at {_where(trainer)}; checkpoint saved to "
@@ -481,11 +516,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return INTERRUPTED
-    last = history.epochs[-1]
-    print(
-        f"final: train accuracy {last.train_acc:.4f}, test accuracy {last.test_acc:.4f} "
-        f"after {last.epoch} epochs ({seconds:.2f} s)"
-    )
+    _report(history.epochs[-1], time.perf_counter() - start, config)
     print(f"checkpoint: {checkpoint_path}")
     if plot_path is not None:
         print(f"plot: {plot_history(history, plot_path)}")
