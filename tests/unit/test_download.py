@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from bpcore.datasets import (
     load_mnist,
     write_idx,
 )
-from bpcore.errors import DatasetError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DatasetError
 
 BASE = "https://mirror.invalid/mnist/"
 PAYLOADS = {
@@ -320,3 +321,105 @@ def test_the_default_mirror_is_where_files_come_from(
 
     download_mnist(tmp_path, opener=opener, files=SPECS)
     assert urls == [DEFAULT_MIRROR + name for name in SPECS]
+
+
+# --- bounds, diagnosis and arguments ----------------------------------------------------
+
+
+def test_a_server_that_trickles_is_stopped_at_the_deadline_and_the_bytes_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeServer
+) -> None:
+    """A clock that moves a second per read and a 5 s deadline: the download stops with
+    a DatasetError, what arrived stays in .part, and the next call resumes from it."""
+    ticks = iter(range(10**6))
+    clock = SimpleNamespace(monotonic=lambda: float(next(ticks)))
+    monkeypatch.setattr("bpcore.datasets._download.time", clock)
+    trickle = FakeServer(server.files)
+
+    def one_byte_at_a_time(request: urllib.request.Request) -> FakeResponse:
+        response = trickle(request)
+        read = response.read
+        response.read = lambda size=-1, /: read(1)  # type: ignore[method-assign]  # a slow server
+        return response
+
+    with pytest.raises(DatasetError, match=r"deadline passed.*kept in"):
+        download_mnist(tmp_path, base_url=BASE, opener=one_byte_at_a_time, files=SPECS, deadline=5)
+    kept = (tmp_path / "alpha.gz.part").read_bytes()
+    assert 0 < len(kept) < len(PAYLOADS["alpha.gz"])
+    monkeypatch.undo()
+    _download(tmp_path, server)
+    assert (tmp_path / "alpha.gz").read_bytes() == PAYLOADS["alpha.gz"]
+
+
+def test_a_body_that_ends_early_is_kept_for_resuming(tmp_path: Path, server: FakeServer) -> None:
+    """A connection that closes cleanly after 1,000 of 10,240 bytes: DatasetError, the
+    bytes kept (not deleted as a wrong file), and the next call completes the file."""
+    payload = PAYLOADS["alpha.gz"]
+
+    def cut(request: urllib.request.Request) -> FakeResponse:
+        return FakeResponse(200, {}, io.BytesIO(payload[:1000]))
+
+    with pytest.raises(DatasetError, match=r"got 1000 before the body ended.*kept in"):
+        _download(tmp_path, cut)
+    assert (tmp_path / "alpha.gz.part").read_bytes() == payload[:1000]
+    _download(tmp_path, server)
+    assert (tmp_path / "alpha.gz").read_bytes() == payload
+
+
+def test_a_part_that_is_a_directory_is_named_not_blamed_on_the_network(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    """A directory where alpha.gz.part goes: the error names it and the reason, and
+    says nothing about the network connection."""
+    (tmp_path / "alpha.gz.part").mkdir()
+    with pytest.raises(DatasetError) as info:
+        _download(tmp_path, server)
+    message = str(info.value)
+    assert "alpha.gz.part" in message
+    assert "IsADirectoryError" in message
+    assert "network" not in message
+
+
+@pytest.mark.parametrize("name", ["../evil.bin", "sub/evil.bin", "/tmp/evil.bin", "..", ""])
+def test_a_file_name_that_is_a_path_is_refused(tmp_path: Path, name: str) -> None:
+    """files={'../evil.bin': ...} would write outside data_dir: ArgumentError, no request."""
+    folder = tmp_path / "data"
+
+    def never(request: urllib.request.Request) -> FakeResponse:
+        raise AssertionError("no request may be made")
+
+    with pytest.raises(ArgumentError, match="plain file names"):
+        download_mnist(folder, base_url=BASE, opener=never, files={name: SPECS["beta.gz"]})
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "error", "message"),
+    [(None, ArgumentTypeError, "`base_url` to be a str, got NoneType"),
+     ("", ArgumentError, "non-empty `base_url`")],
+)  # fmt: skip
+def test_a_base_url_that_is_not_a_url_is_refused(
+    tmp_path: Path, base_url: object, error: type[Exception], message: str
+) -> None:
+    """base_url None or '' is refused before any folder is made or request sent."""
+    with pytest.raises(error, match=re.escape(message)):
+        download_mnist(tmp_path / "data", base_url=base_url, files=SPECS)  # type: ignore[arg-type]  # None on purpose
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_data_dir_that_is_a_file_is_a_dataset_error(tmp_path: Path, server: FakeServer) -> None:
+    """A file where the folder goes is a DatasetError naming it, not FileExistsError."""
+    (tmp_path / "data").write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"expected a folder to download into"):
+        _download(tmp_path / "data", server)
+
+
+def test_a_failed_download_removes_the_folders_it_made(tmp_path: Path) -> None:
+    """Nothing received and the folders new: the call leaves nothing behind."""
+
+    def offline(request: urllib.request.Request) -> FakeResponse:
+        raise urllib.error.URLError("Name or service not known")
+
+    with pytest.raises(DatasetError):
+        _download(tmp_path / "new" / "mnist", offline)
+    assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ Each loader returns ``((x_train, t_train), (x_test, t_test))``.
 """
 
 from bpcore.datasets._digits import load_digits as load_digits
+from bpcore.datasets._download import DEADLINE_SECONDS as DEADLINE_SECONDS
 from bpcore.datasets._download import DEFAULT_MIRROR as DEFAULT_MIRROR
 from bpcore.datasets._download import MNIST_FILES as MNIST_FILES
 from bpcore.datasets._download import FileSpec as FileSpec
@@ -26,6 +27,7 @@ from bpcore.datasets._mnist import MnistImages as MnistImages
 from bpcore.datasets._mnist import load_mnist as load_mnist
 
 __all__ = [
+    "DEADLINE_SECONDS",
     "DEFAULT_MIRROR",
     "MNIST_FILES",
     "MNIST_FILE_NAMES",

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import http.client
 import os
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO, Protocol, final
 
-from bpcore.errors import DatasetError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DatasetError
 
 __all__ = [
+    "DEADLINE_SECONDS",
     "DEFAULT_MIRROR",
     "MNIST_FILES",
     "FileSpec",
@@ -30,6 +34,16 @@ DEFAULT_MIRROR = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 _CHUNK = 1 << 20
 _TIMEOUT_SECONDS = 60.0
+
+DEADLINE_SECONDS = 1800.0
+"""How long :func:`download_mnist` may take in all, by default: the 11.6 MB of MNIST at
+6.5 kB/s. A server that trickles bytes is stopped there, its bytes kept for resuming."""
+
+# Errors of the local file system, as opposed to the network's.
+_LOCAL_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR,
+     errno.ENOTDIR, errno.EEXIST}
+)  # fmt: skip
 
 
 @final
@@ -96,6 +110,7 @@ def download_mnist(
     opener: Opener | None = None,
     progress: Progress | None = None,
     files: Mapping[str, FileSpec] | None = None,
+    deadline: float = DEADLINE_SECONDS,
 ) -> list[Path]:
     """Download the MNIST files into ``data_dir`` and return their paths.
 
@@ -107,24 +122,84 @@ def download_mnist(
     resumes from its ``.part`` with an HTTP Range request if the server answers
     206, and starts over if it answers 200.
 
-    ``opener`` replaces :func:`urllib.request.urlopen` (with a 60 s timeout);
-    ``progress`` is called as ``progress(name, bytes_so_far, total_bytes)``.
+    ``opener`` replaces :func:`urllib.request.urlopen` (with a 60 s timeout per read);
+    ``progress`` is called as ``progress(name, bytes_so_far, total_bytes)``; the whole
+    call stops after ``deadline`` seconds (:data:`DEADLINE_SECONDS` by default).
 
-    Raises :class:`~bpcore.errors.DatasetError` on a network or HTTP error (the
-    ``.part`` is kept for resuming) and on a size or checksum mismatch (the
-    ``.part`` is deleted).
+    Raises:
+        DatasetError: a network or HTTP error, or the deadline passed (the ``.part``
+            is kept for resuming, a download cut short included); a size or checksum
+            mismatch (the ``.part`` is deleted); ``data_dir`` or a ``.part`` that
+            cannot be written, named with the reason (no space, permissions, a
+            directory in the way). Folders the call created are removed again when it
+            fails before any byte is kept.
+        ArgumentError: ``base_url`` is empty, ``deadline`` is not positive, or a name of
+            ``files`` is not a plain file name (it would write outside ``data_dir``).
+        ArgumentTypeError: ``base_url`` is not a string.
     """
+    names = MNIST_FILES if files is None else files
+    _check_arguments(base_url, names, deadline)
     folder = Path(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(folder)
     fetch = opener if opener is not None else _urlopen
     prefix = base_url if base_url.endswith("/") else base_url + "/"
+    stop = time.monotonic() + deadline
     paths: list[Path] = []
-    for name, spec in (MNIST_FILES if files is None else files).items():
-        target = folder / name
-        if not (target.is_file() and _sha256(target) == spec.sha256):
-            _fetch(prefix + name, target, spec, fetch, progress)
-        paths.append(target)
+    try:
+        for name, spec in names.items():
+            target = folder / name
+            if not (target.is_file() and _sha256(target) == spec.sha256):
+                _fetch(prefix + name, target, spec, fetch, progress, stop)
+            paths.append(target)
+    except BaseException:
+        _remove_if_empty(created)
+        raise
     return paths
+
+
+def _check_arguments(base_url: object, names: Iterable[object], deadline: object) -> None:
+    """Raise for a ``base_url``, file name or deadline that cannot be used."""
+    where = "download_mnist"
+    if not isinstance(base_url, str):
+        raise ArgumentTypeError(
+            f"{where}: expected `base_url` to be a str, got {type(base_url).__name__}."
+        )
+    if not base_url:
+        raise ArgumentError(f"{where}: expected a non-empty `base_url`, got ''.")
+    if isinstance(deadline, bool) or not (isinstance(deadline, int | float) and deadline > 0):
+        raise ArgumentError(f"{where}: expected `deadline` > 0 seconds, got {deadline!r}.")
+    for name in names:
+        plain = (
+            isinstance(name, str)
+            and name not in ("", ".", "..")
+            and "\\" not in name
+            and Path(name).name == name
+        )
+        if not plain:
+            raise ArgumentError(
+                f"{where}: expected plain file names in `files`, got {name!r} (a path "
+                "would be written outside data_dir)."
+            )
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(
+            f"download_mnist: expected a folder to download into at {folder}, got "
+            f"{type(exc).__name__}: {exc.strerror or exc}."
+        ) from exc
+    return missing
+
+
+def _remove_if_empty(created: list[Path]) -> None:
+    """Remove the folders a failed call created, deepest first, if nothing is in them."""
+    for path in created:
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def _urlopen(request: urllib.request.Request) -> HttpResponse:
@@ -133,7 +208,12 @@ def _urlopen(request: urllib.request.Request) -> HttpResponse:
 
 
 def _fetch(
-    url: str, target: Path, spec: FileSpec, opener: Opener, progress: Progress | None
+    url: str,
+    target: Path,
+    spec: FileSpec,
+    opener: Opener,
+    progress: Progress | None,
+    stop: float,
 ) -> None:
     """Download ``url`` into ``target`` through ``target.part``, resuming when possible."""
     part = target.with_name(target.name + ".part")
@@ -149,14 +229,40 @@ def _fetch(
             offset = _resume_offset(response, offset, url, part)
             with part.open("ab" if offset else "wb") as out:
                 _stream(
-                    response, out, done=offset, total=spec.size, name=target.name, progress=progress
+                    response,
+                    out,
+                    done=offset,
+                    total=spec.size,
+                    name=target.name,
+                    progress=progress,
+                    stop=stop,
                 )
                 out.flush()
                 os.fsync(out.fileno())
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:
+        if _is_local(exc):
+            raise _local_error(exc, part) from exc
+        raise _network_error(exc, url, part) from exc
+    except http.client.HTTPException as exc:
         raise _network_error(exc, url, part) from exc
     _verify(part, spec, url)
     os.replace(part, target)
+
+
+def _is_local(exc: OSError) -> bool:
+    """Whether ``exc`` comes from the local file system rather than the network."""
+    if isinstance(exc, urllib.error.URLError | TimeoutError | ConnectionError):
+        return False
+    return exc.errno in _LOCAL_ERRNOS
+
+
+def _local_error(exc: OSError, part: Path) -> DatasetError:
+    """The error for a ``.part`` that cannot be written, saying why (not the network)."""
+    return DatasetError(
+        f"download_mnist: expected to write {part}, got {type(exc).__name__}: "
+        f"{exc.strerror or exc}. Free some space, fix the folder's permissions or remove "
+        "what is in the way."
+    )
 
 
 def _network_error(exc: OSError | http.client.HTTPException, url: str, part: Path) -> DatasetError:
@@ -201,12 +307,19 @@ def _stream(
     total: int,
     name: str,
     progress: Progress | None,
+    stop: float,
 ) -> None:
-    """Copy the body to ``out``, stopping once past ``total`` bytes (a wrong file)."""
+    """Copy the body to ``out``, stopping once past ``total`` bytes (a wrong file) or at
+    the monotonic time ``stop`` (a :class:`TimeoutError`, what is written kept)."""
     if progress is not None:
         progress(name, done, total)
+    # read1 returns what has arrived instead of waiting for a whole chunk, so a server
+    # that trickles bytes meets the deadline check below.
+    read = getattr(response, "read1", response.read)
     while done <= total:
-        chunk = response.read(_CHUNK)
+        if time.monotonic() > stop:
+            raise TimeoutError(f"the deadline passed after {done} of {total} bytes")
+        chunk = read(_CHUNK)
         if not chunk:
             break
         out.write(chunk)
@@ -216,8 +329,14 @@ def _stream(
 
 
 def _verify(part: Path, spec: FileSpec, url: str) -> None:
-    """Delete ``part`` and raise unless its size and SHA-256 match ``spec``."""
+    """Raise unless ``part``'s size and SHA-256 match ``spec``: a short ``part`` (the body
+    ended early) is kept for resuming, a long or wrong one deleted."""
     size = part.stat().st_size
+    if size < spec.size:
+        raise DatasetError(
+            f"download_mnist: expected {url} to have {spec.size} bytes, got {size} before "
+            f"the body ended. They are kept in {part}; the next call resumes."
+        )
     digest = _sha256(part) if size == spec.size else None
     if digest == spec.sha256:
         return
