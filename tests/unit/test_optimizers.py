@@ -538,6 +538,40 @@ def test_rejected_update_changes_nothing(name: str, make: Factory) -> None:
     np.testing.assert_array_equal(used, fresh, err_msg=name)
 
 
+@ALL
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_gradient_is_refused_and_changes_nothing(
+    name: str, make: Factory, bad: float
+) -> None:
+    """A NaN or infinite gradient, even in a later key after a good step, raises
+    ArgumentError naming the key; parameters and state stay as they were."""
+    a, b = f64(1.0, 2.0), f64(3.0)
+    opt = make()
+    opt.update({"a": a, "b": b}, {"a": f64(0.5, 0.5), "b": f64(0.5)})
+    before_params = (a.copy(), b.copy())
+    before_state = opt.state_dict() if isinstance(opt, StatefulOptimizer) else {}
+    assert_error(
+        ArgumentError,
+        lambda: opt.update({"a": a, "b": b}, {"a": f64(1.0, 1.0), "b": f64(bad)}),
+        callee=f"{type(opt).__name__}.update",
+        expected="finite gradients",
+        got="grads['b']",
+    )
+    np.testing.assert_array_equal(a, before_params[0], err_msg=name)
+    np.testing.assert_array_equal(b, before_params[1], err_msg=name)
+    after_state = opt.state_dict() if isinstance(opt, StatefulOptimizer) else {}
+    assert after_state.keys() == before_state.keys()
+    for key, value in before_state.items():
+        np.testing.assert_array_equal(after_state[key], value, err_msg=f"{name} {key}")
+
+
+def test_finite_gradients_whose_sum_overflows_are_accepted() -> None:
+    """Two gradients of 1e308 sum to inf, yet each is finite: the update goes ahead."""
+    p = f64(0.0, 0.0)
+    SGD(lr=1e-308).update({"p": p}, {"p": f64(1e308, 1e308)})
+    np.testing.assert_allclose(p, [-1.0, -1.0])
+
+
 @STATEFUL
 def test_state_is_bound_to_the_first_update_keys(name: str, make: Factory) -> None:
     """After the first update, a different key set raises ArgumentError listing both

@@ -23,7 +23,18 @@ class Optimizer(Protocol):
     """
 
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
-        """Apply one optimization step to ``params`` using ``grads`` of the same keys and shapes."""
+        """Apply one optimization step to ``params`` using ``grads`` of the same keys and shapes.
+
+        bpcore's optimizers update all or nothing: every argument is checked before any
+        array is written.
+
+        Raises:
+            ArgumentError: the keys differ, or a gradient holds a NaN or an infinity.
+            ArgumentTypeError: ``params`` or ``grads`` is not a mapping.
+            DtypeError: a parameter is not a writable float array, or a gradient not a
+                float array.
+            ShapeError: a gradient's shape is not its parameter's.
+        """
         ...
 
 

@@ -119,9 +119,10 @@ def checked_step(
 ) -> Step:
     """Validate one ``update`` call and return its ``(name, param, grad)`` triples.
 
-    Raises ``ValueError`` when the key sets differ, :class:`DtypeError` when a
-    parameter is not a writable float32/float64 array or a gradient not a
-    float32/float64 array, and :class:`ShapeError` when shapes differ.
+    Raises ``ValueError`` when the key sets differ or a gradient holds a NaN or an
+    infinity, :class:`DtypeError` when a parameter is not a writable float32/float64
+    array or a gradient not a float32/float64 array, and :class:`ShapeError` when
+    shapes differ.
     """
     require_mapping(params, where=where, name="params")
     require_mapping(grads, where=where, name="grads")
@@ -140,8 +141,22 @@ def checked_step(
                 f"{where}: expected grads[{key!r}] of shape {p.shape} (the shape of "
                 f"params[{key!r}]), got shape {g.shape}."
             )
+        _require_finite(g, where=where, key=key)
         step.append((key, p, g))
     return step
+
+
+def _require_finite(g: FloatArray, *, where: str, key: str) -> None:
+    """Raise ArgumentError if ``g`` holds a NaN or an infinity: an update from it would
+    write NaN into the parameters and the optimizer's state."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(g))  # finite whenever every element is, barring overflow
+    if math.isfinite(total) or bool(np.all(np.isfinite(g))):
+        return
+    raise ArgumentError(
+        f"{where}: expected finite gradients, got NaN or infinity in grads[{key!r}] "
+        "(nothing was updated)."
+    )
 
 
 def check_state(state: Mapping[str, FloatArray], step: Step, *, where: str) -> None:
