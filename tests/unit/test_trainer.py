@@ -526,6 +526,29 @@ def test_divergence_names_epoch_and_step_and_keeps_the_last_checkpoint(tmp_path:
     assert _saved_state(path).epochs_done == 1
 
 
+def test_an_infinite_gradient_with_a_finite_loss_is_divergence_with_nothing_updated() -> None:
+    """The optimizer refuses the step; the trainer reports divergence naming the
+    gradient, at that step, with the parameters as before it."""
+    net = _net()
+
+    class InfiniteGradient:
+        params = net.params
+        last_layer = net.last_layer
+
+        def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+            return net.accuracy(x, t)
+
+        def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
+            grads = net.gradient(x, t)
+            grads["b1"][0] = np.inf
+            return grads
+
+    before = _copy(net.params)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1 of 5: the gradients \['b1'\]"):
+        _trainer(InfiniteGradient()).fit()
+    _assert_same_params(net.params, before)
+
+
 @pytest.mark.parametrize("written", ["kept", "none-yet", "no-path"])
 def test_divergence_says_where_the_checkpoint_stands(tmp_path: Path, written: str) -> None:
     """The TrainingDiverged message names the epoch, the step, the loss and which checkpoint

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, FloatDType
 from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint, restore_into, save_checkpoint
-from bpcore.errors import ArgumentTypeError, CheckpointError
+from bpcore.errors import ArgumentError, ArgumentTypeError, CheckpointError
 from bpcore.optim import Optimizer, StatefulOptimizer
 from bpcore.training._checks import (
     caller_meta,
@@ -292,7 +292,19 @@ class Trainer:
             grads = self._network.gradient(self._x_train[batch], self._t_train[batch])
             loss = self._batch_loss(epoch, k + 1)
             pos.updating = True
-            self._optimizer.update(params, grads)
+            try:
+                self._optimizer.update(params, grads)
+            except ArgumentError:
+                # bpcore's optimizers refuse a non-finite gradient and change nothing.
+                bad = [key for key, g in grads.items() if not np.isfinite(g).all()]
+                if not bad:
+                    raise
+                pos.updating = False
+                raise self._diverged(
+                    epoch, k + 1, loss, f"the gradients {bad} are NaN or infinite"
+                ) from None
+            # Still True if anything else escaped the update: its parameters may be half
+            # updated, and no checkpoint may be written of them.
             pos.updating = False
             pos.batches_done = k + 1
             pos.global_step += 1
