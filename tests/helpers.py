@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -97,3 +98,21 @@ def toy_data(n: int, seed: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np
 def toy_net(seed: int = 0, dtype: type[np.floating] = np.float64) -> MultiLayerNet:
     """A ReLU network with 8 hidden units for :func:`toy_data`."""
     return MultiLayerNet(TOY_FEATURES, (8,), TOY_CLASSES, rng=seed, dtype=dtype)
+
+
+def raised_within(call: Callable[[], object], seconds: float) -> BaseException | None:
+    """Run ``call`` in a daemon thread and return what it raised (``None`` if it returned);
+    fail the test if it is still running after ``seconds`` (blocked on a FIFO, say)."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:  # handed to the calling thread
+            raised.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)
+    assert not worker.is_alive(), f"the call was still running after {seconds} s"
+    return raised[0] if raised else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 from bpcore.datasets import read_idx, write_idx
 from bpcore.errors import DatasetError
+from tests.helpers import raised_within
 
 
 def _header(shape: tuple[int, ...], code: int = 0x08) -> bytes:
@@ -75,19 +75,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     """A FIFO without a writer is refused at once, not waited on."""
     path = tmp_path / "images.idx"
     os.mkfifo(path)
-    errors: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            read_idx(path)
-        except BaseException as error:  # handed to the main thread
-            errors.append(error)
-
-    worker = threading.Thread(target=read, daemon=True)
-    worker.start()
-    worker.join(timeout=30)
-    assert not worker.is_alive(), "read_idx blocked on a FIFO"
-    (error,) = errors
+    error = raised_within(lambda: read_idx(path), seconds=30)
     assert isinstance(error, DatasetError)
     assert "expected a regular file, got a FIFO" in str(error)
 
