@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import tokenize
 import zipfile
 from collections.abc import Iterator
 from typing import IO, final
@@ -32,9 +33,11 @@ MAX_HEADER = 10_000
 
 # What zipfile and the .npy header parser raise for damaged data: a bad directory, local
 # header or CRC (BadZipFile), a truncated member (EOFError), a bad header (ValueError,
-# SyntaxError from its literal parser), a field that does not unpack (struct.error), an
-# unknown compression method (NotImplementedError) or encryption (RuntimeError).
+# SyntaxError from its literal parser, TokenError from the tokenizer it falls back to), a
+# field that does not unpack (struct.error), an unknown compression method
+# (NotImplementedError) or encryption (RuntimeError).
 DAMAGE = (
+    tokenize.TokenError,
     OSError,
     EOFError,
     ValueError,

@@ -138,6 +138,19 @@ def test_a_header_claiming_a_huge_array_is_refused_before_allocating(tmp_path: P
     assert "key 'param/W'" in str(error)
 
 
+def test_a_header_the_tokenizer_cannot_read_is_refused(tmp_path: Path) -> None:
+    """One flipped byte turned '(' into '×' in a real checkpoint's header: NumPy's parser
+    then fails in the tokenizer (TokenError, no ValueError); refused like any damage."""
+    text = "{'descr': '<f8', 'fortran_order': False, 'shape': \u00d764, 16), }"
+    raw = text.encode("latin-1")
+    raw += b" " * (63 - (len(raw) + 10) % 64) + b"\n"
+    member = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(raw)) + raw + bytes(64 * 16 * 8)
+    path = tmp_path / "c.npz"
+    path.write_bytes(_archive({"param/W1.npy": member, "meta.npy": _meta()}))
+    error = assert_error(CheckpointError, lambda: load_checkpoint(path), callee=_where(path))
+    assert "key 'param/W1' is unreadable" in str(error)
+
+
 @pytest.mark.parametrize(
     ("compression", "method"),
     [(zipfile.ZIP_DEFLATED, 8), (zipfile.ZIP_BZIP2, 12), (zipfile.ZIP_LZMA, 14)],
