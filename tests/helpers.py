@@ -37,8 +37,9 @@ def assert_error(
     expected and what was received.
 
     A bpcore message reads ``"<callee>: expected <what>, got <what>."``: ``callee`` must
-    appear before the first ``": "``, ``expected`` after the word "expected" and ``got``
-    after the word "got" (each a substring, so the rest of the wording may change).
+    be exactly what stands before the first ``": "``, ``expected`` after the word
+    "expected" and ``got`` after the word "got" (each a substring, so the rest of the
+    wording may change).
     Returns the exception for further checks.
     """
     with pytest.raises(error) as caught:
@@ -46,7 +47,7 @@ def assert_error(
     message = str(caught.value)
     head, sep, body = message.partition(": ")
     assert sep, f"no callee before ': ' in {message!r}"
-    assert callee in head, f"callee {callee!r} not named first in {message!r}"
+    assert head == callee, f"callee {callee!r} not named first in {message!r}"
     for word, part in (("expected", expected), ("got", got)):
         if part is not None:
             assert word in body, f"no {word!r} in {message!r}"

@@ -49,7 +49,10 @@ def registered(names: Sequence[str] | None = None) -> list[LayerSpec]:
         return list(_REGISTRY.values())
     unknown = [n for n in names if n not in _REGISTRY]
     if unknown:
-        raise ArgumentError(f"unknown layer(s) {unknown}; registered: {sorted(_REGISTRY)}.")
+        raise ArgumentError(
+            f"registered: expected names of registered layers {sorted(_REGISTRY)}, "
+            f"got unknown {unknown}."
+        )
     return [_REGISTRY[n] for n in names]
 
 

@@ -142,7 +142,7 @@ def test_strategies_reject_bad_arguments_when_built(build: object) -> None:
 
 def test_registry_cases_reject_unknown_layers() -> None:
     """Asking for an unregistered layer name fails with the list of registered ones."""
-    with pytest.raises(ValueError, match="unknown layer"):
+    with pytest.raises(ValueError, match=r"got unknown \['NoSuchLayer'\]"):
         registry_cases(names=["NoSuchLayer"])
 
 

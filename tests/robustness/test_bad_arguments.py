@@ -224,11 +224,18 @@ def test_each_formerly_raw_exception_is_a_bpcore_error(
 
 def test_checkpoint_entry_points_refuse_malformed_arguments(tmp_path: Path) -> None:
     """save_checkpoint with a list for params, load_checkpoint of a directory."""
+    path = tmp_path / "c.npz"
     assert_error(
-        bpcore.BpcoreError,
-        lambda: save_checkpoint(tmp_path / "c.npz", [np.ones(2)]),  # type: ignore[arg-type]
-        callee="save_checkpoint",
+        bpcore.CheckpointError,
+        lambda: save_checkpoint(path, _wrong([np.ones(2)])),
+        callee=f"save_checkpoint({str(path)!r})",
+        expected="`params` to be a mapping",
+        got="list",
     )
     assert_error(
-        bpcore.CheckpointError, lambda: load_checkpoint(tmp_path), callee="load_checkpoint"
+        bpcore.CheckpointError,
+        lambda: load_checkpoint(tmp_path),
+        callee=f"load_checkpoint({str(tmp_path)!r})",
+        expected="a regular file",
+        got="a directory",
     )

@@ -224,7 +224,8 @@ def test_verify_unknown_layer_is_a_one_line_error(capsys: pytest.CaptureFixture[
     """An unknown --layer exits 2 with a message listing the registered layers."""
     assert main(["verify", "--layer", "Nope"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("bpcore: error: unknown layer(s) ['Nope']")
+    assert err.startswith("bpcore: error: registered: expected names of registered layers [")
+    assert "got unknown ['Nope']" in err
     assert "Traceback" not in err
 
 

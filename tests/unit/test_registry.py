@@ -31,7 +31,13 @@ def test_registered_lists_the_named_specs_or_names_the_unknown() -> None:
     ArgumentError listing every registered one."""
     names = [spec.name for spec in registered()]
     assert [s.name for s in registered(["Relu", "Affine"])] == ["Relu", "Affine"]
-    error = assert_error(ArgumentError, lambda: registered(["Nope"]), callee="unknown layer")
+    error = assert_error(
+        ArgumentError,
+        lambda: registered(["Nope"]),
+        callee="registered",
+        expected="names of registered layers",
+        got="unknown ['Nope']",
+    )
     for name in names:
         assert name in str(error)
 
