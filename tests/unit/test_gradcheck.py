@@ -345,6 +345,35 @@ def test_a_subnormal_float32_parameter_passes() -> None:
     assert x.max_abs_error > 1e-43  # the rounding is really there, and admitted
 
 
+def test_a_float32_mean_that_rounds_alike_at_nearby_points_is_measured() -> None:
+    """x[:, 0] = (-2.592818, -2.5) in float32: x - mean(x) is 0.0464 with the mean's
+    rounding error, 1.2e-7, in it, so x̂ and dγ err by 2.6e-6 relative. Moving x by 4^k
+    ulps keeps the residue of their sum (one binade up), so the rounding of the mean
+    would never change; moves by a random number of ulps do change it, and the measured
+    noise admits the error. A dγ 1e-4 too large is still a mismatch."""
+
+    class ScaledGamma(_BatchNorm):
+        scale = 1.0
+
+        def backward(self, dout: FloatArray) -> FloatArray:
+            dx = super().backward(dout)
+            assert self.dgamma is not None
+            self.dgamma = self.dgamma * self.scale
+            return dx
+
+    x = np.array([[-2.592818, 0.0, 0.0], [-2.5, 0.0, 0.0]], np.float32)
+    for scale, status in [(1.0, Status.PASS), (1 + 1e-4, Status.MISMATCH)]:
+
+        def make(dtype: FloatDType, scale: float = scale) -> ScaledGamma:
+            layer = ScaledGamma(np.zeros(3, dtype), np.zeros(3, dtype))
+            layer.scale = scale
+            return layer
+
+        report = check_gradients(unary(make), {"x": x}, rng=1)
+        gamma = next(c for c in report.checks if c.name == "gamma")
+        assert gamma.status is status, str(report)
+
+
 def test_a_subnormal_parameter_does_not_hide_an_error_elsewhere() -> None:
     """γ = (η, 1, 1) with three rows, where x's gradient is not 0: the noise measured in
     the first column is some 1e-42, and a gradient 1e-4 too large in the others is still

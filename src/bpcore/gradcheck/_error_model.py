@@ -260,8 +260,9 @@ def _subject_noise(
 ) -> dict[str, FloatArray]:
     """``m = max_k |e_k - e_0|`` with ``e_k = g_d(θ_k) - g_64(θ_k)``, the largest over each array.
 
-    ``θ_0`` is the point; ``θ_k`` moves inputs and parameters by ``±4^k`` ulps of ``d``
-    (``k = 0..7``, random signs) and constants by one ulp (zeros stay, in both). The
+    ``θ_0`` is the point; ``θ_k`` moves inputs and parameters by a random whole number
+    of ulps of ``d`` in ``[4^k, 2·4^k]`` (``k = 0..7``, random signs) and constants by
+    one ulp (zeros stay, in both). The
     subject and its twin get the same moved values, so the true change of the gradient
     cancels, and so does a systematic error (a bug): only rounding noise is left. Zero in
     float64. Parameters and constants of both are restored.
@@ -297,9 +298,14 @@ def _subject_noise(
         for k in range(8):
 
             def moved(v: FloatArray, k: int = k) -> FloatArray:
-                # 4^k ulps of v's own dtype: about θ·4^k·eps_d where θ is normal, and
-                # still a move where it is subnormal (a relative move rounds back there).
-                return np.asarray(v + 4**k * np.abs(np.spacing(v)) * signs(v) * (v != 0), v.dtype)
+                # A random whole number of ulps of v's own dtype in [4^k, 2·4^k]: about
+                # θ·4^k·eps_d where θ is normal, still a move where it is subnormal (a
+                # relative move rounds back there), and of either parity: a move by 4^k
+                # ulps alone keeps the residue of every sum in the next binade, so the
+                # rounding of a mean would never change.
+                ulps = rng.integers(4**k, 2 * 4**k, size=v.shape, endpoint=True)
+                step = ulps * np.abs(np.spacing(v)) * signs(v) * (v != 0)
+                return np.asarray(v + step, v.dtype)
 
             for n, p in params.items():
                 np.copyto(p, moved(originals[n]))
