@@ -120,6 +120,27 @@ def test_affine_gradients_keep_their_dtypes_at_the_promoted_precision(
 
 @every_dtype_triple
 @given(data=st.data())
+def test_affine_forward_is_x_w_plus_b_for_any_dtype_mix(
+    dtypes: tuple[np.dtype, np.dtype, np.dtype], data: st.DataObject
+) -> None:
+    """With any mix of float32 and float64 among x, W and b, forward gives x·W + b in the
+    promoted dtype: x·W rounded as a length-d_in sum in the dtype of x and W, then b
+    added in the promoted dtype (the cast term of the bound)."""
+    W, b, x, _ = data.draw(mixed_affine_cases(dtypes))
+    out = Affine(W, b).forward(x)
+    assert out.dtype == np.result_type(x, W, b)
+    n = x.shape[0]
+    x2 = x.reshape(n, -1).astype(np.float64)
+    w, b64 = W.astype(np.float64), b.astype(np.float64)
+    expected = x2 @ w + b64
+    magnitude = np.abs(x2) @ np.abs(w) + np.abs(b64)
+    product = np.result_type(x, W)
+    bound = _rounding_bound(w.shape[0], magnitude, expected, product, out.dtype)
+    assert np.all(np.abs(out.astype(np.float64) - expected) <= bound)
+
+
+@every_dtype_triple
+@given(data=st.data())
 def test_affine_backward_uses_dout_at_the_promoted_precision(
     dtypes: tuple[np.dtype, np.dtype, np.dtype], data: st.DataObject
 ) -> None:

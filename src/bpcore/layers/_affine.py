@@ -77,7 +77,11 @@ class Affine:
         return {"W": dW, "b": db}
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
-        """Return ``x · W + b`` of shape ``(N, M)``."""
+        """Return ``x · W + b`` of shape ``(N, M)``.
+
+        With mixed float32 and float64, ``x · W`` is computed in the dtype of ``x`` and
+        ``W`` promoted, and ``b`` is added in the wider of that and ``b``'s dtype.
+        """
         xa = as_float_array(x, where="Affine.forward", name="x")
         d_in: int = self.W.shape[0]
         if xa.ndim < 2 or math.prod(xa.shape[1:]) != d_in:
