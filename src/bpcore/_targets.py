@@ -99,9 +99,11 @@ def _validate_distributions(
         )
     classes = values.shape[-1]
     # Judge the sums of the caller's values in float64, against the rounding that the
-    # targets' own dtype allows; the cast to the logits' dtype comes after.
+    # targets' own dtype allows (float16's too, though it computes in float64); the cast
+    # to the logits' dtype comes after.
+    own: FloatDType = t.dtype if t.dtype.kind == "f" else t_dtype  # type: ignore[assignment]  # a float dtype: kind "f"
     sums = np.asarray(np.sum(values, axis=-1))
-    tolerance = row_sum_tolerance(classes, t_dtype)
+    tolerance = row_sum_tolerance(classes, own)
     worst = float(np.max(np.abs(sums - 1.0))) if sums.size else 0.0
     if worst > tolerance:
         raise TargetError(

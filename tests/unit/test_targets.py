@@ -102,6 +102,24 @@ def test_float32_target_rows_are_judged_by_their_exact_sum() -> None:
     )
 
 
+def test_float16_target_rows_are_judged_by_float16_rounding() -> None:
+    """float16 rows computed as float64 but stored in float16: (0.1, 0.2, 0.7) rounds to
+    a sum of 1 + 1.2e-4, within 3·eps16 = 2.9e-3 and far over 3·eps64; accepted. A row
+    off by 4·eps16 (0.5, 0.5 + 4·eps16) exceeds even 2·eps16 and is refused."""
+    good = np.array([[0.1, 0.2, 0.7]], dtype=np.float16)
+    assert 1e-4 < float(good.astype(np.float64).sum()) - 1.0 < 3 * float(np.finfo(np.float16).eps)
+    assert np.isfinite(SoftmaxWithLoss().forward(np.zeros((1, 3)), good))
+    eps16 = float(np.finfo(np.float16).eps)
+    bad = np.array([[0.5, 0.5 + 4 * eps16]], dtype=np.float16)
+    assert_error(
+        TargetError,
+        lambda: SoftmaxWithLoss().forward(np.zeros((1, 2)), bad),
+        callee="SoftmaxWithLoss.forward",
+        expected="target rows that sum to 1",
+        got="a row that sums to",
+    )
+
+
 @pytest.mark.parametrize(
     ("rows", "bad"),
     [([[0.5, 0.2, 0.2], [1.0, 0.0, 0.0]], 0), ([[1.0, 0.0, 0.0], [0.6, 0.5, 0.0]], 1)],
