@@ -3,6 +3,8 @@ place, wrong values at ties, unlisted parameters and numerical warnings."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -245,6 +247,38 @@ def test_numerical_warnings_are_failures_unless_allowed() -> None:
     assert any("overflow" in problem for problem in report.problems)
     allowed = check_gradients(unary(lambda _: _BookSigmoid()), {"x": x}, rng=0, allow_warnings=True)
     assert allowed.passed, str(allowed)
+
+
+class _FlaggedProduct:
+    """x·2 whose forward raises the warning NumPy gives when a matrix product leaves a
+    floating-point flag set: what OpenBLAS does now and then for finite products."""
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        warnings.warn("invalid value encountered in matmul", RuntimeWarning, stacklevel=1)
+        return x * 2
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return dout * 2
+
+
+def test_a_matrix_product_flag_with_finite_results_is_not_a_failure() -> None:
+    """A matmul warning is left out of the problems while everything the layer returns
+    is finite: OpenBLAS leaves the flags set for finite products now and then."""
+    x = np.array([[0.5, -1.0, 2.0]])
+    report = check_gradients(unary(lambda _: _FlaggedProduct()), {"x": x}, rng=0)
+    assert report.passed, str(report)
+    assert report.problems == ()
+
+
+def test_an_overflowing_matrix_product_still_fails() -> None:
+    """float32 x·W of 1e30·1e30 overflows to inf in forward: the layer returned an
+    infinity, so the matmul warning is a failure (the gradients themselves are finite)."""
+    W = np.full((3, 2), 1e30, dtype=np.float32)
+    b = np.zeros(2, dtype=np.float32)
+    x = np.full((1, 3), 1e30, dtype=np.float32)
+    report = check_gradients(unary(lambda d: Affine(W.astype(d), b.astype(d))), {"x": x}, rng=0)
+    assert not report.passed
+    assert any("overflow encountered in matmul" in p for p in report.problems), str(report)
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from bpcore._finite_difference import (
 )
 from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
 from bpcore.gradcheck._error_model import ErrorModel, measure
-from bpcore.gradcheck._guard import Guarded, recorded_warnings
+from bpcore.gradcheck._guard import Guarded, recorded_warnings, without_blas_flags
 from bpcore.gradcheck._report import ArrayCheck, GradcheckReport, GradientMismatch, Status
 from bpcore.gradcheck._subjects import Differentiable, Factory, call_maker
 
@@ -161,6 +161,7 @@ def check_gradients(
         for name, (got, expected) in problem.gradient_dtypes.items()
         if got != expected
     )
+    problems[:] = without_blas_flags(problems, problem.subject, problem.reference)
     problems[:0] = list(dict.fromkeys(altered))
     return GradcheckReport(
         subject=problem.reference.name,
