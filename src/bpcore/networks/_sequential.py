@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, final
 
 import numpy as np
 import numpy.typing as npt
@@ -17,16 +15,23 @@ from bpcore.errors import BpcoreError, ShapeError
 from bpcore.layers import Affine, SoftmaxWithLoss
 
 
-@contextmanager
-def _called_as(where: str) -> Iterator[None]:
+@final
+class _CalledAs:
     """Name the network method a layer's error came through: ``"<Net>.<method>: "`` before
-    the layer's own message, which keeps the layer that found the problem."""
-    try:
-        yield
-    except BpcoreError as exc:
-        if str(exc).startswith(f"{where}:"):
-            raise
-        raise type(exc)(f"{where}: {exc}") from exc
+    the layer's own message, which keeps the layer that found the problem. (A class, not
+    a generator: it runs on every training step.)"""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if isinstance(exc, BpcoreError) and not str(exc).startswith(f"{self.where}:"):
+            raise type(exc)(f"{self.where}: {exc}") from exc
 
 
 class Layer(Protocol):
@@ -86,7 +91,7 @@ class SequentialNet(abc.ABC):
 
     def predict(self, x: npt.ArrayLike) -> FloatArray:
         """Return the scores (logits) of shape ``(N, C)`` for ``x``, in the network's dtype."""
-        with _called_as(f"{type(self).__name__}.predict"):
+        with _CalledAs(f"{type(self).__name__}.predict"):
             return self._scores(self._cast(x, method="predict"))
 
     def _scores(self, x: FloatArray) -> FloatArray:
@@ -100,7 +105,7 @@ class SequentialNet(abc.ABC):
 
         ``t`` is integer labels ``(N,)`` or one-hot/soft rows ``(N, C)``.
         """
-        with _called_as(f"{type(self).__name__}.loss"):
+        with _CalledAs(f"{type(self).__name__}.loss"):
             return self.last_layer.forward(self._scores(self._cast(x, method="loss")), t)
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
@@ -113,7 +118,7 @@ class SequentialNet(abc.ABC):
             ShapeError: the batch is empty.
         """
         where = f"{type(self).__name__}.accuracy"
-        with _called_as(where):
+        with _CalledAs(where):
             scores = self._scores(self._cast(x, method="accuracy"))
         n, c = scores.shape
         if n == 0:
@@ -137,7 +142,7 @@ class SequentialNet(abc.ABC):
         The gradients have the network's dtype, are new arrays on every call and are the
         Affine layers' ``dW`` and ``db``. ``x`` and ``t`` are not modified.
         """
-        with _called_as(f"{type(self).__name__}.gradient"):
+        with _CalledAs(f"{type(self).__name__}.gradient"):
             self.last_layer.forward(self._scores(self._cast(x, method="gradient")), t)
         dout = self.last_layer.backward(np.asarray(1.0, dtype=self._dtype))
         first, *rest = self.layers.values()

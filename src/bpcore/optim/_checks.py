@@ -127,6 +127,16 @@ def checked_step(
     require_mapping(params, where=where, name="params")
     require_mapping(grads, where=where, name="grads")
     _require_same_keys(params, grads, where=where, ref_name="params", other_name="grads")
+    # One errstate for the whole step: the sums below overflow only for finite values
+    # near the float limit, which _require_finite then looks at element by element.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _checked_pairs(params, grads, where=where)
+
+
+def _checked_pairs(
+    params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray], *, where: str
+) -> Step:
+    """The ``(name, param, grad)`` triples of :func:`checked_step`, each checked."""
     step: Step = []
     for key, p_obj in params.items():
         p = _float_array(p_obj, where=where, role="params", key=key)
@@ -148,9 +158,9 @@ def checked_step(
 
 def _require_finite(g: FloatArray, *, where: str, key: str) -> None:
     """Raise ArgumentError if ``g`` holds a NaN or an infinity: an update from it would
-    write NaN into the parameters and the optimizer's state."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.sum(g))  # finite whenever every element is, barring overflow
+    write NaN into the parameters and the optimizer's state. Call it under an errstate
+    that ignores overflow."""
+    total = float(np.sum(g))  # finite whenever every element is, barring overflow
     if math.isfinite(total) or bool(np.all(np.isfinite(g))):
         return
     raise ArgumentError(
