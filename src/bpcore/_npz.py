@@ -4,8 +4,10 @@ The checkpoint format is an archive of *stored* (uncompressed) ``.npy`` members,
 every byte a member's array holds is a byte of the file: nothing is decompressed, and an
 array is allocated only after its header's shape and dtype have been checked to need
 exactly the bytes the member holds. Reading a file of ``B`` bytes therefore allocates
-at most about ``2·B`` (a member's bytes and the array copied from them) besides the
-arrays returned, and reads nothing beyond the file.
+about ``2·B`` for the data (a member's bytes and the array copied from them) besides
+the arrays returned, plus what the zip and ``.npy`` header parsers hold (a few hundred
+KiB at most, measured by ``benchmarks/fuzz_checkpoint.py``), and reads nothing beyond
+the file.
 
 Failures raise :class:`Unreadable`, whose message says what was expected and what was
 found; the caller adds the file's name and turns it into its own error.

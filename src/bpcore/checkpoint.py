@@ -342,7 +342,8 @@ def load_checkpoint(
     Any bytes give an exact load or a CheckpointError, in bounded time and memory: the
     members are stored, not compressed, so each array is allocated only after its
     header has been checked to need exactly the bytes its member holds; reading a file
-    of ``B`` bytes allocates about ``2·B`` at most. A path that is not a regular file
+    of ``B`` bytes allocates about ``2·B`` for the data, plus the parsers' fixed few
+    hundred KiB. A path that is not a regular file
     (a FIFO, a device, a directory) is refused without being read.
 
     Raises:
