@@ -21,8 +21,7 @@ Then: the detection rate per category and overall; the smallest relative scaling
 ``1 + δ`` of a correct gradient (five layers, ``δ = 1e-1 … 1e-12``) each tool flags in
 every seed; the median time of one check; and the failures on the correct subjects,
 which must be none (a subject at a kink -- ties, exact zeros -- is marked: torch has no
-kink rule). Two extra subjects the catalogue leaves out, where bpcore is known to be
-wrong, are reported apart. Nothing here asserts anything; run
+kink rule). Nothing here asserts anything; run
 ``python benchmarks/bench_detection.py [--quick] [--seeds N] [--threads N] [--no-torch]``
 from the repository root (``PYTHONPATH=src`` for the checkout's own bpcore).
 
@@ -60,8 +59,6 @@ from tests.book_bugs import (  # importable once the path is set
     Case,
     catalogue,
     correct_subjects,
-    duplicated_tie_pooling,
-    overlapping_tie_pooling,
     scaled_subjects,
 )
 
@@ -284,14 +281,12 @@ def resolution(runner: Runner, seeds: list[int]) -> None:
 
 
 def false_failures(runner: Runner, seeds: list[int]) -> None:
-    """The correct subjects, where every failure is a false one; and the two subjects
-    outside the catalogue where bpcore is known to be wrong."""
+    """The correct subjects, where every failure is a false one."""
     tools, n = runner.tools, len(seeds)
     hits: dict[tuple[str, str], int] = {}
     at_kink: dict[str, bool] = {}
     for seed in seeds:
-        extra = (overlapping_tie_pooling(seed), duplicated_tie_pooling(seed))
-        for case in (*correct_subjects(seed), *extra):
+        for case in correct_subjects(seed):
             at_kink[case.name] = case.at_kink
             for tool, outcome in runner.run(case, seed).items():
                 hits[case.name, tool] = hits.get((case.name, tool), 0) + outcome.detected
@@ -308,13 +303,6 @@ def false_failures(runner: Runner, seeds: list[int]) -> None:
         "failures on the correct subjects (false failures), float64",
         ["subject", "at a kink", *tools],
         rows,
-    )
-    extras = [overlapping_tie_pooling().name, duplicated_tie_pooling().name]
-    print_table(
-        "outside the catalogue, flagged: a correct layer (a false failure), then a bug (a miss "
-        "where 0)",
-        ["subject", "at a kink", *tools],
-        [[name, "yes", *(_ratio(hits[name, t], n) for t in tools)] for name in extras],
     )
 
 

@@ -190,6 +190,28 @@ def _one_hot(labels: npt.NDArray[np.intp], classes: int) -> FloatArray:
 # -- the correct subjects -----------------------------------------------------------------
 
 
+def overlapping_tie_pooling(seed: int = 0) -> Case:
+    """A correct max pooling (2x2, stride 1) where one element ties for the maximum of two
+    overlapping windows, each time with another partner: ``x[1, 1]`` with ``x[0, 0]`` in
+    the window at (0, 0) and with ``x[2, 2]`` in the window at (1, 1).
+
+    Routing to the first maximum gives ``x[1, 1]`` the ``dout`` of the windows at (0, 1),
+    (1, 0) and (1, 1) but not (0, 0): the gradient of the piece where ``x[0, 0] > x[1, 1]
+    > x[2, 2]``, a valid subgradient. Along ``x[1, 1]`` alone the one-sided derivatives
+    are the sum of all four and the sum of (0, 1) and (1, 0), which need not enclose it.
+    """
+    x = _distinct(_rng(seed, "overlapping ties"), (1, 1, 4, 4))
+    for i in range(3):
+        x[0, 0, i, i] = 5.0
+    return Case(
+        "Pooling 2x2 stride 1, a tie in two windows",
+        "correct",
+        {"x": x},
+        unary=lambda _: Pooling(2, 2, 1),
+        at_kink=True,
+    )
+
+
 def correct_subjects(seed: int = 0) -> tuple[Case, ...]:
     """Every correct book layer at a point drawn from ``seed``: ties and exact zeros
     included where the layer has a kink, declared for ReLU."""
@@ -263,6 +285,7 @@ def correct_subjects(seed: int = 0) -> tuple[Case, ...]:
         ),
         Case("Dropout, given mask", ok, {"x": x}, unary=lambda _: Dropout(0.4, mask=mask)),
         Case("InvertedDropout", ok, {"x": x}, unary=lambda _: InvertedDropout(0.4, mask=mask)),
+        overlapping_tie_pooling(seed),
     )
 
 
@@ -386,6 +409,18 @@ class PoolingRoutesPastMaximum(Pooling):
         out = super().forward(x)
         self.arg_max = (self.arg_max + 1) % (self.pool_h * self.pool_w)
         return out
+
+
+class PoolingRoutesToEveryTiedMaximum(Pooling):
+    """Every ``dout`` to each of its window's tied maxima: a tie of two passes it
+    twice. Each tied element's value lies between its own one-sided derivatives; their sum
+    does not."""
+
+    def route(self, dout: FloatArray) -> FloatArray:
+        windows = self.windows(self.x)
+        tied = windows == np.max(windows, axis=1, keepdims=True)
+        routed: FloatArray = tied * dout.transpose(0, 2, 3, 1).reshape(-1, 1)
+        return routed
 
 
 class AffineMeanBias(Affine):
@@ -1001,6 +1036,7 @@ def _tie_routing(seed: int) -> list[Case]:
         ("Pooling: to the window's last element", lambda _: PoolingRoutesToLast(2, 2, 2)),
         ("Pooling: to the window's minimum", lambda _: PoolingRoutesToMinimum(2, 2, 2)),
         ("Pooling: to the element after the maximum", lambda _: PoolingRoutesPastMaximum(2, 2, 2)),
+        ("Pooling: to every tied maximum", lambda _: PoolingRoutesToEveryTiedMaximum(2, 2, 2)),
     ]
     return [
         Case(
@@ -1324,52 +1360,4 @@ def scaled_subjects(seed: int, delta: float) -> tuple[Case, ...]:
             loss=lambda _: ScaledSoftmaxWithLoss(delta),
             t=_labels(r, 4, 3),
         ),
-    )
-
-
-# -- outside the catalogue: where the checker is known to be wrong -------------------------
-
-
-class PoolingRoutesToEveryTiedMaximum(Pooling):
-    """Every ``dout`` to each of its window's tied maxima: a tie of two passes it twice."""
-
-    def route(self, dout: FloatArray) -> FloatArray:
-        windows = self.windows(self.x)
-        tied = windows == np.max(windows, axis=1, keepdims=True)
-        routed: FloatArray = tied * dout.transpose(0, 2, 3, 1).reshape(-1, 1)
-        return routed
-
-
-def overlapping_tie_pooling(seed: int = 0) -> Case:
-    """A correct max pooling (2x2, stride 1) where one element ties for the maximum of two
-    overlapping windows, each time with another partner: ``x[1, 1]`` with ``x[0, 0]`` in
-    the window at (0, 0) and with ``x[2, 2]`` in the window at (1, 1).
-
-    Routing to the first maximum gives ``x[1, 1]`` the ``dout`` of the windows at (0, 1),
-    (1, 0) and (1, 1) but not (0, 0): the gradient of the piece where ``x[0, 0] > x[1, 1]
-    > x[2, 2]``, a valid subgradient. Along ``x[1, 1]`` alone the one-sided derivatives
-    are the sum of all four and the sum of (0, 1) and (1, 0), which need not enclose it.
-    """
-    x = _distinct(_rng(seed, "overlapping ties"), (1, 1, 4, 4))
-    for i in range(3):
-        x[0, 0, i, i] = 5.0
-    return Case(
-        "Pooling 2x2 stride 1, a tie in two windows",
-        "correct",
-        {"x": x},
-        unary=lambda _: Pooling(2, 2, 1),
-        at_kink=True,
-    )
-
-
-def duplicated_tie_pooling(seed: int = 0) -> Case:
-    """:class:`PoolingRoutesToEveryTiedMaximum` at windows with ties: each tied element's
-    value lies between its own one-sided derivatives, their sum does not."""
-    return Case(
-        "Pooling: dout to every tied maximum",
-        "tie routing",
-        {"x": _tied_windows(_rng(seed, "duplicated ties"), (2, 2, 4, 4), 2)},
-        unary=lambda _: PoolingRoutesToEveryTiedMaximum(2, 2, 2),
-        wrong=("x",),
-        at_kink=True,
     )

@@ -141,7 +141,9 @@ class _PairMax:
 
     ``route`` picks where backward sends each ``dout``: ``"first"`` to the first maximum
     (a valid subgradient at ties), ``"last"`` to the window's last element whatever the
-    maximum (wrong wherever the last element is not a maximum)."""
+    maximum (wrong wherever the last element is not a maximum), ``"every"`` to each
+    maximum (wrong at ties: each tied element's value lies among its own one-sided
+    derivatives, their sum does not)."""
 
     def __init__(self, route: str) -> None:
         self.route = route
@@ -152,6 +154,9 @@ class _PairMax:
 
     def backward(self, dout: FloatArray) -> FloatArray:
         dx = np.zeros_like(self.pairs)
+        if self.route == "every":
+            tied = self.pairs == np.max(self.pairs, axis=2, keepdims=True)
+            return np.where(tied, dout[..., None], 0.0).reshape(dout.shape[0], -1)
         if self.route == "first":
             pick = np.argmax(self.pairs, axis=2)
         else:
@@ -181,6 +186,44 @@ def test_max_routed_to_an_element_that_is_not_a_maximum_fails(dtype: type[np.flo
     assert not report.passed
     assert report.checks[0].status is Status.MISMATCH
     assert report.checks[0].ratio > 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_routed_to_every_tied_maximum_fails(dtype: type[np.floating]) -> None:
+    """Sending a tied window's whole ``dout`` to both maxima fails in full mode: moving the
+    tied elements together moves the maximum by the same amount, so every valid
+    subgradient sums to ``dout`` over a tie, and this one sums to twice it."""
+    x = _tied_pairs().astype(dtype)
+    check = check_gradients(unary(lambda _: _PairMax("every")), {"x": x}, rng=0).checks[0]
+    assert check.mode == "full"
+    assert check.status is Status.MISMATCH
+    assert check.at_kinks_together
+    assert "kink elements moved together" in check.describe()
+
+
+class _MixedRelu:
+    """ReLU whose backward takes the slope 1 at ``x = 0`` in even columns and 0 in odd
+    ones: each is a valid subgradient, but no single piece around the point has both."""
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        at_zero = np.zeros(self.x.shape, dtype=bool)
+        at_zero[:, ::2] = self.x[:, ::2] == 0
+        return np.where((self.x > 0) | at_zero, dout, 0).astype(dout.dtype)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mixed_subgradients_at_separate_kinks_pass(seed: int) -> None:
+    """Where the pieces around the point have different slopes along the kink elements
+    together, the joint probe binds nothing: a valid mix of one-sided slopes passes."""
+    x = np.zeros((3, 4))
+    x[0] = [1.0, -2.0, 0.5, 3.0]
+    report = check_gradients(unary(lambda _: _MixedRelu()), {"x": x}, rng=seed)
+    assert report.passed, str(report)
+    assert report.checks[0].status is Status.NONDIFFERENTIABLE
 
 
 class _MeanBiasAffine:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, final
 
 import numpy as np
@@ -496,6 +496,8 @@ class _Tally:
     kinks: int = 0
     nonfinite: int = 0
     checked: int = 0
+    at_kinks: list[At] = field(default_factory=list)
+    joint: bool = False
 
     def add(self, problem: _Problem, name: str, probe: _Probe) -> None:
         """Evaluate ``probe`` and fold its outcome into the tally."""
@@ -519,6 +521,7 @@ class _Tally:
             verdict, applied = _judge(problem, name, probe, d_h, tol, base)
             if verdict == "kink":
                 self.kinks += 1
+                self.at_kinks.append(probe.at)
                 return
             if verdict == "mismatch":
                 self.mismatches += 1
@@ -527,15 +530,47 @@ class _Tally:
         ratio = error / applied if applied > 0 else (math.inf if error > 0 else 0.0)
         self._keep(ratio, probe, d_h, applied)
 
-    def _keep(self, ratio: float, probe: _Probe, numerical: float, tolerance: float) -> None:
-        """Make ``probe`` the worst if its error is the largest yet relative to its tolerance."""
-        if ratio > self.ratio:
-            self.ratio, self.worst, self.numerical, self.tolerance = (
-                ratio,
-                probe,
-                numerical,
-                tolerance,
-            )
+    def add_joint(self, problem: _Problem, name: str, probe: _Probe) -> None:
+        """Evaluate the probe along every element found at a kink at once, and fold in its
+        outcome if it has one (see :func:`_check_full`)."""
+        step, g = probe.step, probe.analytic
+        d_h = problem.central(name, probe.at, step)
+        truncation = abs(problem.central(name, probe.at, 2 * step) - d_h)
+        model = problem.model
+        tol = model.tolerance(step, truncation, probe.grad_scale, probe.sensitivity, probe.noise)
+        error = abs(g - d_h)
+        if not all(math.isfinite(v) for v in (g, d_h, tol)):
+            return  # the elements' own probes have judged what is not finite
+        if error > tol:
+            tol += _step_spread(problem, name, probe.at, step, d_h)
+        if error > tol:
+            # Only a slope that is the same in every piece around the point binds every
+            # valid subgradient; where the pieces' slopes differ, this probe says nothing.
+            slack = tol + 3 * model.tolerance(step, 0.0, probe.grad_scale, 0.0, probe.noise)
+            slopes = _neighbour_slopes(problem, name, probe.at, step)
+            if not all(abs(s - d_h) <= slack for s in slopes):
+                return
+            self.mismatches += 1
+        self.checked += 1
+        self.max_abs = max(self.max_abs, error)
+        self.max_rel = max(self.max_rel, _rel(g, d_h))
+        ratio = error / tol if tol > 0 else (math.inf if error > 0 else 0.0)
+        if self._keep(ratio, probe, d_h, tol):
+            self.joint = True
+
+    def _keep(self, ratio: float, probe: _Probe, numerical: float, tolerance: float) -> bool:
+        """Make ``probe`` the worst if its error is the largest yet relative to its
+        tolerance; whether it did."""
+        if ratio <= self.ratio:
+            return False
+        self.ratio, self.worst, self.numerical, self.tolerance = (
+            ratio,
+            probe,
+            numerical,
+            tolerance,
+        )
+        self.joint = False
+        return True
 
     def result(self, name: str, role: str, mode: str, dtype: FloatDType) -> ArrayCheck:
         """The :class:`ArrayCheck` for everything added so far."""
@@ -562,6 +597,7 @@ class _Tally:
             dtype=str(dtype),
             kinks=self.kinks,
             nonfinite=self.nonfinite,
+            at_kinks_together=self.joint,
         )
 
 
@@ -572,7 +608,16 @@ def _rel(a: float, b: float) -> float:
 
 
 def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[float]) -> ArrayCheck:
-    """Probe every element of ``name`` with the step ``cbrt(eps64)·max(1, |θ_i|)``."""
+    """Probe every element of ``name`` with the step ``cbrt(eps64)·max(1, |θ_i|)``; then,
+    if some were at a kink, along the direction that moves all of those at once.
+
+    Each element at a kink is judged by its own one-sided slopes, which admit the value of
+    every piece it borders. The elements of a tie move together smoothly (a maximum of
+    tied values moves with them), so along ``Σ e_i`` over the kink elements every valid
+    subgradient has one value: where the slopes of all the pieces around the point agree
+    along it, ``g·Σ e_i`` must match the central difference (a window's gradient sent to
+    every tied element fails there).
+    """
     values = problem.values(name)
     grad = problem.analytic[name]
     sens = problem.model.sensitivity[name]
@@ -593,7 +638,29 @@ def _check_full(problem: _Problem, name: str, role: str, declared: Sequence[floa
             label=tuple(int(i) for i in index),
         )
         tally.add(problem, name, probe)
+    if tally.at_kinks:
+        tally.add_joint(problem, name, _joint_probe(problem, name, tally.at_kinks))
     return tally.result(name, role, "full", problem.subject_dtype)
+
+
+def _joint_probe(problem: _Problem, name: str, at_kinks: Sequence[At]) -> _Probe:
+    """The probe along ``v = Σ e_i`` over the elements ``at_kinks``."""
+    values = problem.values(name)
+    v = np.zeros(values.shape)
+    for index in at_kinks:
+        v[index] = 1.0
+    largest = float(np.max(np.abs(values), where=v > 0, initial=0.0))
+    model = problem.model
+    return _Probe(
+        at=v,
+        step=step_size(largest, _F64),
+        analytic=float(np.sum(problem.analytic[name] * v)),
+        grad_scale=float(np.sum(model.magnitude[name] * v)),
+        sensitivity=float(np.sum(model.sensitivity[name] * v)),
+        noise=float(np.sum(model.noise[name] * v)),
+        near_kink=False,
+        label=(),
+    )
 
 
 def _check_directional(

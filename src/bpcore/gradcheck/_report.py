@@ -36,7 +36,8 @@ class ArrayCheck:
         max_abs_error: the largest ``|analytic - numerical|``.
         max_rel_error: the largest ``|analytic - numerical| / max(|analytic|, |numerical|)``.
         worst: where the error is largest relative to its tolerance: an element index,
-            or ``(direction,)`` in directional mode.
+            or ``(direction,)`` in directional mode; ``()`` with
+            :attr:`at_kinks_together`.
         analytic, numerical: the two values there.
         step: the finite-difference step there.
         tolerance: the derived tolerance there.
@@ -45,6 +46,8 @@ class ArrayCheck:
             value between the one-sided derivatives.
         nonfinite: how many probes had a non-finite analytic or numerical value (each a
             mismatch).
+        at_kinks_together: the worst probe moved every element found at a kink at once
+            (full mode, after the elements' own probes).
     """
 
     name: str
@@ -62,6 +65,7 @@ class ArrayCheck:
     dtype: str
     kinks: int
     nonfinite: int = 0
+    at_kinks_together: bool = False
 
     @property
     def ratio(self) -> float:
@@ -75,11 +79,12 @@ class ArrayCheck:
 
     def describe(self) -> str:
         """One paragraph: the verdict, then the worst element's figures."""
-        where = (
-            f"direction {self.worst[0]}"
-            if self.mode == "directional"
-            else f"index {self.worst if len(self.worst) != 1 else self.worst[0]}"
-        )
+        if self.at_kinks_together:
+            where = f"the {self.kinks} kink elements moved together"
+        elif self.mode == "directional":
+            where = f"direction {self.worst[0]}"
+        else:
+            where = f"index {self.worst if len(self.worst) != 1 else self.worst[0]}"
         lines = [
             f"  {self.role} {self.name!r} [{self.dtype}, {self.mode}, {self.checked} checked]: "
             f"{self.status.value}",
