@@ -15,6 +15,7 @@ from bpcore.errors import DtypeError as DtypeError
 from bpcore.errors import NotForwardedError as NotForwardedError
 from bpcore.errors import ShapeError as ShapeError
 from bpcore.errors import TargetError as TargetError
+from bpcore.errors import UnusableGradient as UnusableGradient
 from bpcore.functional import cross_entropy_error as cross_entropy_error
 from bpcore.functional import log_softmax as log_softmax
 from bpcore.functional import relu as relu
@@ -53,6 +54,7 @@ __all__ = [
     "Tanh",
     "TargetError",
     "TwoLayerNet",
+    "UnusableGradient",
     "cross_entropy_error",
     "log_softmax",
     "relu",

@@ -6,6 +6,11 @@ The dtype policy lives here, in one place:
 * other real floating dtypes (float16, longdouble) compute in float64;
 * bool and integer inputs are promoted to float64;
 * complex, object, string, datetime and every other dtype raise :class:`DtypeError`.
+
+So does the policy on extreme values: arithmetic follows IEEE 754 without a
+RuntimeWarning (:func:`ieee_arithmetic`). What overflows, a cast to float32 included, is
+±inf, what is undefined NaN, and both propagate; the Trainer stops where they reach the
+loss or a parameter, and the optimizers refuse them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ _T = TypeVar("_T")
 
 FLOAT_DTYPES: tuple[FloatDType, FloatDType] = (np.dtype(np.float32), np.dtype(np.float64))
 """The dtypes bpcore computes in and stores parameters in: float32 and float64."""
+
+
+def ieee_arithmetic() -> np.errstate:
+    """The floating-point state every layer, op and optimizer computes in: overflow,
+    invalid operations and division by zero give IEEE 754's ±inf and NaN, silently."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def is_float_array(value: object) -> TypeGuard[FloatArray]:
@@ -111,7 +122,11 @@ def as_float_array(value: npt.ArrayLike, *, where: str, name: str) -> FloatArray
     callers must treat it as read-only.
     """
     array = to_array(value, where=where, name=name)
-    return np.asarray(array, dtype=float_dtype_for(array, where=where, name=name))
+    dtype = float_dtype_for(array, where=where, name=name)
+    if is_float_array(array):
+        return array
+    with ieee_arithmetic():  # a float64 beyond float32's range casts to ±inf
+        return np.asarray(array, dtype=dtype)
 
 
 def as_dtype(value: npt.ArrayLike, dtype: FloatDType, *, where: str, name: str) -> FloatArray:
@@ -121,7 +136,10 @@ def as_dtype(value: npt.ArrayLike, dtype: FloatDType, *, where: str, name: str) 
     """
     array = to_array(value, where=where, name=name)
     float_dtype_for(array, where=where, name=name)
-    return np.asarray(array, dtype=dtype)
+    if is_float_array(array) and array.dtype == dtype:
+        return array
+    with ieee_arithmetic():  # a float64 beyond float32's range casts to ±inf
+        return np.asarray(array, dtype=dtype)
 
 
 def require_shape(array: FloatArray, shape: tuple[int, ...], *, where: str, name: str) -> None:

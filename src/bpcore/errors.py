@@ -20,6 +20,7 @@ __all__ = [
     "NotForwardedError",
     "ShapeError",
     "TargetError",
+    "UnusableGradient",
 ]
 
 
@@ -59,6 +60,11 @@ class CheckpointError(BpcoreError, ValueError):
 class ArgumentError(BpcoreError, ValueError):
     """An argument lies outside its documented domain: a size, a hyperparameter, an option
     or a name that bpcore does not know."""
+
+
+class UnusableGradient(ArgumentError):  # noqa: N818  # the name says what was refused
+    """An optimizer refused a gradient it cannot apply: NaN or infinite, or (Adam, AdaGrad)
+    with squares beyond the range its state is kept in. Nothing was updated."""
 
 
 class ArgumentTypeError(BpcoreError, TypeError):

@@ -4,7 +4,7 @@ exception.
 
 The malformed values are structural: wrong types, ragged and over-deep lists, mappings
 where arrays go and the reverse, wrong shapes, ranks and dtypes, empty arrays. Values
-that are well formed but extreme (1e308, inf, NaN) are not drawn here.
+that are well formed but extreme (1e308, inf, NaN) are drawn in test_extreme_values.
 """
 
 from __future__ import annotations

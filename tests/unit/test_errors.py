@@ -105,6 +105,7 @@ BUILTIN_KIND: dict[str, type[Exception]] = {
     "DatasetError": ValueError,
     "CheckpointError": ValueError,
     "ArgumentError": ValueError,
+    "UnusableGradient": ValueError,
     "DtypeError": TypeError,
     "ArgumentTypeError": TypeError,
     "NotForwardedError": RuntimeError,

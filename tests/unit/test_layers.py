@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
 
-from bpcore import Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, Tanh, relu
+from bpcore import Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, Tanh, TwoLayerNet, relu
+from bpcore._arrays import FloatArray
 
 
 def test_relu_forward_and_backward_by_hand() -> None:
@@ -30,6 +32,75 @@ def test_relu_propagates_nan() -> None:
     np.testing.assert_array_equal(y[1:], [0.0, 2.0])
     np.testing.assert_array_equal(layer.backward(np.array([3.0, 4.0, 5.0])), [3.0, 0.0, 5.0])
     assert np.isnan(relu(np.array([np.nan]))[0])
+
+
+def _affine_forward(x: FloatArray) -> FloatArray:
+    return Affine(np.ones((2, 1)), np.zeros(1)).forward(x)
+
+
+def _affine_backward(dout: FloatArray) -> FloatArray:
+    layer = Affine(np.ones((2, 1)), np.zeros(1))
+    layer.forward(np.array([[np.inf, 1.0]]))
+    layer.backward(dout)
+    assert layer.dW is not None
+    return layer.dW
+
+
+def _mul_backward(dout: FloatArray) -> FloatArray:
+    layer = MulLayer()
+    layer.forward(np.array([0.0, 2.0]), np.array([3.0, 0.0]))
+    return np.concatenate(layer.backward(dout))
+
+
+def _sigmoid_backward(dout: FloatArray) -> FloatArray:
+    layer = Sigmoid()
+    layer.forward(np.array([np.inf, 0.0]))
+    return layer.backward(dout)
+
+
+def _loss_backward(dout: FloatArray) -> FloatArray:
+    layer = SoftmaxWithLoss()
+    layer.forward(np.array([[1e308, -1e308]]), np.array([0]))
+    return layer.backward(dout)
+
+
+@pytest.mark.parametrize(
+    ("call", "argument", "expected"),
+    [
+        (_affine_forward, [[1e308, 1e308]], [[np.inf]]),
+        (_affine_forward, [[np.inf, -np.inf]], [[np.nan]]),
+        (_affine_backward, [[0.0]], [[np.nan], [0.0]]),
+        (MulLayer().forward, ([np.inf, 1e200], [0.0, 1e200]), [np.nan, np.inf]),
+        (_mul_backward, [np.inf, np.inf], [np.inf, np.nan, np.nan, np.inf]),
+        (_sigmoid_backward, [np.inf, np.inf], [np.nan, np.inf]),
+        (_loss_backward, np.inf, [[np.nan, np.nan]]),
+    ],
+    ids=["overflow", "inf - inf", "inf · 0 in dW", "Mul", "Mul backward", "Sigmoid backward",
+         "loss backward"],
+)  # fmt: skip
+def test_extreme_values_give_ieee_results_without_a_warning(
+    call: Any, argument: Any, expected: list[Any]
+) -> None:
+    """Overflow is ±inf and an undefined operation NaN, as IEEE 754 gives them, with no
+    RuntimeWarning: under warnings as errors, the same call returns the same values."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        args = argument if isinstance(argument, tuple) else (argument,)
+        got = call(*(np.array(a, dtype=np.float64) for a in args))
+    np.testing.assert_array_equal(got, np.array(expected))
+
+
+def test_a_float64_beyond_float32s_range_casts_to_inf_without_a_warning() -> None:
+    """A float32 network casts its float64 input: 1e39 becomes inf, silently, and the
+    loss shows it."""
+    net = TwoLayerNet(2, 3, 2, dtype="float32", rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = net.predict(np.array([[1e39, 1.0]]))
+        loss = net.loss(np.array([[1e39, 1.0]]), np.array([0]))
+    assert y.dtype == np.float32
+    assert not np.isfinite(y).all()
+    assert not math.isfinite(loss)
 
 
 def test_relu_backward_leaves_dout_untouched() -> None:

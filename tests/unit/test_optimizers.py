@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import tracemalloc
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
@@ -12,7 +13,14 @@ import numpy as np
 import pytest
 
 from bpcore._arrays import FloatArray
-from bpcore.errors import ArgumentError, ArgumentTypeError, BpcoreError, DtypeError, ShapeError
+from bpcore.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    BpcoreError,
+    DtypeError,
+    ShapeError,
+    UnusableGradient,
+)
 from bpcore.layers import Affine
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer, StatefulOptimizer
 from tests.helpers import assert_error
@@ -544,14 +552,14 @@ def test_a_non_finite_gradient_is_refused_and_changes_nothing(
     name: str, make: Factory, bad: float
 ) -> None:
     """A NaN or infinite gradient, even in a later key after a good step, raises
-    ArgumentError naming the key; parameters and state stay as they were."""
+    UnusableGradient naming the key; parameters and state stay as they were."""
     a, b = f64(1.0, 2.0), f64(3.0)
     opt = make()
     opt.update({"a": a, "b": b}, {"a": f64(0.5, 0.5), "b": f64(0.5)})
     before_params = (a.copy(), b.copy())
     before_state = opt.state_dict() if isinstance(opt, StatefulOptimizer) else {}
     assert_error(
-        ArgumentError,
+        UnusableGradient,
         lambda: opt.update({"a": a, "b": b}, {"a": f64(1.0, 1.0), "b": f64(bad)}),
         callee=f"{type(opt).__name__}.update",
         expected="finite gradients",
@@ -563,6 +571,83 @@ def test_a_non_finite_gradient_is_refused_and_changes_nothing(
     assert after_state.keys() == before_state.keys()
     for key, value in before_state.items():
         np.testing.assert_array_equal(after_state[key], value, err_msg=f"{name} {key}")
+
+
+def _assert_unchanged(
+    opt: Optimizer, params: Mapping[str, FloatArray], before: Mapping[str, FloatArray]
+) -> None:
+    """``params`` equal ``before``, and the optimizer's state is what it was."""
+    for key, value in before.items():
+        if key.startswith("param/"):
+            np.testing.assert_array_equal(params[key[6:]], value)
+        elif isinstance(opt, StatefulOptimizer):
+            np.testing.assert_array_equal(opt.state_dict()[key], value)
+
+
+def _snapshot(opt: Optimizer, params: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+    state = opt.state_dict() if isinstance(opt, StatefulOptimizer) else {}
+    return {**{f"param/{k}": p.copy() for k, p in params.items()}, **state}
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdaGrad"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_gradient_whose_square_overflows_is_refused_by_adam_and_adagrad(
+    name: str, dtype: type[np.floating]
+) -> None:
+    """Adam's v and AdaGrad's h hold squares: a finite gradient beyond
+    ``sqrt(max)`` of its dtype (1.8e19 in float32) is refused, naming the key, with the
+    parameters and the state unchanged; just below the limit it is applied."""
+    opt: Optimizer = Adam() if name == "Adam" else AdaGrad()
+    limit = math.sqrt(float(np.finfo(dtype).max))
+    params = {"a": np.ones(2, dtype=dtype), "b": np.ones(2, dtype=dtype)}
+    opt.update(params, {k: np.full(2, 0.5, dtype=dtype) for k in params})
+    before = _snapshot(opt, params)
+    huge = {"a": np.ones(2, dtype=dtype), "b": np.array([1.0, 2 * limit], dtype=dtype)}
+    assert_error(
+        UnusableGradient,
+        lambda: opt.update(params, huge),
+        callee=f"{name}.update",
+        expected="squares",
+        got="grads['b']",
+    )
+    _assert_unchanged(opt, params, before)
+    below = np.array([1.0, np.nextafter(dtype(limit), dtype(0))], dtype=dtype) / 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.update(params, {"a": below, "b": below})
+    assert all(np.isfinite(v).all() for v in _snapshot(opt, params).values())
+
+
+def test_adagrad_refuses_squares_its_running_sum_cannot_hold() -> None:
+    """AdaGrad's h only grows: a gradient whose squares would push it past the float
+    limit is refused, and nothing changes."""
+    opt = AdaGrad()
+    params = {"a": f64(1.0, 1.0)}
+    opt.load_state_dict({"h/a": f64(1e308, 0.0)})
+    before = _snapshot(opt, params)
+    assert_error(
+        UnusableGradient,
+        lambda: opt.update(params, {"a": f64(1e154, 0.0)}),
+        callee="AdaGrad.update",
+        expected="the running sum h can still hold",
+        got="grads['a']",
+    )
+    _assert_unchanged(opt, params, before)
+
+
+@ALL
+def test_an_update_that_overflows_follows_ieee_without_a_warning(name: str, make: Factory) -> None:
+    """A learning rate so large that the step overflows gives ±inf parameters, as IEEE
+    754 does, with no RuntimeWarning (which, as an error, would stop a step half done)."""
+    opt = make()
+    opt.lr = 1e308
+    p = f64(1.0, -1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            opt.update({"p": p}, {"p": f64(1e100, -1e100)})
+    assert np.isinf(p).all()
+    assert p[0] < 0 < p[1]
 
 
 def test_finite_gradients_whose_sum_overflows_are_accepted() -> None:

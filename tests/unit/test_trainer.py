@@ -526,12 +526,23 @@ def test_divergence_names_epoch_and_step_and_keeps_the_last_checkpoint(tmp_path:
     assert _saved_state(path).epochs_done == 1
 
 
-def test_an_infinite_gradient_with_a_finite_loss_is_divergence_with_nothing_updated() -> None:
-    """The optimizer refuses the step; the trainer reports divergence naming the
-    gradient, at that step, with the parameters as before it."""
+@pytest.mark.parametrize(
+    ("value", "optimizer", "reason"),
+    [
+        (np.inf, SGD(lr=0.1), "expected finite gradients"),
+        (1e200, Adam(), "expected gradients whose squares float64 can hold"),
+    ],
+    ids=["infinite", "square overflows"],
+)
+def test_a_refused_gradient_with_a_finite_loss_is_divergence_with_nothing_updated(
+    value: float, optimizer: Optimizer, reason: str
+) -> None:
+    """The optimizer refuses the step; the trainer reports divergence with the
+    optimizer's reason, naming the gradient, at that step, with the parameters as
+    before it."""
     net = _net()
 
-    class InfiniteGradient:
+    class RefusedGradient:
         params = net.params
         last_layer = net.last_layer
 
@@ -540,12 +551,14 @@ def test_an_infinite_gradient_with_a_finite_loss_is_divergence_with_nothing_upda
 
         def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
             grads = net.gradient(x, t)
-            grads["b1"][0] = np.inf
+            grads["b1"][0] = value
             return grads
 
     before = _copy(net.params)
-    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1 of 5: the gradients \['b1'\]"):
-        _trainer(InfiniteGradient()).fit()
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1 of 5: ") as caught:
+        _trainer(RefusedGradient(), optimizer=optimizer).fit()
+    assert reason in str(caught.value)
+    assert "grads['b1']" in str(caught.value)
     _assert_same_params(net.params, before)
 
 

@@ -58,6 +58,7 @@ class _Problem:
     analytic: dict[str, FloatArray]
     model: ErrorModel
     output_dtype: np.dtype[np.generic]
+    output_finite: bool
     gradient_dtypes: dict[str, tuple[np.dtype[np.generic], np.dtype[np.generic]]]
 
     def phi(self) -> float:
@@ -120,7 +121,8 @@ def check_gradients(
         A :class:`GradcheckReport`; it does not raise on a mismatch (see
         :func:`assert_gradients`). A NaN or infinite gradient, numerical or analytic, is
         a mismatch; a layer that modifies its ``dout``, inputs, targets or parameters,
-        or raises a RuntimeWarning, fails with that named in :attr:`~GradcheckReport.problems`.
+        raises a RuntimeWarning, or whose forward returns NaN or infinity, fails with that
+        named in :attr:`~GradcheckReport.problems`.
 
     Raises:
         ArgumentTypeError: ``make`` is not a factory, or returns no :class:`Differentiable`.
@@ -152,6 +154,9 @@ def check_gradients(
     altered = [*problem.subject.edits, *problem.reference.edits]
     if not problem.model.deterministic:
         altered.append("backward is not deterministic: two calls at one point disagree")
+    if not problem.output_finite:
+        # The numerical side is the float64 twin's: only this shows the subject's overflow.
+        altered.append(f"forward returned NaN or infinity for {problem.subject_dtype} inputs")
     if problem.output_dtype != problem.subject_dtype:
         altered.append(
             f"forward returned {problem.output_dtype} for {problem.subject_dtype} inputs"
@@ -342,6 +347,7 @@ def _prepare(
         analytic=analytic,
         model=model,
         output_dtype=output.dtype,
+        output_finite=bool(np.all(np.isfinite(output))),
         gradient_dtypes=gradient_dtypes,
     )
 

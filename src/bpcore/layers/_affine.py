@@ -12,6 +12,7 @@ from bpcore._arrays import (
     FloatArray,
     as_dtype,
     as_float_array,
+    ieee_arithmetic,
     require_float_array,
     require_forwarded,
     require_shape,
@@ -92,10 +93,11 @@ class Affine:
         self.original_x_shape = xa.shape
         x2 = xa.reshape(xa.shape[0], d_in)
         self.x = x2
-        out: FloatArray = x2 @ self.W
-        if out.dtype != self.b.dtype:
-            return out + self.b  # mixed precision: the sum takes the wider dtype
-        out += self.b  # in place on the new product: no second (N, M) array
+        with ieee_arithmetic():
+            out: FloatArray = x2 @ self.W
+            if out.dtype != self.b.dtype:
+                return out + self.b  # mixed precision: the sum takes the wider dtype
+            out += self.b  # in place on the new product: no second (N, M) array
         return out
 
     @overload
@@ -121,9 +123,10 @@ class Affine:
         out_dtype = dtypes[0] if dtypes.count(dtypes[0]) == 3 else np.result_type(*dtypes)
         d = as_dtype(dout, out_dtype, where="Affine.backward", name="dout")
         require_shape(d, (x2.shape[0], self.W.shape[1]), where="Affine.backward", name="dout")
-        self.dW = np.asarray(x2.T @ d, dtype=self.W.dtype)
-        self.db = np.asarray(np.add.reduce(d, axis=0), dtype=self.b.dtype)
-        if not input_grad:
-            return None
-        dx = d @ self.W.T
-        return np.asarray(dx.reshape(x_shape), dtype=x2.dtype)
+        with ieee_arithmetic():
+            self.dW = np.asarray(x2.T @ d, dtype=self.W.dtype)
+            self.db = np.asarray(np.add.reduce(d, axis=0), dtype=self.b.dtype)
+            if not input_grad:
+                return None
+            dx = d @ self.W.T
+            return np.asarray(dx.reshape(x_shape), dtype=x2.dtype)

@@ -6,7 +6,14 @@ import abc
 
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
+from bpcore._arrays import (
+    FloatArray,
+    as_dtype,
+    as_float_array,
+    ieee_arithmetic,
+    require_forwarded,
+    require_shape,
+)
 
 
 class ElementwiseActivation(abc.ABC):
@@ -51,4 +58,5 @@ class ElementwiseActivation(abc.ABC):
         slope = require_forwarded(self._slope, where=where)
         d = as_dtype(dout, slope.dtype, where=where, name="dout")
         require_shape(d, slope.shape, where=where, name="dout")
-        return d * slope
+        with ieee_arithmetic():  # inf · 0 is NaN, silently
+            return d * slope

@@ -12,6 +12,7 @@ from bpcore._arrays import (
     FloatDType,
     as_dtype,
     as_float_array,
+    ieee_arithmetic,
     require_forwarded,
     require_shape,
 )
@@ -69,7 +70,8 @@ class MulLayer:
         ya = as_float_array(y, where="MulLayer.forward", name="y")
         self._out_shape = _broadcast_shape(xa, ya, where="MulLayer.forward")
         self.x, self.y = xa, ya
-        return np.asarray(xa * ya)
+        with ieee_arithmetic():
+            return np.asarray(xa * ya)
 
     def backward(self, dout: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Return ``(dx, dy) = (dout · y, dout · x)`` reduced to the shapes of ``x`` and ``y``."""
@@ -77,8 +79,9 @@ class MulLayer:
         y = require_forwarded(self.y, where="MulLayer.backward")
         d = as_dtype(dout, np.result_type(x, y), where="MulLayer.backward", name="dout")
         require_shape(d, self._out_shape, where="MulLayer.backward", name="dout")
-        dx = np.asarray(sum_to_shape(np.asarray(d * y), x.shape), dtype=x.dtype)
-        dy = np.asarray(sum_to_shape(np.asarray(d * x), y.shape), dtype=y.dtype)
+        with ieee_arithmetic():
+            dx = np.asarray(sum_to_shape(np.asarray(d * y), x.shape), dtype=x.dtype)
+            dy = np.asarray(sum_to_shape(np.asarray(d * x), y.shape), dtype=y.dtype)
         return dx, dy
 
 
@@ -104,7 +107,8 @@ class AddLayer:
         out_shape = _broadcast_shape(xa, ya, where="AddLayer.forward")
         self._shapes = (xa.shape, ya.shape, out_shape)
         self._dtypes = (xa.dtype, ya.dtype)
-        return np.asarray(xa + ya)
+        with ieee_arithmetic():
+            return np.asarray(xa + ya)
 
     def backward(self, dout: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Return ``(dx, dy) = (dout, dout)`` reduced to the shapes of ``x`` and ``y``."""
@@ -112,6 +116,7 @@ class AddLayer:
         x_dtype, y_dtype = require_forwarded(self._dtypes, where="AddLayer.backward")
         d = as_dtype(dout, np.result_type(x_dtype, y_dtype), where="AddLayer.backward", name="dout")
         require_shape(d, out_shape, where="AddLayer.backward", name="dout")
-        dx = np.asarray(sum_to_shape(d, x_shape), dtype=x_dtype)
-        dy = np.asarray(sum_to_shape(d, y_shape), dtype=y_dtype)
+        with ieee_arithmetic():
+            dx = np.asarray(sum_to_shape(d, x_shape), dtype=x_dtype)
+            dy = np.asarray(sum_to_shape(d, y_shape), dtype=y_dtype)
         return dx, dy

@@ -7,7 +7,14 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
+from bpcore._arrays import (
+    FloatArray,
+    as_dtype,
+    as_float_array,
+    ieee_arithmetic,
+    require_forwarded,
+    require_shape,
+)
 from bpcore._targets import Targets, validate_targets
 from bpcore.errors import ShapeError
 from bpcore.functional import SoftmaxParts, mean_cross_entropy, softmax_parts
@@ -80,21 +87,22 @@ class SoftmaxWithLoss:
         parts, targets, x_shape = require_forwarded(self._saved, where=where)
         d = as_dtype(dout, parts.y.dtype, where=where, name="dout")
         require_shape(d, (), where=where, name="dout")
-        y, n = parts.y, parts.y.shape[0]
-        scale = d / n
-        if targets.labels is None:
-            soft = _soft_delta(parts, np.asarray(targets.dist))
-            soft *= scale
-            return soft.reshape(x_shape)
-        dx: FloatArray = np.multiply(y, scale)
-        at_label = np.arange(0, y.size, y.shape[1]) + targets.labels
-        # y - 1 at each label; where the label is the top class, -(1 - y) from the exact
-        # complement, so a confident prediction's gradient keeps its relative accuracy.
-        label_is_top = at_label == parts.at_top
-        dx.reshape(-1)[at_label] = (
-            np.where(label_is_top, -parts.complement[:, 0], y.reshape(-1)[at_label] - 1) * scale
-        )
-        return dx.reshape(x_shape)
+        with ieee_arithmetic():  # dout = inf times a probability of 0 is NaN, silently
+            y, n = parts.y, parts.y.shape[0]
+            scale = d / n
+            if targets.labels is None:
+                soft = _soft_delta(parts, np.asarray(targets.dist))
+                soft *= scale
+                return soft.reshape(x_shape)
+            dx: FloatArray = np.multiply(y, scale)
+            at_label = np.arange(0, y.size, y.shape[1]) + targets.labels
+            # y - 1 at each label; where the label is the top class, -(1 - y) from the exact
+            # complement, so a confident prediction's gradient keeps its relative accuracy.
+            label_is_top = at_label == parts.at_top
+            dx.reshape(-1)[at_label] = (
+                np.where(label_is_top, -parts.complement[:, 0], y.reshape(-1)[at_label] - 1) * scale
+            )
+            return dx.reshape(x_shape)
 
 
 def _soft_delta(parts: SoftmaxParts, dist: FloatArray) -> FloatArray:

@@ -7,8 +7,8 @@ from typing import final
 
 import numpy as np
 
-from bpcore._arrays import FloatArray
-from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view
+from bpcore._arrays import FloatArray, ieee_arithmetic
+from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view, require_room
 
 _EPS = 1e-7
 
@@ -62,16 +62,19 @@ class AdaGrad:
 
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Set ``h[k] += g*g`` then ``params[k] -= lr * g / (sqrt(h[k]) + 1e-7)``, in place."""
-        step = checked_step(params, grads, where="AdaGrad.update")
-        self._slots.prepare(step)
-        for key, p, g in step:
-            h = self._slots["h"][key]
-            s = self._slots["scratch"][key]
-            np.multiply(g, g, out=s)
-            np.add(h, s, out=h)
-            np.sqrt(h, out=s)
-            np.add(s, _EPS, out=s)
-            np.divide(g, s, out=s)
-            np.multiply(s, self._lr, out=s)
-            # `p` is written last, so a gradient that aliases its parameter is fully read first.
-            np.subtract(p, s, out=p)
+        with ieee_arithmetic():
+            step = checked_step(params, grads, where="AdaGrad.update", squares=True)
+            self._slots.prepare(step)
+            for key, _, g in step:
+                require_room(self._slots["h"][key], g, where="AdaGrad.update", key=key)
+            for key, p, g in step:
+                h = self._slots["h"][key]
+                s = self._slots["scratch"][key]
+                np.multiply(g, g, out=s)
+                np.add(h, s, out=h)
+                np.sqrt(h, out=s)
+                np.add(s, _EPS, out=s)
+                np.divide(g, s, out=s)
+                np.multiply(s, self._lr, out=s)
+                # `p` is written last: a gradient that aliases its parameter is read first.
+                np.subtract(p, s, out=p)

@@ -8,7 +8,7 @@ from typing import final
 
 import numpy as np
 
-from bpcore._arrays import FloatArray
+from bpcore._arrays import FloatArray, ieee_arithmetic
 from bpcore.errors import ArgumentError
 from bpcore.optim._checks import (
     LearningRate,
@@ -119,26 +119,27 @@ class Adam:
 
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Advance ``t``, update ``m``, ``v``, then ``params[k] -= lr_t * m / (sqrt(v) + 1e-7)``."""
-        step = checked_step(params, grads, where="Adam.update")
-        self._slots.prepare(step)
-        self._iter += 1
-        t = self._iter
-        b1, b2 = self._beta1, self._beta2
-        lr_t = self._lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        for key, p, g in step:
-            m = self._slots["m"][key]
-            v = self._slots["v"][key]
-            s = self._slots["scratch"][key]
-            np.subtract(g, m, out=s)
-            np.multiply(s, 1.0 - b1, out=s)
-            np.add(m, s, out=m)
-            np.multiply(g, g, out=s)
-            np.subtract(s, v, out=s)
-            np.multiply(s, 1.0 - b2, out=s)
-            np.add(v, s, out=v)
-            np.sqrt(v, out=s)
-            np.add(s, _EPS, out=s)
-            np.divide(m, s, out=s)
-            np.multiply(s, lr_t, out=s)
-            # `p` is written last, so a gradient that aliases its parameter is fully read first.
-            np.subtract(p, s, out=p)
+        with ieee_arithmetic():
+            step = checked_step(params, grads, where="Adam.update", squares=True)
+            self._slots.prepare(step)
+            self._iter += 1
+            t = self._iter
+            b1, b2 = self._beta1, self._beta2
+            lr_t = self._lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+            for key, p, g in step:
+                m = self._slots["m"][key]
+                v = self._slots["v"][key]
+                s = self._slots["scratch"][key]
+                np.subtract(g, m, out=s)
+                np.multiply(s, 1.0 - b1, out=s)
+                np.add(m, s, out=m)
+                np.multiply(g, g, out=s)
+                np.subtract(s, v, out=s)
+                np.multiply(s, 1.0 - b2, out=s)
+                np.add(v, s, out=v)
+                np.sqrt(v, out=s)
+                np.add(s, _EPS, out=s)
+                np.divide(m, s, out=s)
+                np.multiply(s, lr_t, out=s)
+                # `p` is written last: a gradient that aliases its parameter is read first.
+                np.subtract(p, s, out=p)

@@ -26,10 +26,13 @@ class Optimizer(Protocol):
         """Apply one optimization step to ``params`` using ``grads`` of the same keys and shapes.
 
         bpcore's optimizers update all or nothing: every argument is checked before any
-        array is written.
+        array is written. The arithmetic follows IEEE 754 without a RuntimeWarning: a step
+        that overflows (a huge ``lr``) writes ±inf.
 
         Raises:
-            ArgumentError: the keys differ, or a gradient holds a NaN or an infinity.
+            ArgumentError: the keys differ.
+            UnusableGradient: a gradient holds a NaN or an infinity, or (Adam, AdaGrad)
+                an element whose square its state cannot hold.
             ArgumentTypeError: ``params`` or ``grads`` is not a mapping.
             DtypeError: a parameter is not a writable float array, or a gradient not a
                 float array.

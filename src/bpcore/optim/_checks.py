@@ -15,7 +15,13 @@ from typing import cast, final, overload
 import numpy as np
 
 from bpcore._arrays import FloatArray, is_float_array, require_float_array
-from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
+from bpcore.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DtypeError,
+    ShapeError,
+    UnusableGradient,
+)
 
 Step = list[tuple[str, FloatArray, FloatArray]]
 """``(name, param, grad)`` triples in the order of ``params``, all validated."""
@@ -115,28 +121,24 @@ def _float_array(value: object, *, where: str, role: str, key: str) -> FloatArra
 
 
 def checked_step(
-    params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray], *, where: str
+    params: Mapping[str, FloatArray],
+    grads: Mapping[str, FloatArray],
+    *,
+    where: str,
+    squares: bool = False,
 ) -> Step:
     """Validate one ``update`` call and return its ``(name, param, grad)`` triples.
 
-    Raises ``ValueError`` when the key sets differ or a gradient holds a NaN or an
-    infinity, :class:`DtypeError` when a parameter is not a writable float32/float64
-    array or a gradient not a float32/float64 array, and :class:`ShapeError` when
-    shapes differ.
+    Raises :class:`ArgumentError` when the key sets differ, :class:`UnusableGradient`
+    when a gradient holds a NaN or an infinity (or, with ``squares``, an element whose
+    square overflows), :class:`DtypeError` when a parameter is not a writable
+    float32/float64 array or a gradient not a float32/float64 array, and
+    :class:`ShapeError` when shapes differ. Call it under
+    :func:`~bpcore._arrays.ieee_arithmetic`: its sums may overflow.
     """
     require_mapping(params, where=where, name="params")
     require_mapping(grads, where=where, name="grads")
     _require_same_keys(params, grads, where=where, ref_name="params", other_name="grads")
-    # One errstate for the whole step: the sums below overflow only for finite values
-    # near the float limit, which _require_finite then looks at element by element.
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _checked_pairs(params, grads, where=where)
-
-
-def _checked_pairs(
-    params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray], *, where: str
-) -> Step:
-    """The ``(name, param, grad)`` triples of :func:`checked_step`, each checked."""
     step: Step = []
     for key, p_obj in params.items():
         p = _float_array(p_obj, where=where, role="params", key=key)
@@ -151,22 +153,45 @@ def _checked_pairs(
                 f"{where}: expected grads[{key!r}] of shape {p.shape} (the shape of "
                 f"params[{key!r}]), got shape {g.shape}."
             )
-        _require_finite(g, where=where, key=key)
+        _require_usable(g, where=where, key=key, squares=squares)
         step.append((key, p, g))
     return step
 
 
-def _require_finite(g: FloatArray, *, where: str, key: str) -> None:
-    """Raise ArgumentError if ``g`` holds a NaN or an infinity: an update from it would
-    write NaN into the parameters and the optimizer's state. Call it under an errstate
-    that ignores overflow."""
-    total = float(np.sum(g))  # finite whenever every element is, barring overflow
-    if math.isfinite(total) or bool(np.all(np.isfinite(g))):
+def _require_usable(g: FloatArray, *, where: str, key: str, squares: bool) -> None:
+    """Raise :class:`UnusableGradient` if ``g`` holds a NaN or an infinity (an update from
+    it would write NaN into the parameters and the state), or, with ``squares``, an
+    element whose square overflows ``g``'s dtype (a second moment would be infinite)."""
+    # One pass: a finite sum (of squares) means every element (square) is finite.
+    total = float(np.vdot(g, g)) if squares else float(np.sum(g))
+    if math.isfinite(total):
         return
-    raise ArgumentError(
-        f"{where}: expected finite gradients, got NaN or infinity in grads[{key!r}] "
-        "(nothing was updated)."
-    )
+    if not bool(np.all(np.isfinite(g))):
+        raise UnusableGradient(
+            f"{where}: expected finite gradients, got NaN or infinity in grads[{key!r}] "
+            "(nothing was updated)."
+        )
+    limit = math.sqrt(float(np.finfo(g.dtype).max))
+    largest = float(np.max(np.abs(g)))
+    if squares and largest > limit:
+        raise UnusableGradient(
+            f"{where}: expected gradients whose squares {g.dtype} can hold (|g| <= "
+            f"{limit:.4g}), got |g| up to {largest:.4g} in grads[{key!r}] (nothing was "
+            "updated)."
+        )
+
+
+def require_room(total: FloatArray, g: FloatArray, *, where: str, key: str) -> None:
+    """Raise :class:`UnusableGradient` unless adding ``g``'s squares to the running sum
+    ``total`` (AdaGrad's ``h``, ``>= 0``) keeps every element finite."""
+    room = float(np.finfo(total.dtype).max) - float(np.max(total, initial=0.0))
+    squares = float(np.vdot(g, g))  # at least each element's square
+    if squares > room:
+        raise UnusableGradient(
+            f"{where}: expected gradients whose squares the running sum h can still hold "
+            f"in {total.dtype} (at most {room:.4g} in all), got {squares:.4g} in "
+            f"grads[{key!r}] (nothing was updated)."
+        )
 
 
 def check_state(state: Mapping[str, FloatArray], step: Step, *, where: str) -> None:

@@ -7,7 +7,7 @@ from typing import final
 
 import numpy as np
 
-from bpcore._arrays import FloatArray
+from bpcore._arrays import FloatArray, ieee_arithmetic
 from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_view, unit_interval
 
 
@@ -66,13 +66,14 @@ class Momentum:
 
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Set ``v[k] = momentum * v[k] - lr * grads[k]`` then ``params[k] += v[k]``, in place."""
-        step = checked_step(params, grads, where="Momentum.update")
-        self._slots.prepare(step)
-        for key, p, g in step:
-            v = self._slots["v"][key]
-            s = self._slots["scratch"][key]
-            np.multiply(g, self._lr, out=s)
-            np.multiply(v, self._momentum, out=v)
-            np.subtract(v, s, out=v)
-            # `p` is written last, so a gradient that aliases its parameter is fully read first.
-            np.add(p, v, out=p)
+        with ieee_arithmetic():
+            step = checked_step(params, grads, where="Momentum.update")
+            self._slots.prepare(step)
+            for key, p, g in step:
+                v = self._slots["v"][key]
+                s = self._slots["scratch"][key]
+                np.multiply(g, self._lr, out=s)
+                np.multiply(v, self._momentum, out=v)
+                np.subtract(v, s, out=v)
+                # `p` is written last: a gradient that aliases its parameter is read first.
+                np.add(p, v, out=p)

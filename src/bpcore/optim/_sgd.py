@@ -7,7 +7,7 @@ from typing import final
 
 import numpy as np
 
-from bpcore._arrays import FloatArray
+from bpcore._arrays import FloatArray, ieee_arithmetic
 from bpcore.errors import ArgumentError
 from bpcore.optim._checks import LearningRate, checked_step, require_mapping
 
@@ -53,15 +53,16 @@ class SGD:
 
     def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Set ``params[k] -= lr * grads[k]`` in place for every key ``k``."""
-        step = checked_step(params, grads, where="SGD.update")
-        if self._scratch.keys() != params.keys():
-            # Keep buffers only for the current parameters, so alternating
-            # between networks cannot grow the cache without bound.
-            self._scratch = {k: s for k, s in self._scratch.items() if k in params}
-        for key, p, g in step:
-            s = self._scratch.get(key)
-            if s is None or s.shape != p.shape or s.dtype != p.dtype:
-                s = np.empty_like(p)
-                self._scratch[key] = s
-            np.multiply(g, self._lr, out=s)
-            np.subtract(p, s, out=p)
+        with ieee_arithmetic():
+            step = checked_step(params, grads, where="SGD.update")
+            if self._scratch.keys() != params.keys():
+                # Keep buffers only for the current parameters, so alternating
+                # between networks cannot grow the cache without bound.
+                self._scratch = {k: s for k, s in self._scratch.items() if k in params}
+            for key, p, g in step:
+                s = self._scratch.get(key)
+                if s is None or s.shape != p.shape or s.dtype != p.dtype:
+                    s = np.empty_like(p)
+                    self._scratch[key] = s
+                np.multiply(g, self._lr, out=s)
+                np.subtract(p, s, out=p)

@@ -13,9 +13,9 @@ from typing import TypeAlias, final
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, FloatDType
+from bpcore._arrays import FloatArray, FloatDType, ieee_arithmetic
 from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint, restore_into, save_checkpoint
-from bpcore.errors import ArgumentError, ArgumentTypeError, CheckpointError
+from bpcore.errors import ArgumentTypeError, CheckpointError, UnusableGradient
 from bpcore.optim import Optimizer, StatefulOptimizer
 from bpcore.training._checks import (
     caller_meta,
@@ -264,7 +264,7 @@ class Trainer:
         # with warnings as errors, replace that report with a less useful one).
         with (
             deferred_sigint(self._handle_sigint) as stop,
-            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+            ieee_arithmetic(),
         ):
             try:
                 while self._position.epochs_done < self._epochs:
@@ -294,15 +294,11 @@ class Trainer:
             pos.updating = True
             try:
                 self._optimizer.update(params, grads)
-            except ArgumentError:
-                # bpcore's optimizers refuse a non-finite gradient and change nothing.
-                bad = [key for key, g in grads.items() if not np.isfinite(g).all()]
-                if not bad:
-                    raise
+            except UnusableGradient as refused:
+                # bpcore's optimizers refuse such a gradient and change nothing.
                 pos.updating = False
-                raise self._diverged(
-                    epoch, k + 1, loss, f"the gradients {bad} are NaN or infinite"
-                ) from None
+                reason = str(refused).partition(": ")[2].rstrip(".")
+                raise self._diverged(epoch, k + 1, loss, reason) from None
             # Still True if anything else escaped the update: its parameters may be half
             # updated, and no checkpoint may be written of them.
             pos.updating = False
