@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import os
 import re
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+import bpcore
 import bpcore.datasets
 from bpcore._arrays import FloatArray
 from bpcore.checkpoint import MetaValue, load_checkpoint, save_checkpoint
@@ -58,6 +60,22 @@ def _assert_one_line_error(err: str, *fragments: str) -> None:
     assert "Traceback" not in err
     for fragment in fragments:
         assert fragment in lines[0], err
+
+
+def test_version_prints_the_installed_version(capsys: Capsys) -> None:
+    """``bpcore --version`` prints ``bpcore <version>`` and exits 0; the version is the
+    installed distribution's."""
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"bpcore {bpcore.__version__}\n"
+    assert importlib.metadata.version("bpcore") == bpcore.__version__
+
+
+def test_the_distribution_carries_the_licence_text() -> None:
+    """The installed distribution holds the MIT licence it declares."""
+    files = importlib.metadata.files("bpcore") or []
+    (licence,) = [f for f in files if f.name == "LICENSE"]
+    assert licence.read_text().startswith("MIT License")
+    assert importlib.metadata.metadata("bpcore")["License-Expression"] == "MIT"
 
 
 def test_train_prints_the_table_and_writes_the_checkpoint(tmp_path: Path, capsys: Capsys) -> None:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bpcore import __version__
 from bpcore.cli import _download, _gradcheck, _train, _verify
 from bpcore.cli._common import Command, Parser, one_line, print_error
 from bpcore.errors import BpcoreError
@@ -32,6 +33,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         prog="bpcore",
         description="Train and check the backpropagation networks of bpcore.",
     )
+    parser.add_argument("--version", action="version", version=f"bpcore {__version__}")
     # Typed as the base class so commands can annotate plain argparse types; the
     # parsers made are still Parsers, whose usage errors are one line.
     parser_class: type[argparse.ArgumentParser] = Parser
