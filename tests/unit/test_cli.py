@@ -107,6 +107,19 @@ def test_the_default_run_reaches_97_percent(tmp_path: Path, capsys: Capsys) -> N
     assert test_accuracy >= 0.97
 
 
+def test_a_new_run_says_it_replaces_an_earlier_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
+    """A run without --resume over an existing checkpoint says so before it trains, and
+    how to continue the earlier run instead; a first run and a resumed run say nothing."""
+    assert main(_train_args(tmp_path)) == 0
+    assert "earlier run" not in capsys.readouterr().out
+    assert main(_train_args(tmp_path)) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"note: {tmp_path / 'ck.npz'} holds an earlier run")
+    assert "--resume" in first
+    assert main(_train_args(tmp_path, "--resume", "--epochs", "3")) == 0
+    assert "earlier run" not in capsys.readouterr().out
+
+
 def test_train_float32_writes_float32_params(tmp_path: Path, capsys: Capsys) -> None:
     """--dtype float32 trains and checkpoints float32 parameters."""
     assert main([*_train_args(tmp_path), "--dtype", "float32"]) == 0
@@ -357,6 +370,7 @@ def test_plot_without_matplotlib_prints_a_note(
     assert main(_train_args(tmp_path, "--plot", str(plot))) == 0
     err = capsys.readouterr().err
     assert err.startswith("bpcore: note: --plot needs matplotlib")
+    assert 'pip install "bpcore[plot]"' in err
     assert err.count("\n") == 1
     assert not plot.exists()
 

@@ -187,7 +187,8 @@ def test_present_but_corrupt_file_is_replaced(tmp_path: Path, server: FakeServer
 
 
 def test_network_error_becomes_dataset_error(tmp_path: Path) -> None:
-    """A URLError from the opener raises DatasetError naming the URL and the cause."""
+    """A URLError from the opener raises DatasetError naming the URL and the cause, and
+    the remedy by the names the library and the command line give it."""
 
     def offline(request: urllib.request.Request) -> FakeResponse:
         raise urllib.error.URLError("Name or service not known")
@@ -195,6 +196,8 @@ def test_network_error_becomes_dataset_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"alpha\.gz.*Name or service not known") as info:
         _download(tmp_path, offline)
     assert isinstance(info.value.__cause__, urllib.error.URLError)
+    assert "base_url" in str(info.value)
+    assert "--base-url" in str(info.value)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -401,7 +401,7 @@ def _usable_plot_path(args: argparse.Namespace) -> Path | None:
     plot_path: Path | None = args.plot
     if plot_path is not None and not can_plot():
         print(
-            "bpcore: note: --plot needs matplotlib (pip install matplotlib); "
+            'bpcore: note: --plot needs matplotlib (pip install "bpcore[plot]"); '
             "no plot will be written",
             file=sys.stderr,
         )
@@ -455,6 +455,12 @@ def run(args: argparse.Namespace) -> int:
     if stale:
         print(f"note: removed {stale} temporary file(s) an interrupted save had left", flush=True)
     resumed = _read_resumed(checkpoint_path) if args.resume else None
+    if resumed is None and checkpoint_path.exists():
+        print(
+            f"note: {checkpoint_path} holds an earlier run; this run replaces it after its "
+            "first epoch (to continue that run instead, use --resume)",
+            flush=True,
+        )
     config = _resolve(args, resumed)
     x_train, t_train, x_test, t_test = _load(config)
     input_size = int(np.prod(x_train.shape[1:]))

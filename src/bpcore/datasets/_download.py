@@ -280,7 +280,8 @@ def _network_error(exc: OSError | http.client.HTTPException, url: str, part: Pat
     )
     return DatasetError(
         f"download_mnist: expected to download {url}, got {type(exc).__name__}: {exc}. "
-        f"Check the network connection, or pass another base_url.{resume}"
+        f"Check the network connection, or use another mirror (base_url, or --base-url "
+        f"on the command line).{resume}"
     )
 
 
