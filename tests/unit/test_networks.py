@@ -14,7 +14,7 @@ from bpcore import DtypeError, ShapeError, TargetError
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError, ArgumentTypeError
 from bpcore.layers import Affine, Sigmoid
-from bpcore.networks import MultiLayerNet, TwoLayerNet
+from bpcore.networks import MultiLayerNet, TwoLayerNet, WeightInit
 from tests.helpers import assert_error
 
 Net = TwoLayerNet | MultiLayerNet
@@ -92,11 +92,16 @@ def test_two_layer_gradient_matches_numerical_with_soft_targets() -> None:
     [("relu", "he"), ("relu", "xavier"), ("relu", 1.0), ("sigmoid", "xavier"), ("sigmoid", 1.0)],
 )
 def test_multi_layer_gradient_matches_numerical(
-    activation: Literal["relu", "sigmoid"], weight_init: Literal["he", "xavier"] | float
+    activation: Literal["relu", "sigmoid"], weight_init: WeightInit
 ) -> None:
     """MultiLayerNet's backprop gradient equals central differences for each activation/init."""
     net = MultiLayerNet(
-        4, [5, 4], 3, activation=activation, weight_init=weight_init, rng=np.random.default_rng(4)
+        4,
+        [5, 4],
+        3,
+        activation=activation,
+        weight_init_std=weight_init,
+        rng=np.random.default_rng(4),
     )
     x, t = _batch(seed=5)
     _assert_gradients_match(net, x, t)
@@ -104,14 +109,14 @@ def test_multi_layer_gradient_matches_numerical(
 
 def test_softmax_regression_gradient_matches_numerical() -> None:
     """With no hidden layer the single Affine's parameter gradients are still right."""
-    net = MultiLayerNet(4, [], 3, weight_init=1.0, rng=6)
+    net = MultiLayerNet(4, [], 3, weight_init_std=1.0, rng=6)
     x, t = _batch(seed=7)
     _assert_gradients_match(net, x, t)
 
 
 def test_gradient_equals_full_backprop_bit_for_bit() -> None:
     """Skipping the first Affine's dx leaves dW1 and db1 identical to its full backward."""
-    net = MultiLayerNet(4, [5, 6], 3, activation="sigmoid", weight_init=1.0, rng=8)
+    net = MultiLayerNet(4, [5, 6], 3, activation="sigmoid", weight_init_std=1.0, rng=8)
     x, t = _batch(n=7, seed=9)
     grads = net.gradient(x, t)
     net.loss(x, t)
@@ -250,7 +255,7 @@ def test_two_layer_predict_matches_numpy_oracle() -> None:
 
 def test_multi_layer_sigmoid_predict_matches_numpy_oracle() -> None:
     """MultiLayerNet with sigmoid is sigmoid(sigmoid(x·W1 + b1)·W2 + b2)·W3 + b3."""
-    net = MultiLayerNet(3, [4, 5], 2, activation="sigmoid", weight_init=1.0, rng=14)
+    net = MultiLayerNet(3, [4, 5], 2, activation="sigmoid", weight_init_std=1.0, rng=14)
     p = net.params
     for key in ("b1", "b2", "b3"):
         p[key] += 0.5
@@ -343,7 +348,7 @@ def test_numerical_gradient_steps_by_cbrt_eps_times_magnitude(
 ) -> None:
     """Each parameter element is stepped by ±cbrt(eps)·max(1, |p|), eps of the network's
     dtype, one element at a time, up then down."""
-    net = MultiLayerNet(1, [], 3, weight_init=1.0, rng=0, dtype=dtype)
+    net = MultiLayerNet(1, [], 3, weight_init_std=1.0, rng=0, dtype=dtype)
     values = [0.5, -100.0, 3.0]
     weights = net.params["W1"]
     weights[0] = values
@@ -376,7 +381,7 @@ def test_numerical_gradient_divides_by_the_step_actually_taken(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In float32, p ± h rounds; dividing by the stored difference keeps a linear loss exact."""
-    net = MultiLayerNet(1, [], 3, weight_init=1.0, rng=0, dtype=np.float32)
+    net = MultiLayerNet(1, [], 3, weight_init_std=1.0, rng=0, dtype=np.float32)
     weights = net.params["W1"]
     weights[0] = [1.3, -0.7, 12.345]
     slopes = np.array([2.0, -3.0, 0.5])
@@ -436,7 +441,7 @@ def test_networks_do_not_touch_global_random_state() -> None:
 def test_two_layer_net_is_a_one_hidden_layer_multi_layer_net() -> None:
     """TwoLayerNet(std) and MultiLayerNet([h], relu, std) from one seed are the same net."""
     two = TwoLayerNet(4, 5, 3, weight_init_std=0.3, rng=29)
-    multi = MultiLayerNet(4, [5], 3, activation="relu", weight_init=0.3, rng=29)
+    multi = MultiLayerNet(4, [5], 3, activation="relu", weight_init_std=0.3, rng=29)
     for key in two.params:
         np.testing.assert_array_equal(two.params[key], multi.params[key])
     x, _ = _batch(seed=30)
@@ -447,22 +452,37 @@ def test_two_layer_net_is_a_one_hidden_layer_multi_layer_net() -> None:
     ("weight_init", "activation", "std1", "std2"),
     [
         ("he", "relu", np.sqrt(2 / 400), np.sqrt(2 / 100)),
+        ("relu", "relu", np.sqrt(2 / 400), np.sqrt(2 / 100)),
         ("xavier", "sigmoid", np.sqrt(1 / 400), np.sqrt(1 / 100)),
+        ("sigmoid", "sigmoid", np.sqrt(1 / 400), np.sqrt(1 / 100)),
         (0.2, "relu", 0.2, 0.2),
     ],
 )
 def test_weight_init_scales_by_each_layers_fan_in(
-    weight_init: Literal["he", "xavier"] | float,
+    weight_init: WeightInit,
     activation: Literal["relu", "sigmoid"],
     std1: float,
     std2: float,
 ) -> None:
-    """He is sqrt(2/fan_in), Xavier sqrt(1/fan_in), a float a fixed std, per layer."""
-    net = MultiLayerNet(400, [100], 300, activation=activation, weight_init=weight_init, rng=31)
+    """'relu' and 'he' are sqrt(2/fan_in), 'sigmoid' and 'xavier' sqrt(1/fan_in), a float a
+    fixed std, per layer (the book's weight_init_std)."""
+    net = MultiLayerNet(400, [100], 300, activation=activation, weight_init_std=weight_init, rng=31)
     # 40 000 and 30 000 normal draws: the sample std is within 1% with near certainty.
     np.testing.assert_allclose(np.std(net.params["W1"]), std1, rtol=0.02)
     np.testing.assert_allclose(np.std(net.params["W2"]), std2, rtol=0.02)
     assert abs(float(np.mean(net.params["W1"]))) < 0.05 * std1
+
+
+def test_the_books_multi_layer_net_call_runs_unchanged() -> None:
+    """The book's keywords build the network, 'ReLU' in any case included."""
+    net = MultiLayerNet(
+        input_size=784,
+        hidden_size_list=[100, 100],
+        output_size=10,
+        activation="relu",
+        weight_init_std=cast(WeightInit, "ReLU"),  # the book lowercases it at run time
+    )
+    assert [net.params[f"W{i}"].shape for i in (1, 2, 3)] == [(784, 100), (100, 100), (100, 10)]
 
 
 def test_a_zero_weight_std_is_allowed() -> None:
@@ -482,8 +502,10 @@ def test_the_default_weight_std_is_the_books() -> None:
 
 def test_float32_network_stays_float32() -> None:
     """A float32 net keeps float32 params, scores and gradients; numerical ones are float64."""
-    net = MultiLayerNet(4, [5], 3, activation="sigmoid", weight_init=1.0, rng=32, dtype=np.float32)
-    reference = MultiLayerNet(4, [5], 3, activation="sigmoid", weight_init=1.0, rng=32)
+    net = MultiLayerNet(
+        4, [5], 3, activation="sigmoid", weight_init_std=1.0, rng=32, dtype=np.float32
+    )
+    reference = MultiLayerNet(4, [5], 3, activation="sigmoid", weight_init_std=1.0, rng=32)
     x, t = _batch(seed=33)  # a float64 batch, cast by predict
     assert all(p.dtype == np.float32 for p in net.params.values())
     scores = net.predict(x)
@@ -555,7 +577,7 @@ def test_accuracy_rejects_an_empty_batch(make: Callable[[], Net]) -> None:
 
 def test_gradient_does_not_mutate_x_or_t() -> None:
     """gradient, loss and accuracy leave the caller's x and t (labels or rows) untouched."""
-    net = MultiLayerNet(4, [5, 5], 3, weight_init=1.0, rng=37)
+    net = MultiLayerNet(4, [5, 5], 3, weight_init_std=1.0, rng=37)
     x, labels = _batch(seed=38)
     rows = np.eye(3)[labels]
     copies = (x.copy(), labels.copy(), rows.copy())
@@ -658,22 +680,22 @@ def test_two_layer_net_rejects_invalid_arguments(
     [
         ({"input_size": 0}, "`input_size` to be a positive int", "0"),
         ({"output_size": 0}, "`output_size` to be a positive int", "0"),
-        ({"hidden_sizes": [5, 0]}, "`hidden_sizes[1]` to be a positive int", "0"),
-        ({"hidden_sizes": 5}, "`hidden_sizes` to be a sequence of positive ints", "int 5"),
+        ({"hidden_size_list": [5, 0]}, "`hidden_size_list[1]` to be a positive int", "0"),
+        ({"hidden_size_list": 5}, "`hidden_size_list` to be a sequence of positive ints", "int 5"),
         ({"activation": "tanh"}, "`activation` to be one of 'relu', 'sigmoid'", "'tanh'"),
         (
-            {"weight_init": "glorot"},
-            "`weight_init` to be one of 'he', 'xavier' or a finite",
+            {"weight_init_std": "glorot"},
+            "`weight_init_std` to be one of 'relu' ('he'), 'sigmoid' ('xavier') or a finite",
             "'glorot'",
         ),
-        ({"weight_init": -1.0}, "`weight_init` to be one of 'he', 'xavier'", "-1.0"),
+        ({"weight_init_std": -1.0}, "`weight_init_std` to be one of 'relu' ('he')", "-1.0"),
     ],
 )
 def test_multi_layer_net_rejects_invalid_arguments(
     kwargs: dict[str, Any], expected: str, got: str
 ) -> None:
-    """Invalid sizes, activation or weight_init raise ArgumentError listing the options."""
-    arguments: dict[str, Any] = {"input_size": 4, "hidden_sizes": [5], "output_size": 3}
+    """Invalid sizes, activation or weight_init_std raise ArgumentError listing the options."""
+    arguments: dict[str, Any] = {"input_size": 4, "hidden_size_list": [5], "output_size": 3}
     arguments.update(kwargs)
     assert_error(
         ArgumentError,
@@ -696,9 +718,9 @@ def test_weight_stds_must_be_finite_and_non_negative(bad: float) -> None:
     )
     assert_error(
         ArgumentError,
-        lambda: MultiLayerNet(4, [3], 2, weight_init=bad),
+        lambda: MultiLayerNet(4, [3], 2, weight_init_std=bad),
         callee="MultiLayerNet",
-        expected="`weight_init` to be one of 'he', 'xavier' or a finite non-negative float",
+        expected="`weight_init_std` to be one of 'relu' ('he'), 'sigmoid' ('xavier') or a finite",
         got=repr(bad),
     )
 
@@ -745,7 +767,7 @@ NETS: list[tuple[str, int, list[int], Literal["relu", "sigmoid"]]] = [
 def _net(kind: str, d: int, hidden: list[int], act: Literal["relu", "sigmoid"], dtype: Any) -> Net:
     if kind == "two-layer":
         return TwoLayerNet(d, hidden[0], 4, weight_init_std=1.0, rng=3, dtype=dtype)
-    return MultiLayerNet(d, hidden, 4, activation=act, weight_init=1.0, rng=3, dtype=dtype)
+    return MultiLayerNet(d, hidden, 4, activation=act, weight_init_std=1.0, rng=3, dtype=dtype)
 
 
 def _kink_batch(shape: tuple[int, ...], seed: int) -> tuple[FloatArray, npt.NDArray[np.intp]]:
@@ -836,8 +858,8 @@ def test_biases_start_at_zero(dtype: type[np.floating]) -> None:
     """Every bias of a new network is zero, whatever the weight initialisation."""
     nets = [
         TwoLayerNet(4, 5, 3, weight_init_std=2.0, rng=1, dtype=dtype),
-        MultiLayerNet(4, [5, 6], 3, weight_init="xavier", rng=2, dtype=dtype),
-        MultiLayerNet(4, [], 3, weight_init=0.5, rng=3, dtype=dtype),
+        MultiLayerNet(4, [5, 6], 3, weight_init_std="xavier", rng=2, dtype=dtype),
+        MultiLayerNet(4, [], 3, weight_init_std=0.5, rng=3, dtype=dtype),
     ]
     for net in nets:
         biases = [p for key, p in net.params.items() if key.startswith("b")]

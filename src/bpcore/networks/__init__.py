@@ -5,7 +5,8 @@ updates train the network), ``layers``, ``last_layer``, ``predict``, ``loss``,
 ``accuracy``, ``gradient`` (backpropagation) and ``numerical_gradient``.
 """
 
+from bpcore.networks._init import WeightInit as WeightInit
 from bpcore.networks._multi_layer import MultiLayerNet as MultiLayerNet
 from bpcore.networks._two_layer import TwoLayerNet as TwoLayerNet
 
-__all__ = ["MultiLayerNet", "TwoLayerNet"]
+__all__ = ["MultiLayerNet", "TwoLayerNet", "WeightInit"]

@@ -21,10 +21,14 @@ import numpy as np
 from bpcore._arrays import FloatArray, FloatDType
 from bpcore.errors import ArgumentError, ArgumentTypeError
 
-WeightInit: TypeAlias = Literal["he", "xavier"] | float
+WeightInit: TypeAlias = Literal["he", "relu", "xavier", "sigmoid"] | float
+"""A weight initialisation: a name (``"relu"`` is ``"he"``, ``"sigmoid"`` is ``"xavier"``)
+or a fixed standard deviation."""
+
+_Resolved: TypeAlias = Literal["he", "xavier"] | float
 """``"he"``, ``"xavier"`` or a fixed standard deviation."""
 
-_NAMED_INITS = ("he", "xavier")
+_NAMED_INITS = {"he": "he", "relu": "he", "xavier": "xavier", "sigmoid": "xavier"}
 
 
 def check_size(value: object, *, where: str, name: str) -> int:
@@ -68,20 +72,22 @@ def check_std(value: object, *, where: str, name: str) -> float:
     return std
 
 
-def check_weight_init(value: object, *, where: str) -> WeightInit:
-    """Return ``"he"``, ``"xavier"`` or a fixed std as a ``float``, else raise ``ValueError``."""
-    if isinstance(value, str) and value in _NAMED_INITS:
-        return "he" if value == "he" else "xavier"
+def check_weight_init(value: object, *, where: str) -> _Resolved:
+    """Return ``"he"`` (also for ``"relu"``), ``"xavier"`` (also for ``"sigmoid"``) or a
+    fixed std as a ``float``, else raise :class:`ArgumentError`. Names are matched
+    without regard to case, as in the book."""
+    if isinstance(value, str) and value.lower() in _NAMED_INITS:
+        return "he" if _NAMED_INITS[value.lower()] == "he" else "xavier"
     std = _finite_non_negative(value)
     if std is None:
         raise ArgumentError(
-            f"{where}: expected `weight_init` to be one of 'he', 'xavier' or a finite "
-            f"non-negative float (a fixed std), got {value!r}."
+            f"{where}: expected `weight_init_std` to be one of 'relu' ('he'), 'sigmoid' "
+            f"('xavier') or a finite non-negative float (a fixed std), got {value!r}."
         )
     return std
 
 
-def weight_std(weight_init: WeightInit, fan_in: int) -> float:
+def weight_std(weight_init: _Resolved, fan_in: int) -> float:
     """The standard deviation of a weight matrix fed by ``fan_in`` units."""
     if weight_init == "he":
         return math.sqrt(2.0 / fan_in)

@@ -27,9 +27,9 @@ _ACTIVATIONS: dict[str, type[Relu] | type[Sigmoid]] = {"relu": Relu, "sigmoid": 
 
 @final
 class MultiLayerNet(SequentialNet):
-    """``L = len(hidden_sizes) + 1`` Affine layers with ReLU or sigmoid between them.
+    """``L = len(hidden_size_list) + 1`` Affine layers with ReLU or sigmoid between them.
 
-    With ``sizes = [input_size, *hidden_sizes, output_size]``, ``Wᵢ`` has shape
+    With ``sizes = [input_size, *hidden_size_list, output_size]``, ``Wᵢ`` has shape
     ``(sizes[i-1], sizes[i])`` and ``bᵢ`` shape ``(sizes[i],)`` for ``i = 1..L``, and
 
     ``hᵢ = act(hᵢ₋₁ · Wᵢ + bᵢ)`` for ``i < L`` (``h₀ = x``), ``scores = h_{L-1} · W_L + b_L``,
@@ -37,14 +37,14 @@ class MultiLayerNet(SequentialNet):
     trained on softmax cross-entropy. ``x`` is ``(N, input_size)`` (or
     ``(N, d1, ..., dk)``, flattened per sample), the scores are ``(N, output_size)``
     and ``t`` is integer labels ``(N,)`` or one-hot/soft rows ``(N, output_size)``.
-    An empty ``hidden_sizes`` gives softmax regression.
+    An empty ``hidden_size_list`` gives softmax regression.
 
     Weights start as ``stdᵢ · z``, ``z ~ N(0, 1)`` drawn from ``rng`` (a Generator,
     an int seed or ``None``; never NumPy's global state), with ``stdᵢ`` from
-    ``weight_init`` and the fan-in ``n = sizes[i-1]``: ``"he"`` gives ``sqrt(2/n)``
-    (suited to ReLU), ``"xavier"`` ``sqrt(1/n)`` (suited to sigmoid), a float is used
-    as is. Biases start at zero. ``dtype`` (float64 or float32) is the dtype of the
-    parameters, activations and gradients.
+    ``weight_init_std`` and the fan-in ``n = sizes[i-1]``: ``"relu"`` or ``"he"`` gives
+    ``sqrt(2/n)``, ``"sigmoid"`` or ``"xavier"`` ``sqrt(1/n)``, a float is used as is
+    (the book's names and options). Biases start at zero. ``dtype`` (float64 or
+    float32) is the dtype of the parameters, activations and gradients.
 
     Attributes:
         params: ``{"W1", "b1", ..., "W{L}", "b{L}"}``, shared by reference with the
@@ -54,7 +54,7 @@ class MultiLayerNet(SequentialNet):
 
     Raises:
         ValueError: a size is not a positive int, or ``activation`` or
-            ``weight_init`` is not one of the options.
+            ``weight_init_std`` is not one of the options.
         TypeError: ``rng`` is not a Generator, an int or ``None``.
         bpcore.DtypeError: ``dtype`` is not float32 or float64.
     """
@@ -62,18 +62,18 @@ class MultiLayerNet(SequentialNet):
     def __init__(
         self,
         input_size: int,
-        hidden_sizes: Sequence[int],
+        hidden_size_list: Sequence[int],
         output_size: int,
         *,
         activation: Literal["relu", "sigmoid"] = "relu",
-        weight_init: WeightInit = "he",
+        weight_init_std: WeightInit = "relu",
         rng: np.random.Generator | int | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         where = "MultiLayerNet"
         sizes = [
             check_size(input_size, where=where, name="input_size"),
-            *check_sizes(hidden_sizes, where=where, name="hidden_sizes"),
+            *check_sizes(hidden_size_list, where=where, name="hidden_size_list"),
             check_size(output_size, where=where, name="output_size"),
         ]
         # Callers without a type checker can pass anything, unhashable values included.
@@ -84,7 +84,7 @@ class MultiLayerNet(SequentialNet):
                 f"{where}: expected `activation` to be one of 'relu', 'sigmoid', "
                 f"got {activation!r}."
             )
-        init = check_weight_init(weight_init, where=where)
+        init = check_weight_init(weight_init_std, where=where)
         net_dtype = resolve_float_dtype(dtype, where=where)
         generator = resolve_rng(rng, where=where)
         stds = [weight_std(init, fan_in) for fan_in in sizes[:-1]]
