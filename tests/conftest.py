@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 CI_EXAMPLES = 40
@@ -40,3 +41,11 @@ settings.register_profile(
 _profile = os.environ.get("HYPOTHESIS_PROFILE")
 if _profile:
     settings.load_profile(_profile)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test sees its own empty BPCORE_DATA_DIR: none reads or fills the user's."""
+    monkeypatch.setenv("BPCORE_DATA_DIR", str(tmp_path_factory.mktemp("data")))

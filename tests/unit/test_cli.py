@@ -509,11 +509,9 @@ def test_help_exits_0_for_every_command(argv: list[str], capsys: Capsys) -> None
         (["train", "--dataset", "cifar"], "--dataset"),
         (["train", "--seed", "-3"], "--seed"),
         (["train", "--dtype", "float16"], "--dtype"),
-        (["train", "--dataset", "mnist"], "--data-dir"),
         (["train", "--data-dir", "."], "--data-dir"),
         (["train", "--checkpoint", "/nonexistent-folder/ck.npz"], "does not exist"),
         (["download"], "dataset"),
-        (["download", "mnist"], "--data-dir"),
         (["gradcheck", "--input", "5"], "--input 5"),
         (["gradcheck", "--batch", "0"], "--batch"),
     ],
@@ -533,13 +531,32 @@ def test_mnist_from_an_empty_folder_exits_2(tmp_path: Path, capsys: Capsys) -> N
     _assert_one_line_error(capsys.readouterr().err, "bpcore download mnist", str(tmp_path))
 
 
-def test_train_reads_mnist_from_data_dir(tmp_path: Path, capsys: Capsys) -> None:
-    """--dataset mnist trains on the IDX files in --data-dir (a tiny set in MNIST's format)."""
+def _tiny_mnist(folder: Path) -> None:
+    """40 training and 12 test images in MNIST's format, gzip-compressed, in ``folder``."""
     rng = np.random.default_rng(0)
     for prefix, n in (("train", 40), ("t10k", 12)):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, np.uint8))
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, np.uint8))
+
+
+def test_mnist_without_data_dir_reads_the_download_folder(tmp_path: Path, capsys: Capsys) -> None:
+    """Without --data-dir, --dataset mnist reads where 'bpcore download mnist' writes; if
+    the files are not there, the one-line error gives that command without a folder."""
+    argv = ["train", "--dataset", "mnist", "--hidden", "8", "--epochs", "1"]
+    argv += ["--checkpoint", str(tmp_path / "ck.npz")]
+    folder = bpcore.datasets.default_data_dir("mnist")
+    assert main(argv) == 2
+    _assert_one_line_error(capsys.readouterr().err, "`bpcore download mnist`", str(folder))
+    folder.mkdir(parents=True)
+    _tiny_mnist(folder)
+    assert main(argv) == 0
+    assert "training mnist (40 train, 12 test)" in capsys.readouterr().out
+
+
+def test_train_reads_mnist_from_data_dir(tmp_path: Path, capsys: Capsys) -> None:
+    """--dataset mnist trains on the IDX files in --data-dir (a tiny set in MNIST's format)."""
+    _tiny_mnist(tmp_path)
     argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--hidden", "8"]
     assert main([*argv, "--epochs", "1", "--checkpoint", str(tmp_path / "ck.npz")]) == 0
     assert "training mnist (40 train, 12 test): layers 784,8,10" in capsys.readouterr().out

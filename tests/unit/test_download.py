@@ -21,6 +21,7 @@ from bpcore.datasets import (
     MNIST_FILE_NAMES,
     MNIST_FILES,
     FileSpec,
+    default_data_dir,
     download_mnist,
     load_mnist,
     write_idx,
@@ -108,6 +109,34 @@ def server() -> FakeServer:
 
 def _download(folder: Path, opener: Callable[[urllib.request.Request], FakeResponse]) -> list[Path]:
     return download_mnist(folder, base_url=BASE, opener=opener, files=SPECS)
+
+
+def test_the_default_folder_is_the_one_load_mnist_reads(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without data_dir, the files land in $BPCORE_DATA_DIR/mnist, which is also
+    load_mnist's default."""
+    monkeypatch.setenv("BPCORE_DATA_DIR", str(tmp_path / "root"))
+    paths = download_mnist(base_url=BASE, opener=server, files=SPECS)
+    assert [p.parent for p in paths] == [tmp_path / "root" / "mnist"] * len(PAYLOADS)
+    assert default_data_dir("mnist") == tmp_path / "root" / "mnist"
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"BPCORE_DATA_DIR": "/data/bp", "XDG_CACHE_HOME": "/cache"}, "/data/bp/mnist"),
+        ({"BPCORE_DATA_DIR": "", "XDG_CACHE_HOME": "/cache"}, "/cache/bpcore/mnist"),
+        ({"BPCORE_DATA_DIR": "", "XDG_CACHE_HOME": ""}, "~/.cache/bpcore/mnist"),
+    ],
+)
+def test_the_default_data_dir_follows_the_environment(
+    environment: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$BPCORE_DATA_DIR first, then $XDG_CACHE_HOME/bpcore, then ~/.cache/bpcore."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert default_data_dir("mnist") == Path(expected).expanduser()
 
 
 def test_downloads_every_file_and_returns_paths(tmp_path: Path, server: FakeServer) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bpcore.datasets import MNIST_FILE_NAMES, load_mnist, write_idx
+from bpcore.datasets import MNIST_FILE_NAMES, default_data_dir, load_mnist, write_idx
 from bpcore.errors import DatasetError
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILE_NAMES
@@ -93,6 +93,18 @@ def test_one_hot_labels_are_float32_rows(mnist: FakeMnist) -> None:
     np.testing.assert_array_equal(t_train.argmax(axis=1), mnist.t_train)
     np.testing.assert_array_equal(t_train.sum(axis=1), np.ones(20))
     np.testing.assert_array_equal(t_test.argmax(axis=1), mnist.t_test)
+
+
+def test_the_books_load_mnist_call_reads_the_default_folder() -> None:
+    """``load_mnist(normalize=True, one_hot_label=True)``, as the book calls it, reads
+    default_data_dir("mnist"), where ``bpcore download mnist`` puts the files."""
+    folder = default_data_dir("mnist")
+    folder.mkdir(parents=True)
+    fake = _make_mnist(folder, gz=True)
+    (x_train, t_train), (_, t_test) = load_mnist(normalize=True, one_hot_label=True)
+    np.testing.assert_array_equal(x_train, fake.x_train.reshape(20, 784) / np.float32(255))
+    assert t_train.shape == (20, 10)
+    np.testing.assert_array_equal(np.argmax(t_test, axis=1), fake.t_test)
 
 
 def test_any_image_size_is_supported(tmp_path: Path) -> None:

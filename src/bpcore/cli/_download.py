@@ -23,12 +23,17 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
             "Download the four gzip-compressed MNIST files into DIR. Each file is checked "
             "against its pinned size and SHA-256 before it gets its final name; files "
             "already there and correct are kept, and an interrupted download resumes. "
-            "Train on them with 'bpcore train --dataset mnist --data-dir DIR'."
+            "Train on them with 'bpcore train --dataset mnist' (with the same --data-dir "
+            "if you gave one)."
         ),
     )
     parser.add_argument("dataset", choices=("mnist",), help="the dataset to download")
     parser.add_argument(
-        "--data-dir", type=Path, required=True, metavar="DIR", help="folder to download into"
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"folder to download into (default: {datasets.default_data_dir('mnist')}, "
+        f"under ${datasets.DATA_DIR_VARIABLE} if set)",
     )
     parser.add_argument(
         "--base-url",

@@ -91,8 +91,8 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="folder with the MNIST files (required for --dataset mnist; "
-        "fill it with 'bpcore download mnist --data-dir DIR')",
+        help="folder with the MNIST files for --dataset mnist (default: where "
+        "'bpcore download mnist' puts them)",
     )
     parser.add_argument(
         "--hidden",
@@ -333,11 +333,6 @@ def _show_sizes(values: tuple[int, ...]) -> str:
 def _load(config: _Config) -> tuple[MnistImages, TargetArray, MnistImages, TargetArray]:
     """The training and test sets as ``(x_train, t_train, x_test, t_test)``, ``x`` flattened."""
     if config.dataset == "mnist":
-        if config.data_dir is None:
-            raise UsageError(
-                "--dataset mnist needs --data-dir DIR, the folder with the MNIST files "
-                "(fill it with 'bpcore download mnist --data-dir DIR')."
-            )
         (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=config.data_dir)
     else:
         (x_train, t_train), (x_test, t_test) = load_digits(dtype=config.dtype)

@@ -3,7 +3,8 @@
 * :func:`load_digits`: 1,797 8x8 handwritten digits that ship inside bpcore, so
   they load with no network access.
 * :func:`load_mnist`: MNIST read from its IDX files in a folder, which
-  :func:`download_mnist` fills (SHA-256 checked, resumable).
+  :func:`download_mnist` fills (SHA-256 checked, resumable); both default to
+  :func:`default_data_dir` ``("mnist")``.
 * :func:`read_idx` and :func:`write_idx`: the IDX file format itself.
 
 Each loader returns ``((x_train, t_train), (x_test, t_test))``.
@@ -17,6 +18,8 @@ from bpcore.datasets._download import FileSpec as FileSpec
 from bpcore.datasets._download import HttpResponse as HttpResponse
 from bpcore.datasets._download import Opener as Opener
 from bpcore.datasets._download import download_mnist as download_mnist
+from bpcore.datasets._folders import DATA_DIR_VARIABLE as DATA_DIR_VARIABLE
+from bpcore.datasets._folders import default_data_dir as default_data_dir
 from bpcore.datasets._format import LabelArray as LabelArray
 from bpcore.datasets._format import TargetArray as TargetArray
 from bpcore.datasets._idx import IdxArray as IdxArray
@@ -27,6 +30,7 @@ from bpcore.datasets._mnist import MnistImages as MnistImages
 from bpcore.datasets._mnist import load_mnist as load_mnist
 
 __all__ = [
+    "DATA_DIR_VARIABLE",
     "DEADLINE_SECONDS",
     "DEFAULT_MIRROR",
     "MNIST_FILES",
@@ -38,6 +42,7 @@ __all__ = [
     "MnistImages",
     "Opener",
     "TargetArray",
+    "default_data_dir",
     "download_mnist",
     "load_digits",
     "load_mnist",

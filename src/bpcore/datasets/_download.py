@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO, Protocol, final
 
+from bpcore.datasets._folders import default_data_dir
 from bpcore.errors import ArgumentError, ArgumentTypeError, DatasetError
 
 __all__ = [
@@ -104,7 +105,7 @@ Progress = Callable[[str, int, int], object]
 
 
 def download_mnist(
-    data_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
     *,
     base_url: str = DEFAULT_MIRROR,
     opener: Opener | None = None,
@@ -113,6 +114,9 @@ def download_mnist(
     deadline: float = DEADLINE_SECONDS,
 ) -> list[Path]:
     """Download the MNIST files into ``data_dir`` and return their paths.
+
+    ``data_dir`` is :func:`default_data_dir` ``("mnist")`` by default, where
+    :func:`load_mnist` looks for them.
 
     Each name of ``files`` (default :data:`MNIST_FILES`) is fetched from
     ``base_url + name``. A file already in ``data_dir`` with the right SHA-256 is
@@ -139,7 +143,7 @@ def download_mnist(
     """
     names = MNIST_FILES if files is None else files
     _check_arguments(base_url, names, deadline)
-    folder = Path(data_dir)
+    folder = default_data_dir("mnist") if data_dir is None else Path(data_dir)
     created = _make_folder(folder)
     fetch = opener if opener is not None else _urlopen
     prefix = base_url if base_url.endswith("/") else base_url + "/"

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray
+from bpcore.datasets._folders import default_data_dir
 from bpcore.datasets._format import CLASSES, TargetArray, format_labels, shape_images
 from bpcore.datasets._idx import IdxArray, read_idx
 from bpcore.errors import DatasetError
@@ -36,12 +37,15 @@ def load_mnist(
     flatten: bool = True,
     one_hot_label: bool = False,
     *,
-    data_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[tuple[MnistImages, TargetArray], tuple[MnistImages, TargetArray]]:
     """Load MNIST from ``data_dir`` as ``((x_train, t_train), (x_test, t_test))``.
 
     ``data_dir`` holds the four files of :data:`MNIST_FILE_NAMES`, each either raw
-    or gzip-compressed with a ``.gz`` suffix (the raw one is read if both exist).
+    or gzip-compressed with a ``.gz`` suffix (the raw one is read if both exist); by
+    default it is :func:`default_data_dir` ``("mnist")``, where ``bpcore download mnist``
+    puts them, so the book's ``load_mnist(normalize=True, one_hot_label=True)`` runs as
+    printed.
 
     * ``x`` has shape ``(N, H*W)`` (``(N, 784)`` for MNIST), or ``(N, 1, H, W)`` if
       not ``flatten``. It is float32 in ``[0, 1]`` (pixels / 255) if ``normalize``,
@@ -53,7 +57,7 @@ def load_mnist(
     says how to download them), corrupt, not an MNIST image or label file, or if
     the counts, labels or image sizes do not agree.
     """
-    folder = Path(data_dir)
+    folder = default_data_dir("mnist") if data_dir is None else Path(data_dir)
     train_images, train_labels, test_images, test_labels = _locate(folder)
     train = _read_pair(train_images, train_labels)
     test = _read_pair(test_images, test_labels)
@@ -83,10 +87,17 @@ def _locate(folder: Path) -> list[Path]:
         raise DatasetError(
             f"load_mnist: expected the MNIST files in {folder}, got none of "
             f"{', '.join(missing)} (each looked for raw and with a .gz suffix). "
-            f"Download them with `bpcore download mnist --data-dir {shlex.quote(str(folder))}` "
-            f"or bpcore.datasets.download_mnist()."
+            f"Download them with `bpcore download mnist{_data_dir_option(folder)}` or "
+            f"bpcore.datasets.download_mnist()."
         )
     return found
+
+
+def _data_dir_option(folder: Path) -> str:
+    """`` --data-dir <folder>``, or nothing where the command's default is ``folder``."""
+    if folder == default_data_dir("mnist"):
+        return ""
+    return f" --data-dir {shlex.quote(str(folder))}"
 
 
 def _read_pair(
