@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -25,12 +28,26 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md")
+"""The pages whose ```python blocks a user copies: each is type-checked as a module."""
+
+
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over src and tests, with numpy pinned so its stubs cannot drift."""
+    """mypy --strict over src, tests and the documented examples, with numpy pinned so its
+    stubs cannot drift."""
     session.install(*_group("typecheck"))
     session.install("-e", ".")
     session.run("mypy", "--strict", "src", "tests")
+    examples = Path(session.create_tmp()) / "examples"
+    shutil.rmtree(examples, ignore_errors=True)
+    examples.mkdir()
+    for page in DOCS_WITH_EXAMPLES:
+        blocks = re.findall(r"```python\n(.*?)```", Path(page).read_text("utf-8"), re.DOTALL)
+        for i, block in enumerate(blocks):
+            stem = re.sub(r"\W", "_", Path(page).stem)
+            (examples / f"{stem}_{i}.py").write_text(block, "utf-8")
+    session.run("mypy", "--strict", str(examples))
 
 
 ONE_BLAS_THREAD = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")

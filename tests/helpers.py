@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +12,7 @@ import pytest
 
 from bpcore import Affine
 from bpcore._arrays import FloatArray, FloatDType
+from bpcore.datasets import write_idx
 from bpcore.errors import BpcoreError
 from bpcore.networks import MultiLayerNet
 
@@ -117,3 +119,13 @@ def raised_within(call: Callable[[], object], seconds: float) -> BaseException |
     worker.join(timeout=seconds)
     assert not worker.is_alive(), f"the call was still running after {seconds} s"
     return raised[0] if raised else None
+
+
+def write_fake_mnist(folder: Path, *, n_train: int = 40, n_test: int = 12) -> None:
+    """Random 28x28 images and labels in MNIST's four gzip-compressed files, in ``folder``."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, np.uint8))

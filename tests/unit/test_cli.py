@@ -22,7 +22,6 @@ from bpcore._arrays import FloatArray
 from bpcore.checkpoint import MetaValue, load_checkpoint, save_checkpoint
 from bpcore.cli import _parser, _train, main
 from bpcore.cli._plot import plot_history
-from bpcore.datasets import write_idx
 from bpcore.errors import DatasetError
 from bpcore.networks import TwoLayerNet
 from bpcore.registry import registered
@@ -35,6 +34,7 @@ from bpcore.training import (
     TrainingState,
 )
 from bpcore.verify import PROPERTY_NAMES
+from tests.helpers import write_fake_mnist
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -531,15 +531,6 @@ def test_mnist_from_an_empty_folder_exits_2(tmp_path: Path, capsys: Capsys) -> N
     _assert_one_line_error(capsys.readouterr().err, "bpcore download mnist", str(tmp_path))
 
 
-def _tiny_mnist(folder: Path) -> None:
-    """40 training and 12 test images in MNIST's format, gzip-compressed, in ``folder``."""
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 40), ("t10k", 12)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, np.uint8))
-
-
 def test_mnist_without_data_dir_reads_the_download_folder(tmp_path: Path, capsys: Capsys) -> None:
     """Without --data-dir, --dataset mnist reads where 'bpcore download mnist' writes; if
     the files are not there, the one-line error gives that command without a folder."""
@@ -548,15 +539,14 @@ def test_mnist_without_data_dir_reads_the_download_folder(tmp_path: Path, capsys
     folder = bpcore.datasets.default_data_dir("mnist")
     assert main(argv) == 2
     _assert_one_line_error(capsys.readouterr().err, "`bpcore download mnist`", str(folder))
-    folder.mkdir(parents=True)
-    _tiny_mnist(folder)
+    write_fake_mnist(folder)
     assert main(argv) == 0
     assert "training mnist (40 train, 12 test)" in capsys.readouterr().out
 
 
 def test_train_reads_mnist_from_data_dir(tmp_path: Path, capsys: Capsys) -> None:
     """--dataset mnist trains on the IDX files in --data-dir (a tiny set in MNIST's format)."""
-    _tiny_mnist(tmp_path)
+    write_fake_mnist(tmp_path)
     argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--hidden", "8"]
     assert main([*argv, "--epochs", "1", "--checkpoint", str(tmp_path / "ck.npz")]) == 0
     assert "training mnist (40 train, 12 test): layers 784,8,10" in capsys.readouterr().out

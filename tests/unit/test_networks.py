@@ -485,6 +485,17 @@ def test_the_books_multi_layer_net_call_runs_unchanged() -> None:
     assert [net.params[f"W{i}"].shape for i in (1, 2, 3)] == [(784, 100), (100, 100), (100, 10)]
 
 
+@pytest.mark.parametrize("make", [lambda: TwoLayerNet(4, 5, 3), lambda: MultiLayerNet(4, [5], 3)])
+def test_last_layer_is_also_readable_by_the_books_name(
+    make: Callable[[], TwoLayerNet | MultiLayerNet],
+) -> None:
+    """``lastLayer`` is the network's ``last_layer`` itself, after a loss too."""
+    net = make()
+    net.loss(np.ones((2, 4)), np.array([0, 2]))
+    assert net.lastLayer is net.last_layer
+    assert net.lastLayer.loss == net.last_layer.loss
+
+
 def test_a_zero_weight_std_is_allowed() -> None:
     """weight_init_std = 0 is a valid (if useless) choice: every weight is zero."""
     net = TwoLayerNet(4, 3, 2, weight_init_std=0.0, rng=0)

@@ -59,7 +59,8 @@ class SequentialNet(abc.ABC):
             trains the network; rebinding a key detaches it from the layers.
         layers: the layers in forward order: ``Affine1``, ``Relu1`` (or another
             activation), ..., ``Affine{L}``.
-        last_layer: the :class:`~bpcore.SoftmaxWithLoss` applied to the scores.
+        last_layer: the :class:`~bpcore.SoftmaxWithLoss` applied to the scores; also
+            readable as ``lastLayer``, the book's name.
     """
 
     params: dict[str, FloatArray]
@@ -83,6 +84,11 @@ class SequentialNet(abc.ABC):
             if i < count:
                 self.layers[f"{activation.__name__}{i}"] = activation()
         self.last_layer = SoftmaxWithLoss()
+
+    @property
+    def lastLayer(self) -> SoftmaxWithLoss:  # noqa: N802  # the book's name, kept for its code
+        """:attr:`last_layer`, by the name the book's networks give it."""
+        return self.last_layer
 
     def _cast(self, x: npt.ArrayLike, *, method: str) -> FloatArray:
         # The layers keep their input's dtype: casting once at the entrance keeps a float32
