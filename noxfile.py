@@ -169,7 +169,7 @@ def bench(session: nox.Session) -> None:
         if unknown:
             session.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
     session.install(*_group("test"))
-    session.install("-e", ".[bench,verify]")
+    session.install("-e", ".[verify]")
     want_torch = "--no-torch" not in args and os.environ.get("BPCORE_BENCH_TORCH") != "0"
     if {"step", "detection"} & set(chosen) and want_torch:
         session.run(

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bpcore._threads import blas_threads as _limit
+
 UNSET_VARIABLE = "BPCORE_BENCH_UNSET"
 """Set by ``nox -s bench``: the OPENBLAS_* variables it removed, as ``NAME=value`` pairs."""
 
@@ -35,7 +37,7 @@ UNSET_VARIABLE = "BPCORE_BENCH_UNSET"
 def blas_info() -> list[dict[str, object]]:
     """threadpoolctl's description of every BLAS/OpenMP pool NumPy (and torch) loaded."""
     try:
-        threadpoolctl = importlib.import_module("threadpoolctl")  # the `bench` extra
+        threadpoolctl = importlib.import_module("threadpoolctl")  # a dependency of bpcore
     except ImportError:
         return []
     info: list[dict[str, object]] = threadpoolctl.threadpool_info()
@@ -58,11 +60,7 @@ def limit_blas_threads(threads: int | None) -> object | None:
     ``None`` keeps the library's default (one thread per core). Keep the returned
     object alive for as long as the limit should hold.
     """
-    if threads is None:
-        return None
-    threadpoolctl = importlib.import_module("threadpoolctl")
-    limiter: object = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-    return limiter
+    return None if threads is None else _limit(threads)
 
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:

@@ -317,7 +317,7 @@ def main() -> None:
     seeds = list(range(args.seeds or (3 if args.quick else 10)))
     try:
         limiter = limit_blas_threads(args.threads)
-    except ImportError:  # threadpoolctl, the `bench` extra: the BLAS keeps its default
+    except ImportError:  # threadpoolctl missing: the BLAS keeps its default
         limiter = None
     torch: Any | None = None
     why = "--no-torch"

@@ -15,6 +15,7 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 import pytest
+import threadpoolctl  # type: ignore[import-untyped]  # the package ships no type information
 
 import bpcore
 import bpcore.datasets
@@ -68,6 +69,48 @@ def test_version_prints_the_installed_version(capsys: Capsys) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"bpcore {bpcore.__version__}\n"
     assert importlib.metadata.version("bpcore") == bpcore.__version__
+
+
+def _blas_threads() -> int:
+    """The thread count threadpoolctl reports for NumPy's BLAS."""
+    counts = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+    (count,) = counts
+    return int(count)
+
+
+@pytest.mark.parametrize(("option", "expected"), [([], 1), (["--blas-threads", "3"], 3)])
+def test_commands_run_with_the_blas_threads_asked_for(
+    option: list[str], expected: int, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    """A command computes with one BLAS thread by default, or --blas-threads N; the
+    setting is restored when it returns."""
+    before = _blas_threads()
+    seen: list[int] = []
+
+    def record(args: object) -> int:
+        seen.append(_blas_threads())
+        return 0
+
+    monkeypatch.setattr(_train, "run", record)
+    assert main([*option, "train"]) == 0
+    assert seen == [expected]
+    assert _blas_threads() == before
+
+
+def test_blas_threads_zero_keeps_the_librarys_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--blas-threads 0 leaves the BLAS library's thread count as it was."""
+    before = _blas_threads()
+    seen: list[int] = []
+
+    def record(args: object) -> int:
+        seen.append(_blas_threads())
+        return 0
+
+    monkeypatch.setattr(_train, "run", record)
+    assert main(["--blas-threads", "0", "train"]) == 0
+    assert seen == [before]
 
 
 def test_the_distribution_carries_the_licence_text() -> None:

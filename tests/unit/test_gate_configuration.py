@@ -56,16 +56,18 @@ def _default_sessions() -> list[str]:
 
 def test_nox_runs_lint_typecheck_and_tests() -> None:
     """`nox` runs three sessions: lint (ruff check and format --check), typecheck (mypy
-    --strict on src and tests) and tests (pytest on the ci profile, one xdist worker per
-    core); `nox -s nightly` runs the property suite on the nightly profile."""
+    --strict on src and tests, then on the documented examples) and tests (pytest on the
+    ci profile, one xdist worker per core); `nox -s nightly` runs the property suite on
+    the nightly profile."""
     assert _default_sessions() == ["lint", "typecheck", "tests"]
     runs = _nox_runs()
     assert runs["lint"] == [["ruff", "check", "."], ["ruff", "format", "--check", "."]]
-    assert runs["typecheck"] == [["mypy", "--strict", "src", "tests"]]
+    assert runs["typecheck"] == [["mypy", "--strict", "src", "tests"], ["mypy", "--strict"]]
+    source = (ROOT / "noxfile.py").read_text()
+    assert 'DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md")' in source
     ((tests,),) = [runs["tests"]]
     assert tests[:3] == ["pytest", "-n", "auto"]
     assert "env=env" in tests
-    source = (ROOT / "noxfile.py").read_text()
     assert 'env = {"HYPOTHESIS_PROFILE": "ci", **ONE_BLAS_THREAD}' in source
     ((nightly,),) = [runs["nightly"]]
     assert nightly[:2] == ["pytest", "tests/properties"]
@@ -111,11 +113,12 @@ def test_a_case_prints_as_its_layer_and_shapes() -> None:
     assert repr(case) == "Case(Affine, shapes={'W': (3, 2), 'b': (2,), 'x': (4, 3)}, target=None)"
 
 
-def test_numpy_is_the_only_dependency_and_extras_add_the_rest() -> None:
-    """`pip install .` needs NumPy alone on Python 3.11 or newer; the verify extra adds
-    Hypothesis, the plot extra matplotlib; the `bpcore` command is bpcore.cli:main."""
+def test_numpy_and_threadpoolctl_are_the_dependencies_and_extras_add_the_rest() -> None:
+    """`pip install .` needs NumPy and threadpoolctl on Python 3.11 or newer; the verify
+    extra adds Hypothesis, the plot extra matplotlib; the `bpcore` command is
+    bpcore.cli:main."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert [d.split(">")[0] for d in project["dependencies"]] == ["numpy"]
+    assert [d.split(">")[0] for d in project["dependencies"]] == ["numpy", "threadpoolctl"]
     assert project["requires-python"] == ">=3.11"
     assert [d.split(">")[0] for d in project["optional-dependencies"]["verify"]] == ["hypothesis"]
     assert [d.split(">")[0] for d in project["optional-dependencies"]["plot"]] == ["matplotlib"]

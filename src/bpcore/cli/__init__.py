@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from bpcore import __version__
+from bpcore._threads import DEFAULT_BLAS_THREADS, blas_threads
 from bpcore.cli import _download, _gradcheck, _train, _verify
-from bpcore.cli._common import Command, Parser, one_line, print_error
+from bpcore.cli._common import Command, Parser, non_negative_int, one_line, print_error
 from bpcore.errors import BpcoreError
 
 __all__ = ["main"]
@@ -34,6 +35,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         description="Train and check the backpropagation networks of bpcore.",
     )
     parser.add_argument("--version", action="version", version=f"bpcore {__version__}")
+    parser.add_argument(
+        "--blas-threads",
+        type=non_negative_int,
+        default=DEFAULT_BLAS_THREADS,
+        metavar="N",
+        help=f"threads for NumPy's matrix products (default: {DEFAULT_BLAS_THREADS}: the "
+        "networks are small, and more threads wait on each other when another process is "
+        "busy; 0 keeps the BLAS library's own setting)",
+    )
     # Typed as the base class so commands can annotate plain argparse types; the
     # parsers made are still Parsers, whose usage errors are one line.
     parser_class: type[argparse.ArgumentParser] = Parser
@@ -80,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that main() can be called from Python (tests, scripts) like any function.
         return _exit_status(exc)
     try:
-        return owners[args.command].run(args)
+        with blas_threads(args.blas_threads):
+            return owners[args.command].run(args)
     except KeyboardInterrupt:
         print("bpcore: interrupted", file=sys.stderr)
         return _INTERRUPTED
