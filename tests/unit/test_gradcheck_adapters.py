@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from bpcore import ArgumentTypeError, MulLayer, NotForwardedError, SoftmaxWithLoss
@@ -64,6 +65,23 @@ def test_binary_adapter_checks_parameters_and_builds_in_both_dtypes() -> None:
     }
     assert report.passed
     assert built[:2] == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
+class _Float64Scale:
+    """``y = 3x``, annotated for float64 arrays only, as a user may write it."""
+
+    def forward(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return 3 * x
+
+    def backward(self, dout: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return 3 * dout
+
+
+def test_a_layer_annotated_for_one_dtype_fits_the_adapter() -> None:
+    """A layer typed ``NDArray[np.float64]`` is a UnaryLayer to mypy --strict (this module
+    is type-checked) and checks in float64."""
+    report = check_gradients(unary(lambda _: _Float64Scale()), {"x": np.ones((2, 3))}, rng=0)
+    assert report.passed, str(report)
 
 
 def test_network_adapter_builds_in_both_dtypes() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeAlias, TypeVar, cast, final, runtime_checkable
+from typing import Any, Protocol, TypeAlias, TypeVar, cast, final, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -89,24 +89,31 @@ def _float_constants(t: npt.NDArray[np.generic]) -> dict[str, FloatArray]:
 
 
 class UnaryLayer(Protocol):
-    """``forward(x) -> y`` and ``backward(dout) -> dx``, like ``Relu`` or ``Affine``."""
+    """``forward(x) -> y`` and ``backward(dout) -> dx``, like ``Relu`` or ``Affine``.
 
-    def forward(self, x: FloatArray, /) -> FloatArray: ...
-    def backward(self, dout: FloatArray, /) -> FloatArray: ...
+    The arguments are typed ``NDArray[Any]`` so that a layer annotated for one dtype
+    (``NDArray[np.float64]``) fits: the checker hands it arrays of the dtype it builds it
+    in.
+    """
+
+    def forward(self, x: npt.NDArray[Any], /) -> FloatArray: ...
+    def backward(self, dout: npt.NDArray[Any], /) -> FloatArray: ...
 
 
 class BinaryLayer(Protocol):
-    """``forward(x, y) -> out`` and ``backward(dout) -> (dx, dy)``, like ``MulLayer``."""
+    """``forward(x, y) -> out`` and ``backward(dout) -> (dx, dy)``, like ``MulLayer``;
+    arguments typed as in :class:`UnaryLayer`."""
 
-    def forward(self, x: FloatArray, y: FloatArray, /) -> FloatArray: ...
-    def backward(self, dout: FloatArray, /) -> tuple[FloatArray, FloatArray]: ...
+    def forward(self, x: npt.NDArray[Any], y: npt.NDArray[Any], /) -> FloatArray: ...
+    def backward(self, dout: npt.NDArray[Any], /) -> tuple[FloatArray, FloatArray]: ...
 
 
 class LossLayer(Protocol):
-    """``forward(x, t) -> float`` and ``backward(dout) -> dx``, like ``SoftmaxWithLoss``."""
+    """``forward(x, t) -> float`` and ``backward(dout) -> dx``, like ``SoftmaxWithLoss``;
+    arguments typed as in :class:`UnaryLayer`."""
 
-    def forward(self, x: FloatArray, t: npt.NDArray[np.generic], /) -> float: ...
-    def backward(self, dout: FloatArray, /) -> FloatArray: ...
+    def forward(self, x: npt.NDArray[Any], t: npt.NDArray[Any], /) -> float: ...
+    def backward(self, dout: npt.NDArray[Any], /) -> FloatArray: ...
 
 
 def discover_parameters(layer: object) -> tuple[str, ...]:
