@@ -1,4 +1,4 @@
-"""Sessions for the bpcore gate: lint, types and tests (`nox` runs all three)."""
+"""Sessions for the bpcore gate: lint, types, tests and the docs site (`nox` runs all four)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -48,6 +48,15 @@ def typecheck(session: nox.Session) -> None:
             stem = re.sub(r"\W", "_", Path(page).stem)
             (examples / f"{stem}_{i}.py").write_text(block, "utf-8")
     session.run("mypy", "--strict", str(examples))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs.yml) into ./site, failing on any warning: a
+    broken link, a page left out of the navigation, a docstring that does not render."""
+    session.install(*_group("docs"))
+    session.install("-e", ".")
+    session.run("mkdocs", "build", "--strict", "--quiet")
 
 
 ONE_BLAS_THREAD = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")

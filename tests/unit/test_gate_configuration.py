@@ -54,12 +54,17 @@ def _default_sessions() -> list[str]:
     raise AssertionError("noxfile.py sets no default sessions")
 
 
-def test_nox_runs_lint_typecheck_and_tests() -> None:
-    """`nox` runs three sessions: lint (ruff check and format --check), typecheck (mypy
-    --strict on src and tests, then on the documented examples) and tests (pytest on the
-    ci profile, one xdist worker per core); `nox -s nightly` runs the property suite on
-    the nightly profile."""
-    assert _default_sessions() == ["lint", "typecheck", "tests"]
+def runs_of_docs() -> list[list[str]]:
+    return _nox_runs()["docs"]
+
+
+def test_nox_runs_lint_typecheck_tests_and_docs() -> None:
+    """`nox` runs four sessions: lint (ruff check and format --check), typecheck (mypy
+    --strict on src and tests, then on the documented examples), tests (pytest on the
+    ci profile, one xdist worker per core) and docs (the site, built strictly); `nox -s
+    nightly` runs the property suite on the nightly profile."""
+    assert _default_sessions() == ["lint", "typecheck", "tests", "docs"]
+    assert runs_of_docs() == [["mkdocs", "build", "--strict", "--quiet"]]
     runs = _nox_runs()
     assert runs["lint"] == [["ruff", "check", "."], ["ruff", "format", "--check", "."]]
     assert runs["typecheck"] == [["mypy", "--strict", "src", "tests"], ["mypy", "--strict"]]
