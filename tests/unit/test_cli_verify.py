@@ -91,13 +91,17 @@ def test_verify_columns_stay_aligned_for_long_names(capsys: pytest.CaptureFixtur
 
 
 def test_verify_reports_progress_and_the_total_time(capsys: pytest.CaptureFixture[str]) -> None:
-    """Rows are numbered [i/total] in order and the summary gives the time taken."""
+    """Rows are numbered [i/total] in order, a line after each layer but the last gives the
+    time left at the pace so far, and the summary gives the time taken."""
     assert main(["verify", "--layer", "AddLayer", "--layer", "Tanh", "--examples", "2"]) == 0
     out = capsys.readouterr().out
     total = 2 * len(PROPERTY_NAMES)
     progress = [match.groups() for row in _rows(out) if (match := ROW.match(row))]
     assert progress == [(str(i), str(total)) for i in range(1, total + 1)]
     assert re.search(r" in \d+\.\d s ", out.splitlines()[-1])
+    (between,) = [line for line in out.splitlines() if "layers in" in line]
+    assert re.fullmatch(r"\s+\(1 of 2 layers in \d+ s; about \d+ s left\)", between)
+    assert out.splitlines().index(between) == out.splitlines().index(_rows(out)[total // 2 - 1]) + 1
 
 
 def test_verify_prints_each_row_as_it_finishes(

@@ -131,6 +131,12 @@ def specs_for(targets: Sequence[str], layers: Sequence[str] | None) -> list[Laye
     return list({id(spec): spec for spec in specs}.values())
 
 
+def _time_left(done: int, layers: int, elapsed: float) -> str:
+    """A line between layers: how far the run is, and its time left at the pace so far."""
+    left = elapsed / done * (layers - done)
+    return f"{'':>9}  ({done} of {layers} layers in {elapsed:.0f} s; about {left:.0f} s left)"
+
+
 def run_table(
     *,
     examples: int,
@@ -152,13 +158,15 @@ def run_table(
     results: list[PropertyResult] = []
     total = len(specs) * len(PROPERTY_NAMES)
     start = time.perf_counter()
-    for spec in specs:
+    for done, spec in enumerate(specs, 1):
         for prop in PROPERTY_NAMES:
             # Without a seed, the same examples every run: a table that can be compared.
             result = run_property(spec, prop, examples=examples, seed=seed, derandomize=True)
             results.append(result)
             for line in table.row(result, index=len(results), total=total):
                 print(line, flush=True)
+        if done < len(specs):
+            print(_time_left(done, len(specs), time.perf_counter() - start), flush=True)
     elapsed = time.perf_counter() - start
     counts = {status: sum(r.status == status for r in results) for status in ("pass", "fail")}
     skipped = len(results) - counts["pass"] - counts["fail"]
