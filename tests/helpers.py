@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,3 +130,21 @@ def write_fake_mnist(folder: Path, *, n_train: int = 40, n_test: int = 12) -> No
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, np.uint8))
+
+
+def result_or_bpcore_error(callee: str, call: Callable[[], object]) -> str:
+    """``"result"`` or ``"error"``: ``call()`` returns without a warning, or raises a
+    BpcoreError whose message begins with ``callee``; a warning or another exception
+    fails the test."""
+    message = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except BpcoreError as error:
+            message = str(error)
+    assert not caught, [str(w.message) for w in caught]
+    if message is not None:
+        assert message.startswith(callee), f"{callee!r} not named first: {message}"
+        return "error"
+    return "result"

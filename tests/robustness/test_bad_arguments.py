@@ -9,7 +9,6 @@ that are well formed but extreme (1e308, inf, NaN) are drawn in test_extreme_val
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from bpcore.datasets import write_idx
 from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
 from bpcore.gradcheck import check_gradients, numerical_gradient, taylor_test, unary
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum
-from tests.helpers import assert_error
+from tests.helpers import assert_error, result_or_bpcore_error
 
 X = np.linspace(-1, 1, 6).reshape(2, 3)
 T = np.array([0, 2])
@@ -151,22 +150,6 @@ ENTRY_POINTS: dict[str, tuple[str, Callable[[object], object]]] = {
 }
 
 
-def _outcome(callee: str, call: Callable[[], object]) -> str:
-    """``"result"`` or ``"error"``; anything else (another exception, a warning) fails."""
-    message = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            call()
-        except bpcore.BpcoreError as error:
-            message = str(error)
-    if message is not None:
-        assert callee in message.partition(": ")[0], f"{callee!r} not named first: {message}"
-        return "error"
-    assert not caught, [str(w.message) for w in caught]
-    return "result"
-
-
 @pytest.mark.parametrize("category", sorted(BAD_VALUES))
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 # A quarter of the profile's examples per (entry point, category): 10 in ci, 100 nightly.
@@ -179,7 +162,7 @@ def test_a_malformed_argument_gives_a_result_or_a_bpcore_error(
     or a BpcoreError naming the callee."""
     value = data.draw(BAD_VALUES[category], label=category)
     callee, call = ENTRY_POINTS[entry]
-    event(_outcome(callee, lambda: call(value)))
+    event(result_or_bpcore_error(callee, lambda: call(value)))
 
 
 @pytest.mark.parametrize(

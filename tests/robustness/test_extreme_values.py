@@ -7,7 +7,6 @@ refuses a step has changed nothing.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from functools import partial
 
@@ -33,6 +32,7 @@ from bpcore._arrays import FloatArray
 from bpcore.gradcheck import check_gradients, taylor_test, unary
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum
 from bpcore.optim._base import Optimizer
+from tests.helpers import result_or_bpcore_error
 
 F32_MAX = float(np.finfo(np.float32).max)
 F64_MAX = float(np.finfo(np.float64).max)
@@ -168,22 +168,6 @@ ENTRY_POINTS: dict[str, tuple[str, Call]] = {
 }
 
 
-def _outcome(callee: str, call: Callable[[], object]) -> str:
-    """``"result"`` or ``"error"``; a warning or another exception fails."""
-    message = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            call()
-        except bpcore.BpcoreError as error:
-            message = str(error)
-    assert not caught, [str(w.message) for w in caught]
-    if message is not None:
-        assert message.startswith(callee), f"{callee!r} not named first: {message}"
-        return "error"
-    return "result"
-
-
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 # A quarter of the profile's examples per entry point: 10 in ci, 100 nightly.
 @settings(max_examples=max(1, settings().max_examples // 4))
@@ -192,7 +176,7 @@ def test_extreme_values_give_a_result_or_a_bpcore_error(entry: str, data: st.Dat
     """Each entry point at extreme values: a result without a warning, or a BpcoreError
     naming the callee."""
     callee, call = ENTRY_POINTS[entry]
-    event(_outcome(callee, lambda: call(data)))
+    event(result_or_bpcore_error(callee, lambda: call(data)))
 
 
 OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
@@ -220,7 +204,7 @@ def test_an_optimizer_at_extreme_gradients_updates_all_or_nothing(
         grads = {k: g.astype(np.float64) for k, g in grads.items()}
         before = {k: p.copy() for k, p in params.items()}
         state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else {}
-        outcome = _outcome(f"{name}.update", partial(optimizer.update, params, grads))
+        outcome = result_or_bpcore_error(f"{name}.update", partial(optimizer.update, params, grads))
         event(outcome)
         if outcome == "error":
             for k, p in params.items():

@@ -78,13 +78,8 @@ def _blas_threads() -> int:
     return int(count)
 
 
-@pytest.mark.parametrize(("option", "expected"), [([], 1), (["--blas-threads", "3"], 3)])
-def test_commands_run_with_the_blas_threads_asked_for(
-    option: list[str], expected: int, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
-) -> None:
-    """A command computes with one BLAS thread by default, or --blas-threads N; the
-    setting is restored when it returns."""
-    before = _blas_threads()
+def _threads_during_train(option: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """The BLAS thread count while ``bpcore [option] train`` runs (its work replaced)."""
     seen: list[int] = []
 
     def record(args: object) -> int:
@@ -93,7 +88,18 @@ def test_commands_run_with_the_blas_threads_asked_for(
 
     monkeypatch.setattr(_train, "run", record)
     assert main([*option, "train"]) == 0
-    assert seen == [expected]
+    (count,) = seen
+    return count
+
+
+@pytest.mark.parametrize(("option", "expected"), [([], 1), (["--blas-threads", "3"], 3)])
+def test_commands_run_with_the_blas_threads_asked_for(
+    option: list[str], expected: int, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    """A command computes with one BLAS thread by default, or --blas-threads N; the
+    setting is restored when it returns."""
+    before = _blas_threads()
+    assert _threads_during_train(option, monkeypatch) == expected
     assert _blas_threads() == before
 
 
@@ -102,15 +108,7 @@ def test_blas_threads_zero_keeps_the_librarys_setting(
 ) -> None:
     """--blas-threads 0 leaves the BLAS library's thread count as it was."""
     before = _blas_threads()
-    seen: list[int] = []
-
-    def record(args: object) -> int:
-        seen.append(_blas_threads())
-        return 0
-
-    monkeypatch.setattr(_train, "run", record)
-    assert main(["--blas-threads", "0", "train"]) == 0
-    assert seen == [before]
+    assert _threads_during_train(["--blas-threads", "0"], monkeypatch) == before
 
 
 def test_the_distribution_carries_the_licence_text() -> None:
