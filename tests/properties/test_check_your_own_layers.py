@@ -94,23 +94,19 @@ def test_a_correct_layer_passes_every_property(spec: LayerSpec, skipped: dict[st
     assert all(r.ratio is None or r.ratio <= 1 for r in report.results)
 
 
-def test_an_exactly_zero_loss_passes_every_property_but_the_taylor_test() -> None:
+def test_an_exactly_zero_loss_passes_every_property() -> None:
     """A loss that is 0 for every input, so whose value and gradient are rounding noise,
-    passes every property, the gradient checker included: its tolerance measures
-    backward's own noise by scaling ``dout``."""
-    chosen = [p for p in PROPERTY_NAMES if p != "taylor_remainder_is_second_order"]
-    report = check_layer(centered_sum_spec(), properties=chosen)
+    passes every property: the gradient checker's tolerance measures backward's own noise
+    by scaling ``dout``, and the Taylor test's floor follows rounding that grows with the
+    step (at ``x = 0`` it is proportional to ``h``)."""
+    report = check_layer(centered_sum_spec())
     assert report.passed, str(report)
-    assert [r.prop for r in report.results] == chosen
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="at x = 0 the forward's rounding grows with the step h, and the Taylor test's "
-    "floor, measured once at steps far below the smallest, does not follow it",
-)
-def test_the_taylor_test_passes_an_exactly_zero_loss() -> None:
-    """Known false failure of bpcore.gradcheck.taylor_test (strict: the fix flags it)."""
+    assert [r.prop for r in report.results] == list(PROPERTY_NAMES)
+    assert (
+        next(r for r in report.results if r.prop == "taylor_remainder_is_second_order").status
+        == "pass"
+    )
+    # Twenty examples reach x = 0, where the rounding is exactly proportional to h.
     check_property(centered_sum_spec(), "taylor_remainder_is_second_order", examples=20)
 
 

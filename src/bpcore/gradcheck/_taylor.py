@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import final
 
@@ -42,9 +42,11 @@ class TaylorReport:
         remainders: ``r(h)`` for each step.
         noise_floors: the rounding level at each step, below which ``r(h)`` carries no
             information: twice the remainder measured at eight steps far below the
-            smallest (where only rounding is left), plus one unit roundoff of ``φ``'s
-            terms, plus ``h·n·u·Σ|g_i·v_i|`` for the rounding of the analytic gradient
-            itself (a first-order term no float64 gradient can avoid).
+            smallest (where only rounding is left), plus twice the spread of ``r`` at
+            three steps within ``3·2^-20·h`` of ``h`` (rounding that grows with ``h``),
+            plus one unit roundoff of ``φ``'s terms, plus ``h·n·u·Σ|g_i·v_i|`` for the
+            rounding of the analytic gradient itself (a first-order term no float64
+            gradient can avoid).
         orders: ``log2(r(h) / r(h/2))`` for each consecutive pair of usable remainders.
         observed_order: the median of the last three orders, or ``None`` without any.
         nonfinite: whether the slope ``⟨g, v⟩`` or some remainder is NaN or infinite (a
@@ -103,6 +105,25 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
         return float(np.sum(a * b))
 
 
+NEARBY = tuple(1 + j * 2.0**-20 for j in (1, 2, 3))
+"""The steps, as multiples of ``h``, at which :func:`_spread` measures ``r`` again."""
+
+
+def _spread(
+    phi: Callable[[float], float], centre: float, slope: float, step: float, remainder: float
+) -> float:
+    """``max_j |r(s_j·h) - r(h)|`` over :data:`NEARBY`: the rounding of ``r`` at the scale
+    ``h``.
+
+    A remainder moves by at most ``2·3·2^-20·r`` between these steps; its rounding is
+    drawn afresh at each, as the moved values round differently. That rounding can grow
+    with ``h`` itself -- at a point where ``φ``'s terms vanish (``x = 0``) it is ``∝ h``
+    and would pass for a first-order remainder -- which the floor measured at the
+    smallest steps does not see.
+    """
+    return max(abs(abs(phi(s * step) - centre - s * step * slope) - remainder) for s in NEARBY)
+
+
 def taylor_test(
     make: Factory,
     inputs: Mapping[str, npt.ArrayLike],
@@ -155,6 +176,9 @@ def taylor_test(
         # smaller again: what remains of r there is rounding.
         probes = [steps[-1] * 2.0**-10 * (1 + j / 8) for j in range(8)]
         measured = max(abs(phi(h) - centre - h * slope) for h in probes)
+        spreads = tuple(
+            _spread(phi, centre, slope, h, r) for h, r in zip(steps, remainders, strict=True)
+        )
     finally:
         for n, p in params.items():
             np.copyto(p, origin[n])
@@ -163,7 +187,10 @@ def taylor_test(
     gradient_rounding = (
         size * _U64 * sum(_dot(np.abs(grads[n]), np.abs(directions[n])) for n in names)
     )
-    floors = tuple(2 * measured + _U64 * terms + h * gradient_rounding for h in steps)
+    floors = tuple(
+        2 * measured + 2 * spread + _U64 * terms + h * gradient_rounding
+        for h, spread in zip(steps, spreads, strict=True)
+    )
     usable = [r > USABLE * f for r, f in zip(remainders, floors, strict=True)]
     orders = tuple(
         math.log2(remainders[k] / remainders[k + 1])
