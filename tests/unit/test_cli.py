@@ -419,11 +419,14 @@ def test_plot_without_matplotlib_prints_a_note(
 def test_plot_with_matplotlib_draws_the_history(
     tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With matplotlib, --plot hands the whole history and the path to the plotter."""
+    """With matplotlib, --plot hands the whole history, the path and a title with the
+    run's settings (the line the run starts with) to the plotter."""
     drawn: list[tuple[History, Path]] = []
+    titles: list[str] = []
 
-    def plot(history: History, path: Path) -> Path:
+    def plot(history: History, path: Path, *, title: str) -> Path:
         drawn.append((history, path))
+        titles.append(title)
         return path
 
     monkeypatch.setattr(_train, "can_plot", lambda: True)
@@ -432,7 +435,11 @@ def test_plot_with_matplotlib_draws_the_history(
     plot_path = tmp_path / "curves.png"
     assert main(_train_args(tmp_path, "--plot", str(plot_path))) == 0
     assert [(len(h.epochs), p) for h, p in drawn] == [(2, plot_path)]
-    assert f"plot: {plot_path}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"plot: {plot_path}" in out
+    (settings,) = [line for line in out.splitlines() if line.startswith("training ")]
+    assert titles == [f"bpcore train {settings.removeprefix('training ')}"]
+    assert "layers 64,16,10, adam lr 0.001, batch 50, 2 epochs" in titles[0]
 
 
 @pytest.mark.parametrize(
@@ -520,7 +527,8 @@ def test_plot_history_writes_a_png(tmp_path: Path) -> None:
     """plot_history writes a PNG file when matplotlib is installed."""
     pytest.importorskip("matplotlib")
     stats = (EpochStats(1, 1.0, 0.5, 0.4, 0.1), EpochStats(2, 0.5, 0.8, 0.7, 0.1))
-    path = plot_history(History(stats, interrupted=False, checkpoint=None), tmp_path / "c.png")
+    history = History(stats, interrupted=False, checkpoint=None)
+    path = plot_history(history, tmp_path / "c.png", title="bpcore train digits")
     assert path.read_bytes().startswith(b"\x89PNG")
 
 

@@ -22,8 +22,9 @@ def plot_formats() -> list[str]:
     return sorted(figure.canvas.get_supported_filetypes())
 
 
-def plot_history(history: History, path: Path) -> Path:
-    """Write the training loss (left, log scale) and the accuracies (right) per epoch to ``path``.
+def plot_history(history: History, path: Path, *, title: str = "") -> Path:
+    """Write the training loss (left, log scale) and the accuracies (right) per epoch to
+    ``path``, under ``title`` (the run's settings, for ``bpcore train``).
 
     The file format follows ``path``'s suffix (PNG for ``.png``). matplotlib is
     imported here, not at module level, so that bpcore runs without it; the
@@ -33,6 +34,8 @@ def plot_history(history: History, path: Path) -> Path:
     # Imported by name so bpcore type-checks and imports without matplotlib installed.
     figure_module = importlib.import_module("matplotlib.figure")
     figure = figure_module.Figure(figsize=(10, 4), layout="constrained")
+    if title:
+        figure.suptitle(title, fontsize="medium")
     loss_axes, acc_axes = figure.subplots(1, 2)
     epochs = [e.epoch for e in history.epochs]
     loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3)

@@ -490,13 +490,13 @@ def run(args: argparse.Namespace) -> int:
     # The trainer holds the data in the network's dtype now; for MNIST in float64,
     # keeping the loader's float32 copies too would cost another 200 MB.
     del x_train, t_train, x_test, t_test
-    print(
-        f"training {config.dataset} ({n_train} train, {n_test} test): "
+    settings = (
+        f"{config.dataset} ({n_train} train, {n_test} test): "
         f"layers {_show_sizes(layers)}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-        f"{config.epochs} epochs, seed {config.seed}, {config.dtype}",
-        flush=True,
+        f"{config.epochs} epochs, seed {config.seed}, {config.dtype}"
     )
+    print(f"training {settings}", flush=True)
     table.header()
     if resumed is not None:
         _resume(trainer, resumed, config, table, checkpoint_path)
@@ -520,5 +520,5 @@ def run(args: argparse.Namespace) -> int:
     _report(history.epochs[-1], time.perf_counter() - start, config)
     print(f"checkpoint: {checkpoint_path}")
     if plot_path is not None:
-        print(f"plot: {plot_history(history, plot_path)}")
+        print(f"plot: {plot_history(history, plot_path, title=f'bpcore train {settings}')}")
     return 0
