@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
 
 from bpcore import Affine, Relu, Sigmoid
-from bpcore.gradcheck import TaylorReport, taylor_test, unary
+from bpcore._arrays import FloatArray
+from bpcore.gradcheck import TaylorReport, loss, taylor_test, unary
 from tests.helpers import AFFINE_B as B
 from tests.helpers import AFFINE_W as W
 from tests.helpers import AFFINE_X as X
 from tests.helpers import ScaledAffine as _Scaled
 from tests.helpers import affine as _affine
+from tests.user_layers import CenteredSum, centered_sum_oracle
 
 
 def test_taylor_remainder_of_a_right_gradient_is_second_order() -> None:
@@ -37,6 +40,42 @@ def test_taylor_remainder_of_a_wrong_gradient_is_first_order() -> None:
     assert report.observed_order is not None
     assert math.isclose(report.observed_order, 1.0, abs_tol=0.2)
     assert "FIRST ORDER" in str(report)
+
+
+def _affine_sizes(params: Mapping[str, FloatArray], inputs: Mapping[str, FloatArray]) -> FloatArray:
+    """``|x|·|W| + |b|``: the size of an affine forward's terms."""
+    size: FloatArray = np.abs(inputs["x"]) @ np.abs(params["W"]) + np.abs(params["b"])
+    return size
+
+
+def test_term_sizes_bound_a_loss_that_is_exactly_zero() -> None:
+    """At x = 0 a loss that is exactly 0 rounds in proportion to h, which measuring r
+    cannot tell from a first order (this direction is one where it cannot); the growth of
+    its terms' size, given, lifts every floor above it."""
+    t = np.array([0])
+    make = loss(lambda _: CenteredSum(), t)
+    x = {"x": np.zeros((1, 3))}
+    measured = taylor_test(make, x, rng=15)
+    sized = taylor_test(
+        make, x, rng=15, term_sizes=lambda p, i: centered_sum_oracle(i["x"], t).size
+    )
+    assert sized.passed, str(sized)
+    assert all(b > a for a, b in zip(measured.noise_floors, sized.noise_floors, strict=True))
+    assert all(r <= 10 * f for r, f in zip(sized.remainders, sized.noise_floors, strict=True))
+
+
+def test_term_sizes_do_not_hide_a_wrong_gradient() -> None:
+    """With the affine terms' sizes given, a 1e-6 relative error is still first order:
+    their growth, h·n·u·|v|·(|W| + |x|), is far below h·1e-6·|g·v|."""
+    report = taylor_test(
+        unary(lambda dtype: _Scaled(dtype, 1e-6), params=("W", "b")),
+        {"x": X},
+        rng=0,
+        term_sizes=_affine_sizes,
+    )
+    assert not report.passed
+    assert report.observed_order is not None
+    assert math.isclose(report.observed_order, 1.0, abs_tol=0.2)
 
 
 def test_taylor_test_of_an_affine_map_is_exact_to_rounding() -> None:

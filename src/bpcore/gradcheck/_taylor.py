@@ -46,7 +46,8 @@ class TaylorReport:
             three steps within ``3·2^-20·h`` of ``h`` (rounding that grows with ``h``),
             plus one unit roundoff of ``φ``'s terms, plus ``h·n·u·Σ|g_i·v_i|`` for the
             rounding of the analytic gradient itself (a first-order term no float64
-            gradient can avoid).
+            gradient can avoid), plus, with ``term_sizes``, ``h·n·u`` times the growth of
+            the terms' size per unit step.
         orders: ``log2(r(h) / r(h/2))`` for each consecutive pair of usable remainders.
         observed_order: the median of the last three orders, or ``None`` without any.
         nonfinite: whether the slope ``⟨g, v⟩`` or some remainder is NaN or infinite (a
@@ -105,6 +106,9 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
         return float(np.sum(a * b))
 
 
+TermSizes = Callable[[Mapping[str, FloatArray], Mapping[str, FloatArray]], npt.ArrayLike]
+"""``term_sizes(params, inputs)``: the size of the forward's terms per output element."""
+
 NEARBY = tuple(1 + j * 2.0**-20 for j in (1, 2, 3))
 """The steps, as multiples of ``h``, at which :func:`_spread` measures ``r`` again."""
 
@@ -132,6 +136,7 @@ def taylor_test(
     rng: np.random.Generator | int | None = None,
     first_step: float = 2.0**-4,
     halvings: int = 20,
+    term_sizes: TermSizes | None = None,
 ) -> TaylorReport:
     """Run the Taylor-remainder test on every input and parameter jointly, in float64.
 
@@ -140,6 +145,13 @@ def taylor_test(
     far enough for the remainder to reach its rounding floor, which is measured (see
     :attr:`TaylorReport.noise_floors`), not assumed. ``dout`` defaults to a standard
     normal draw from ``rng``. The subject's parameters are restored afterwards.
+
+    ``term_sizes(params, inputs)``, where given, returns the size of the forward's terms
+    per output element at a point (an oracle's ``Reference.size``). With ``S(h) =
+    Σ size·|dout|`` at ``θ + h·v``, ``h·n·u·(S(h0) - S(0))/h0`` joins each floor: the
+    rounding of terms that grow with the step, which is exactly proportional to ``h`` at a
+    point where they vanish (a loss that is exactly 0, at ``x = 0``), and which no
+    measurement of ``r`` can then tell from a first order.
 
     Raises:
         DtypeError: an input is not real (complex, object, ...).
@@ -183,12 +195,25 @@ def taylor_test(
         for n, p in params.items():
             np.copyto(p, origin[n])
     terms = _dot(np.abs(output), np.abs(d))
+    growth = 0.0
+    if term_sizes is not None:
+        sized = []
+        for h in (0.0, first_step):
+            moved = [
+                {n: v + h * directions[n] if n in directions else v for n, v in values.items()}
+                for values in (origin, point)
+            ]
+            sized.append(_dot(np.abs(np.asarray(term_sizes(*moved), np.float64)), np.abs(d)))
+        # The terms' size grows by at most (h/h0)·(S(h0) - S(0)) up to h (a sum of |.| of
+        # terms linear in h is convex in h); rounding that scales with it is what the
+        # measured floors miss.
+        growth = max(0.0, sized[1] - sized[0]) / first_step
     size = max([d.size, *(a.size for a in directions.values())]) + 4
     gradient_rounding = (
         size * _U64 * sum(_dot(np.abs(grads[n]), np.abs(directions[n])) for n in names)
     )
     floors = tuple(
-        2 * measured + 2 * spread + _U64 * terms + h * gradient_rounding
+        2 * measured + 2 * spread + _U64 * terms + h * (gradient_rounding + size * _U64 * growth)
         for h, spread in zip(steps, spreads, strict=True)
     )
     usable = [r > USABLE * f for r, f in zip(remainders, floors, strict=True)]
@@ -216,6 +241,7 @@ def assert_taylor(
     rng: np.random.Generator | int | None = None,
     first_step: float = 2.0**-4,
     halvings: int = 20,
+    term_sizes: TermSizes | None = None,
 ) -> TaylorReport:
     """Like :func:`taylor_test`, with the same options, but raise when it fails.
 
@@ -223,7 +249,15 @@ def assert_taylor(
         TaylorMismatch: the remainder falls as O(h), or a value is not finite.
         BpcoreError: whatever :func:`taylor_test` raises.
     """
-    report = taylor_test(make, inputs, dout=dout, rng=rng, first_step=first_step, halvings=halvings)
+    report = taylor_test(
+        make,
+        inputs,
+        dout=dout,
+        rng=rng,
+        first_step=first_step,
+        halvings=halvings,
+        term_sizes=term_sizes,
+    )
     if not report.passed:
         raise TaylorMismatch(report)
     return report
