@@ -75,7 +75,7 @@ def _loss_backward(dout: FloatArray) -> FloatArray:
         (_sigmoid_backward, [np.inf, np.inf], [np.nan, np.inf]),
         (_loss_backward, np.inf, [[np.nan, np.nan]]),
     ],
-    ids=["overflow", "inf - inf", "inf · 0 in dW", "Mul", "Mul backward", "Sigmoid backward",
+    ids=["overflow", "inf - inf", "inf times 0 in dW", "Mul", "Mul backward", "Sigmoid backward",
          "loss backward"],
 )  # fmt: skip
 def test_extreme_values_give_ieee_results_without_a_warning(
