@@ -233,9 +233,14 @@ def backward_matches_finite_differences(case: Case, draw: Draw) -> float:
     """
     dtype = _dtype(draw)
     seed = draw(st.integers(0, 2**32 - 1))
+    reference = case.reference(dtype)
     try:
         report = assert_gradients(
-            _guarded(case, dtype), case.inputs_as(dtype), rng=seed, kinks=case.spec.kinks
+            _guarded(case, dtype),
+            case.inputs_as(dtype),
+            rng=seed,
+            kinks=case.spec.kinks,
+            term_sizes=None if reference is None else reference.size,
         )
     except GradientMismatch as mismatch:
         raise _fail(case, "finite differences", str(mismatch.report)) from None

@@ -29,7 +29,7 @@ from tests.helpers import ScaledAffine as _Scaled
 from tests.helpers import affine as _affine
 from tests.helpers import assert_error
 from tests.user_layers import BatchNorm as _BatchNorm
-from tests.user_layers import CenteredSum
+from tests.user_layers import CenteredSum, centered_sum_oracle
 
 # -- check_gradients ---------------------------------------------------------------------
 
@@ -634,3 +634,45 @@ def test_the_default_dout_is_a_standard_normal_draw_from_rng() -> None:
         expected = np.random.default_rng(11).standard_normal((5, 3)).astype(dtype)
         assert seen[0].dtype == dtype
         assert seen[0].tobytes() == expected.tobytes()
+
+
+# A point a nightly run found: rows of zeros, one tiny entry beside them, and one large
+# entry elsewhere. CenteredSum's rounding there is linear in the step, so the spread of
+# D over its steps shows nothing, and its result (0) says nothing of its terms' size.
+_ZERO_LOSS_X = np.zeros((6, 3))
+_ZERO_LOSS_X[1, 0] = 2.8764329797831206e-28
+_ZERO_LOSS_X[3, 0] = 6.890625
+
+
+def test_term_sizes_bound_a_forward_that_cancels_internally() -> None:
+    """Given the sizes of CenteredSum's terms, its exactly-zero gradient passes where the
+    rounding of the sum mimics a derivative of -1.6e-13; the tolerance stays far below
+    a real error's size."""
+    t = np.zeros(6, dtype=np.intp)
+    make = loss(lambda _: CenteredSum(), t)
+    sizes = centered_sum_oracle(_ZERO_LOSS_X, t).size
+    report = check_gradients(make, {"x": _ZERO_LOSS_X}, rng=0, term_sizes=sizes)
+    assert report.passed, str(report)
+    assert report.checks[0].tolerance < 1e-8
+
+
+def test_term_sizes_do_not_hide_a_wrong_gradient() -> None:
+    """With the affine terms' sizes |x|·|W| + |b| given, a 1e-6 relative error in dx is
+    still a mismatch."""
+    layer = _Scaled(np.dtype(np.float64), 1e-6)
+    sizes = np.abs(X) @ np.abs(layer.W) + np.abs(layer.b)
+    make = unary(lambda dtype: _Scaled(dtype, 1e-6), params=("W", "b"))
+    report = check_gradients(make, {"x": X}, rng=0, term_sizes=sizes)
+    statuses = {c.name: c.status for c in report.checks}
+    assert statuses["x"] is Status.MISMATCH
+
+
+def test_term_sizes_of_another_shape_are_refused() -> None:
+    """term_sizes must have the output's shape."""
+    assert_error(
+        ShapeError,
+        lambda: check_gradients(unary(lambda _: Relu()), {"x": X}, term_sizes=np.ones(2)),
+        callee="check_gradients",
+        expected="term_sizes of the output's shape (5, 4)",
+        got="shape (2,)",
+    )

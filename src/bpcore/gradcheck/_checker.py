@@ -95,6 +95,7 @@ def check_gradients(
     directions: int = 8,
     kinks: Mapping[str, Sequence[float]] | None = None,
     allow_warnings: bool = False,
+    term_sizes: npt.ArrayLike | None = None,
 ) -> GradcheckReport:
     """Check ``backward`` against float64 finite differences for every input and parameter.
 
@@ -116,6 +117,10 @@ def check_gradients(
             backward value must lie between the one-sided derivatives.
         allow_warnings: report RuntimeWarnings the layer raises (overflow, invalid
             values) as failures unless this is ``True``.
+        term_sizes: the size of the forward's terms per output element at the point (an
+            oracle's ``Reference.size``), of the output's shape. ``φ``'s rounding is
+            then bounded by them too: a forward that cancels internally (a loss that is
+            exactly 0) rounds like its terms, which its result does not show.
 
     Returns:
         A :class:`GradcheckReport`; it does not raise on a mismatch (see
@@ -136,7 +141,9 @@ def check_gradients(
     generator = np.random.default_rng(rng)
     problems: list[str] = []
     with recorded_warnings(problems, allow=allow_warnings):
-        problem = _prepare(make, inputs, dtype=dtype, dout=dout, rng=generator)
+        problem = _prepare(
+            make, inputs, dtype=dtype, dout=dout, rng=generator, term_sizes=term_sizes
+        )
         checks: list[ArrayCheck] = []
         for name in problem.analytic:
             values = problem.values(name)
@@ -187,6 +194,7 @@ def assert_gradients(
     directions: int = 8,
     kinks: Mapping[str, Sequence[float]] | None = None,
     allow_warnings: bool = False,
+    term_sizes: npt.ArrayLike | None = None,
 ) -> GradcheckReport:
     """Like :func:`check_gradients`, with the same options, but raise on a failure.
 
@@ -205,6 +213,7 @@ def assert_gradients(
         directions=directions,
         kinks=kinks,
         allow_warnings=allow_warnings,
+        term_sizes=term_sizes,
     )
     if not report.passed:
         raise GradientMismatch(report)
@@ -313,6 +322,7 @@ def _prepare(
     dtype: npt.DTypeLike | None,
     dout: npt.ArrayLike | None,
     rng: np.random.Generator,
+    term_sizes: npt.ArrayLike | None = None,
 ) -> _Problem:
     """Build the subject and its twin at ``inputs``, run backward and measure the error model.
 
@@ -336,7 +346,24 @@ def _prepare(
             f"got shape {dout_d.shape}."
         )
     analytic, gradient_dtypes = _analytic_gradients(subject, inputs_d, dout_d)
-    model = measure(subject, reference, inputs_d, dout_d, analytic, dtype=subject_dtype, rng=rng)
+    sizes = None
+    if term_sizes is not None:
+        sizes = np.asarray(term_sizes, dtype=np.float64)
+        if sizes.shape != output.shape:
+            raise ShapeError(
+                f"check_gradients: expected term_sizes of the output's shape {output.shape}, "
+                f"got shape {sizes.shape}."
+            )
+    model = measure(
+        subject,
+        reference,
+        inputs_d,
+        dout_d,
+        analytic,
+        dtype=subject_dtype,
+        rng=rng,
+        term_sizes=sizes,
+    )
     return _Problem(
         subject_dtype=subject_dtype,
         subject=subject,

@@ -38,7 +38,9 @@ class ErrorModel:
             array, for every element.
         deterministic: whether two backward calls at the same point agree bit for bit.
         noise: ``m``: the subject's own rounding noise, the largest over the array.
-        scale: ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``, the size of ``φ``'s terms.
+        scale: ``S = Σ_j |f_j·dout_j| + Σ_k |g_k·θ_k|``, the size of ``φ``'s terms, plus
+            ``Σ_j size_j·|dout_j|`` where the sizes of the forward's own terms are given
+            (a forward that cancels internally rounds like its terms, not its result).
         accumulation: ``n``, the largest array size involved, plus 4.
     """
 
@@ -80,18 +82,22 @@ def measure(
     *,
     dtype: FloatDType,
     rng: np.random.Generator,
+    term_sizes: FloatArray | None = None,
 ) -> ErrorModel:
     """Measure the :class:`ErrorModel` of ``subject`` at ``inputs``, against its float64 twin.
 
     ``inputs`` and ``dout`` are in the subject's ``dtype``, ``analytic`` is the
     subject's gradient there (float64, by name), and ``reference`` holds the
     subject's parameter values in float64. Both are left with those values.
+    ``term_sizes``, of the output's shape, are the sizes of the forward's terms there.
     """
     noise = _subject_noise(subject, reference, inputs, dout, analytic, rng)
     inputs64: dict[str, FloatArray] = {n: v.astype(np.float64) for n, v in inputs.items()}
     dout64 = dout.astype(np.float64)
     terms = np.asarray(reference.forward(inputs64), dtype=np.float64) * dout64
     scale = float(np.sum(np.abs(terms)))
+    if term_sizes is not None:
+        scale += float(np.sum(np.abs(term_sizes) * np.abs(dout64)))
     for name, grad in analytic.items():
         scale += float(np.sum(np.abs(grad * _value(name, inputs64, reference.parameters))))
     sensitivity, deterministic = _sensitivity(
