@@ -9,9 +9,8 @@ from typing import Final
 import threadpoolctl  # type: ignore[import-untyped]  # the package ships no type information
 
 DEFAULT_BLAS_THREADS: Final = 1
-"""bpcore's networks multiply small matrices: one BLAS thread is as fast as two on an idle
-machine, and when another process holds a core, two threads wait on each other (the
-default ``bpcore train`` took 22.8 s instead of 5.6 s beside two busy processes)."""
+"""bpcore's networks multiply small matrices: one BLAS thread costs little on an idle
+machine, and when another process holds a core, two threads wait on each other."""
 
 
 def blas_threads(count: int) -> AbstractContextManager[object]:
