@@ -68,7 +68,7 @@ def tests(session: nox.Session) -> None:
     """Unit tests and the property suite on the derandomized `ci` Hypothesis profile, with one
     pytest-xdist worker per core (`nox -s tests -- -n0` runs them in one process)."""
     session.install(*_group("test"))
-    session.install("-e", ".[verify]")
+    session.install("-e", ".[verify,plot]")  # plot: the --plot tests draw real figures
     env = {"HYPOTHESIS_PROFILE": "ci", **ONE_BLAS_THREAD}
     session.run("pytest", "-n", "auto", *session.posargs, env=env)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import math
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,7 @@ import bpcore.datasets
 from bpcore._arrays import FloatArray
 from bpcore.checkpoint import MetaValue, load_checkpoint, save_checkpoint
 from bpcore.cli import _parser, _train, main
-from bpcore.cli._plot import plot_history
+from bpcore.cli._plot import history_figure, plot_history
 from bpcore.errors import DatasetError
 from bpcore.networks import TwoLayerNet
 from bpcore.registry import registered
@@ -36,6 +37,9 @@ from bpcore.training import (
 )
 from bpcore.verify import PROPERTY_NAMES
 from tests.helpers import write_fake_mnist
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -125,12 +129,19 @@ def test_train_prints_the_table_and_writes_the_checkpoint(tmp_path: Path, capsys
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["epoch", "loss"])
-    assert [line.split()[0] for line in lines[header + 1 : header + 3]] == ["1", "2"]
-    assert len(lines[header + 1].split()) == 5
+    assert lines[header].split() == ["epoch", "loss", "test", "loss", "train", "acc", "test",
+                                     "acc", "seconds"]  # fmt: skip
+    rows = [line.split() for line in lines[header + 1 : header + 3]]
+    assert [row[0] for row in rows] == ["1", "2"]
     assert "final: train accuracy" in out
     assert "test accuracy" in out
     checkpoint = load_checkpoint(tmp_path / "ck.npz")
-    assert TrainingState.from_meta(checkpoint.meta).epochs_done == 2
+    state = TrainingState.from_meta(checkpoint.meta)
+    assert state.epochs_done == 2
+    for row, e in zip(rows, state.history, strict=True):
+        assert row[1:5] == [
+            f"{v:.4f}" for v in (e.train_loss, e.test_loss, e.train_acc, e.test_acc)
+        ]
     assert checkpoint.meta["dataset"] == "digits"
     assert checkpoint.meta["hidden"] == "16"
     assert checkpoint.params["W1"].shape == (64, 16)
@@ -186,8 +197,8 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, capsys: Capsys) ->
 def _timeless(line: str) -> str:
     """An output line without its timings: a table row's seconds, the final line's run time."""
     fields = line.split()
-    if len(fields) == 5 and fields[0].isdigit():
-        return " ".join(fields[:4])
+    if len(fields) == 6 and fields[0].isdigit():
+        return " ".join(fields[:5])
     return line.split(" (", maxsplit=1)[0] if line.startswith("final:") else line
 
 
@@ -526,10 +537,39 @@ def test_a_run_that_ends_near_chance_says_so(tmp_path: Path, capsys: Capsys) -> 
 def test_plot_history_writes_a_png(tmp_path: Path) -> None:
     """plot_history writes a PNG file when matplotlib is installed."""
     pytest.importorskip("matplotlib")
-    stats = (EpochStats(1, 1.0, 0.5, 0.4, 0.1), EpochStats(2, 0.5, 0.8, 0.7, 0.1))
+    stats = (EpochStats(1, 1.0, 0.5, 0.4, 0.1), EpochStats(2, 0.5, 0.8, 0.7, 0.1, test_loss=0.6))
     history = History(stats, interrupted=False, checkpoint=None)
     path = plot_history(history, tmp_path / "c.png", title="bpcore train digits")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_figure_shows_train_and_test_loss_and_accuracy() -> None:
+    """The left panel draws the train and test loss per epoch on a log scale, with a gap
+    where an epoch (read from a format-1 checkpoint) has no test loss; the right panel the
+    train and test accuracy; the title is the one given."""
+    pytest.importorskip("matplotlib")
+    stats = (EpochStats(1, 1.0, 0.5, 0.4, 0.1), EpochStats(2, 0.5, 0.8, 0.7, 0.1, test_loss=0.6))
+    history = History(stats, interrupted=False, checkpoint=None)
+    figure = history_figure(history, title="bpcore train digits")
+    assert figure.get_suptitle() == "bpcore train digits"
+    loss_axes, acc_axes = figure.axes
+    assert loss_axes.get_yscale() == "log"
+
+    def curves(axes: Axes) -> dict[str, list[float]]:
+        return {
+            str(line.get_label()): np.asarray(line.get_ydata(), dtype=float).tolist()
+            for line in axes.get_lines()
+        }
+
+    assert curves(loss_axes) == {
+        "train": [1.0, 0.5],
+        "test": [pytest.approx(math.nan, nan_ok=True), 0.6],
+    }
+    assert curves(acc_axes) == {"train": [0.5, 0.8], "test": [0.4, 0.7]}
+    for axes in (loss_axes, acc_axes):
+        assert [
+            np.asarray(line.get_xdata(), dtype=float).tolist() for line in axes.get_lines()
+        ] == [[1, 2]] * 2
 
 
 def _commands() -> list[str]:

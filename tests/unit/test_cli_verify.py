@@ -58,7 +58,10 @@ def test_verify_shows_error_over_tolerance(capsys: pytest.CaptureFixture[str]) -
     passes, "exact" for one that allows no error."""
     assert main(["verify", "--layer", "Affine", "--examples", "5"]) == 0
     out = capsys.readouterr().out
-    assert "err/tol" in out.splitlines()[0]
+    assert out.splitlines()[0] == (
+        f"checking 1 layer, {len(PROPERTY_NAMES)} properties, 5 examples each"
+    )
+    assert "err/tol" in out.splitlines()[1]
     assert "worst rel err" not in out
     figures = {_columns(row)[2]: _columns(row)[4] for row in _rows(out)}
     assert 0 < float(figures["backward_matches_finite_differences"]) <= 1
@@ -80,7 +83,7 @@ def test_verify_columns_stay_aligned_for_long_names(capsys: pytest.CaptureFixtur
     argv = ["verify", "tests.user_layers:SWISH", "--layer", "MultiLayerNet-sigmoid", "--quick"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    header = lines[0]
+    header = lines[1]
     rows = _rows("\n".join(lines))
     assert {_columns(row)[1] for row in rows} == {"Swish", "MultiLayerNet-sigmoid"}
     for title in ("property", "status"):
@@ -91,10 +94,15 @@ def test_verify_columns_stay_aligned_for_long_names(capsys: pytest.CaptureFixtur
 
 
 def test_verify_reports_progress_and_the_total_time(capsys: pytest.CaptureFixture[str]) -> None:
-    """Rows are numbered [i/total] in order, a line after each layer but the last gives the
-    time left at the pace so far, and the summary gives the time taken."""
+    """The first line gives the size of the run, rows are numbered [i/total] in order, a
+    line after each layer but the last gives the time left at the pace so far, and the
+    summary gives the time taken."""
     assert main(["verify", "--layer", "AddLayer", "--layer", "Tanh", "--examples", "2"]) == 0
     out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        f"checking 2 layers, {len(PROPERTY_NAMES)} properties each, 2 examples per property; "
+        "time left is estimated after the first layer"
+    )
     total = 2 * len(PROPERTY_NAMES)
     progress = [match.groups() for row in _rows(out) if (match := ROW.match(row))]
     assert progress == [(str(i), str(total)) for i in range(1, total + 1)]

@@ -88,6 +88,7 @@ class _Recorder:
     last_layer: SoftmaxWithLoss
     batches: list[FloatArray]
     chunks: list[int]
+    loss_chunks: list[int]
     interrupt_at: int | None
     perfect: bool
     _net: MultiLayerNet
@@ -100,12 +101,17 @@ class _Recorder:
         self.last_layer = net.last_layer
         self.batches = []
         self.chunks = []
+        self.loss_chunks = []
         self.interrupt_at = interrupt_at
         self.perfect = perfect
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         self.chunks.append(np.asarray(x).shape[0])
         return 1.0 if self.perfect else self._net.accuracy(x, t)
+
+    def loss(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+        self.loss_chunks.append(np.asarray(x).shape[0])
+        return self._net.loss(x, t)
 
     def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
         self.batches.append(np.array(x, copy=True))
@@ -125,8 +131,8 @@ def _assert_same_params(a: Mapping[str, FloatArray], b: Mapping[str, FloatArray]
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-def _without_time(history: History) -> list[tuple[int, float, float, float]]:
-    return [(e.epoch, e.train_loss, e.train_acc, e.test_acc) for e in history.epochs]
+def _without_time(history: History) -> list[tuple[int, float, float, float, float | None]]:
+    return [(e.epoch, e.train_loss, e.train_acc, e.test_acc, e.test_loss) for e in history.epochs]
 
 
 def _saved_state(path: Path) -> TrainingState:
@@ -275,6 +281,28 @@ def test_accuracy_is_counted_over_chunks_of_eval_batch_size() -> None:
     assert list(zip(history.train_acc, history.test_acc, strict=True)) == whole
 
 
+def test_the_test_loss_is_the_mean_loss_over_the_test_set() -> None:
+    """After each epoch the test loss is network.loss over the whole test set; in chunks
+    of eval_batch_size it is the chunks' losses weighed by their sizes."""
+    net = _net()
+    whole: list[float] = []
+    history = _trainer(net, epochs=2, on_epoch=lambda _: whole.append(net.loss(*TEST))).fit()
+    assert history.test_loss == whole  # one chunk (eval_batch_size 10,000 > 11): exact
+
+    net = _net()
+    recorder = _Recorder(net)
+    whole = []
+    history = _trainer(
+        recorder, epochs=2, eval_batch_size=4, on_epoch=lambda _: whole.append(net.loss(*TEST))
+    ).fit()
+    assert recorder.loss_chunks == [4, 4, 3] * 2  # the test set only
+    # Per chunk, the mean of <= 4 positive losses of a 3-class softmax over logits from dot
+    # products of 4 and 8 terms: each within some 20 u of its value however BLAS groups the
+    # rows, so the weighted sum of positive means is within about 30 u = 3e-15. A relative
+    # 1e-13 is that with a wide margin, and far below the 1e-2 any error in the weighting makes.
+    assert history.test_loss == pytest.approx(whole, rel=1e-13)
+
+
 def test_a_perfect_network_scores_exactly_one_in_any_chunking() -> None:
     """Accuracy is a count of hits over all N samples: a network right on every chunk
     scores exactly 1.0 on both sets, whatever eval_batch_size cuts them into."""
@@ -372,6 +400,8 @@ class _Params:
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         raise AssertionError("never reached")
+
+    loss = accuracy
 
     def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
         raise AssertionError("never reached")
@@ -483,6 +513,9 @@ class _Silent:
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         return self._net.accuracy(x, t)
 
+    def loss(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+        return self._net.loss(x, t)
+
     def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
         return self._net.gradient(x, t)
 
@@ -548,6 +581,9 @@ def test_a_refused_gradient_with_a_finite_loss_is_divergence_with_nothing_update
 
         def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
             return net.accuracy(x, t)
+
+        def loss(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+            return net.loss(x, t)
 
         def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
             grads = net.gradient(x, t)

@@ -14,7 +14,10 @@ from bpcore.errors import CheckpointError
 from bpcore.training import CHECKPOINT_FORMAT, EpochStats, TrainingState
 from tests.helpers import assert_error
 
-HISTORY = (EpochStats(1, 1.25, 0.5, 0.25, 0.75), EpochStats(2, 0.5, 0.75, 0.625, 0.5))
+HISTORY = (
+    EpochStats(1, 1.25, 0.5, 0.25, 0.75, test_loss=1.5),
+    EpochStats(2, 0.5, 0.75, 0.625, 0.5, test_loss=0.875),
+)
 STATE = TrainingState(
     epochs_done=2,
     batches_done=3,
@@ -28,10 +31,10 @@ STATE = TrainingState(
     dtype=np.dtype(np.float32),
     history=HISTORY,
 )
-# The metadata of STATE exactly as checkpoints of format bpcore.training/1 hold it: any
+# The metadata of STATE exactly as checkpoints of format bpcore.training/2 hold it: any
 # change here breaks the resume of every checkpoint already written.
 META: dict[str, MetaValue] = {
-    "format": "bpcore.training/1",
+    "format": "bpcore.training/2",
     "epoch": 2,
     "batch": 3,
     "seed": 7,
@@ -42,6 +45,12 @@ META: dict[str, MetaValue] = {
     "elapsed": 0.25,
     "interrupted": 1,
     "dtype": "float32",
+    "history": "[[1, 1.25, 0.5, 0.25, 0.75, 1.5], [2, 0.5, 0.75, 0.625, 0.5, 0.875]]",
+}
+# Format 1, written before the test loss was recorded: the same state without it.
+META_1: dict[str, MetaValue] = {
+    **META,
+    "format": "bpcore.training/1",
     "history": "[[1, 1.25, 0.5, 0.25, 0.75], [2, 0.5, 0.75, 0.625, 0.5]]",
 }
 WHERE = "TrainingState.from_meta"
@@ -55,6 +64,17 @@ def test_to_meta_writes_the_format_checkpoints_hold() -> None:
         key: type(value) for key, value in META.items()
     }
     assert META["format"] == CHECKPOINT_FORMAT
+
+
+def test_a_format_1_checkpoint_reads_with_no_test_loss() -> None:
+    """Checkpoints written before the test loss was recorded still resume: their epochs
+    read with test_loss None, and written again they keep None as JSON null."""
+    old = TrainingState.from_meta(META_1)
+    assert old == replace(STATE, history=tuple(replace(e, test_loss=None) for e in HISTORY))
+    rewritten = old.to_meta()
+    assert rewritten["format"] == CHECKPOINT_FORMAT
+    assert json.loads(str(rewritten["history"]))[0] == [1, 1.25, 0.5, 0.25, 0.75, None]
+    assert TrainingState.from_meta(rewritten) == old
 
 
 def test_keys_are_exactly_those_to_meta_writes() -> None:
@@ -79,7 +99,7 @@ def test_the_dtype_round_trips_as_the_same_numpy_dtype(dtype: type[np.floating])
 
 def test_float_values_round_trip_bit_for_bit() -> None:
     """loss_sum, elapsed and the history's floats survive JSON exactly."""
-    awkward = (EpochStats(1, 0.1 + 0.2, 1 / 3, 2 / 3, math.pi),)
+    awkward = (EpochStats(1, 0.1 + 0.2, 1 / 3, 2 / 3, math.pi, test_loss=math.e),)
     state = replace(STATE, epochs_done=1, loss_sum=1e-300, elapsed=1 / 7, history=awkward)
     assert TrainingState.from_meta(state.to_meta()) == state
 
@@ -102,10 +122,10 @@ def test_a_checkpoint_not_written_by_a_trainer_is_refused_by_its_format() -> Non
     )
     assert_error(
         CheckpointError,
-        lambda: TrainingState.from_meta({**META, "format": "bpcore.training/2"}),
+        lambda: TrainingState.from_meta({**META, "format": "bpcore.training/3"}),
         callee=WHERE,
         expected=f"meta 'format' {CHECKPOINT_FORMAT!r}",
-        got="'bpcore.training/2'",
+        got="'bpcore.training/3'",
     )
 
 
@@ -151,7 +171,7 @@ def test_a_history_of_another_length_than_the_epochs_is_refused() -> None:
     """The history must hold one row per completed epoch."""
     assert_error(
         CheckpointError,
-        lambda: TrainingState.from_meta({**META, "history": "[[1, 1.25, 0.5, 0.25, 0.75]]"}),
+        lambda: TrainingState.from_meta({**META, "history": "[[1, 1.25, 0.5, 0.25, 0.75, 1.5]]"}),
         callee=WHERE,
         expected="2 history rows",
         got="1",
@@ -177,29 +197,53 @@ def test_a_history_that_is_not_a_json_list_is_refused() -> None:
 
 
 BAD_ROWS: dict[str, object] = {
+    "short": [1, 0.5, 0.5, 0.5, 1.0],
+    "long": [1, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0],
+    "bool": [1, True, 0.5, 0.5, 1.0, 1.0],
+    "nan": [1, math.nan, 0.5, 0.5, 1.0, 1.0],
+    "string": [1, "0.5", 0.5, 0.5, 1.0, 1.0],
+    "null": [1, 0.5, 0.5, None, 1.0, 1.0],
+    "index": [2, 0.5, 0.5, 0.5, 1.0, 1.0],
+    "test loss bool": [1, 0.5, 0.5, 0.5, 1.0, False],
+    "test loss inf": [1, 0.5, 0.5, 0.5, 1.0, math.inf],
+    "test loss string": [1, 0.5, 0.5, 0.5, 1.0, "1"],
+    "object": {"epoch": 1},
+}
+# Format 1 rows have five entries; the sixth is not optional there.
+BAD_ROWS_1: dict[str, object] = {
     "short": [1, 0.5, 0.5, 0.5],
     "long": [1, 0.5, 0.5, 0.5, 1.0, 1.0],
-    "bool": [1, True, 0.5, 0.5, 1.0],
-    "nan": [1, math.nan, 0.5, 0.5, 1.0],
-    "string": [1, "0.5", 0.5, 0.5, 1.0],
+    "nan": [1, 0.5, 0.5, 0.5, math.nan],
     "index": [2, 0.5, 0.5, 0.5, 1.0],
-    "object": {"epoch": 1},
 }
 
 
-@pytest.mark.parametrize("kind", list(BAD_ROWS))
-def test_a_malformed_history_row_is_refused(kind: str) -> None:
+@pytest.mark.parametrize(
+    ("meta", "row", "form"),
+    [(META, row, "loss, train_acc, test_acc, seconds, test_loss") for row in BAD_ROWS.values()]
+    + [(META_1, row, "loss, train_acc, test_acc, seconds") for row in BAD_ROWS_1.values()],
+    ids=[f"2-{kind}" for kind in BAD_ROWS] + [f"1-{kind}" for kind in BAD_ROWS_1],
+)
+def test_a_malformed_history_row_is_refused(
+    meta: dict[str, MetaValue], row: object, form: str
+) -> None:
     """Each way a row can be wrong (length, a bool, a non-finite or non-number value, the
-    epoch number, not a list) is refused, naming the row and its expected form."""
-    row = BAD_ROWS[kind]
-    meta = {**META, "epoch": 1, "batch": 0, "history": json.dumps([row])}
+    epoch number, not a list) is refused, naming the row and its expected form; only the
+    test loss may be null."""
+    one_epoch = {**meta, "epoch": 1, "batch": 0, "history": json.dumps([row])}
     assert_error(
         CheckpointError,
-        lambda: TrainingState.from_meta(meta),
+        lambda: TrainingState.from_meta(one_epoch),
         callee=WHERE,
-        expected="meta 'history' row 0 to be [1, loss, train_acc, test_acc, seconds]",
+        expected=f"meta 'history' row 0 to be [1, {form}]",
         got=repr(json.loads(json.dumps(row))),
     )
+
+
+def test_a_null_test_loss_is_read_as_none() -> None:
+    """A format-2 row may hold null for its test loss (an epoch first saved by format 1)."""
+    meta = {**META, "epoch": 1, "batch": 0, "history": "[[1, 0.5, 0.5, 0.5, 1.0, null]]"}
+    assert TrainingState.from_meta(meta).history == (EpochStats(1, 0.5, 0.5, 0.5, 1.0),)
 
 
 def test_a_batch_beyond_the_end_of_the_epoch_is_refused() -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bpcore.training import History
 
-__all__ = ["can_plot", "plot_formats", "plot_history"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["can_plot", "history_figure", "plot_formats", "plot_history"]
 
 
 def can_plot() -> bool:
@@ -22,29 +27,38 @@ def plot_formats() -> list[str]:
     return sorted(figure.canvas.get_supported_filetypes())
 
 
-def plot_history(history: History, path: Path, *, title: str = "") -> Path:
-    """Write the training loss (left, log scale) and the accuracies (right) per epoch to
-    ``path``, under ``title`` (the run's settings, for ``bpcore train``).
+def history_figure(history: History, *, title: str = "") -> Figure:
+    """The figure :func:`plot_history` writes: the training and test loss per epoch (left,
+    log scale; an epoch with no test loss leaves a gap) and the accuracies (right).
 
-    The file format follows ``path``'s suffix (PNG for ``.png``). matplotlib is
-    imported here, not at module level, so that bpcore runs without it; the
-    figure is built with the object-oriented API, which needs no GUI backend
-    and leaves pyplot's global state alone.
+    matplotlib is imported here, not at module level, so that bpcore runs without it; the
+    figure is built with the object-oriented API, which needs no GUI backend and leaves
+    pyplot's global state alone.
     """
     # Imported by name so bpcore type-checks and imports without matplotlib installed.
     figure_module = importlib.import_module("matplotlib.figure")
-    figure = figure_module.Figure(figsize=(10, 4), layout="constrained")
+    figure: Figure = figure_module.Figure(figsize=(10, 4), layout="constrained")
     if title:
         figure.suptitle(title, fontsize="medium")
     loss_axes, acc_axes = figure.subplots(1, 2)
     epochs = [e.epoch for e in history.epochs]
-    loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3)
-    loss_axes.set(xlabel="epoch", ylabel="mean training loss", title="loss", yscale="log")
+    loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3, label="train")
+    # An epoch resumed from a format-1 checkpoint has no test loss: matplotlib leaves a gap at NaN.
+    test_loss = [math.nan if v is None else v for v in history.test_loss]
+    loss_axes.plot(epochs, test_loss, marker="s", markersize=3, label="test")
+    loss_axes.set(xlabel="epoch", ylabel="mean loss", title="loss", yscale="log")
     loss_axes.grid(visible=True, alpha=0.3)
+    loss_axes.legend()
     acc_axes.plot(epochs, history.train_acc, marker="o", markersize=3, label="train")
     acc_axes.plot(epochs, history.test_acc, marker="s", markersize=3, label="test")
     acc_axes.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     acc_axes.grid(visible=True, alpha=0.3)
     acc_axes.legend()
-    figure.savefig(path, dpi=100)
+    return figure
+
+
+def plot_history(history: History, path: Path, *, title: str = "") -> Path:
+    """Write :func:`history_figure` to ``path``, under ``title`` (the run's settings, for
+    ``bpcore train``); the file format follows ``path``'s suffix (PNG for ``.png``)."""
+    history_figure(history, title=title).savefig(path, dpi=100)
     return path

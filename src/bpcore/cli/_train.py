@@ -364,7 +364,8 @@ class _Table:
     def header(self) -> None:
         """Print the column names."""
         print(
-            f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'test acc':>8}  {'seconds':>7}",
+            f"{'epoch':>5}  {'loss':>8}  {'test loss':>9}  {'train acc':>9}  {'test acc':>8}  "
+            f"{'seconds':>7}",
             file=self._out,
             flush=True,
         )
@@ -374,11 +375,16 @@ class _Table:
         if self._bar is not None:
             self._bar.clear()
         print(
-            f"{stats.epoch:>5}  {stats.train_loss:>8.4f}  {stats.train_acc:>9.4f}  "
-            f"{stats.test_acc:>8.4f}  {stats.seconds:>7.2f}",
+            f"{stats.epoch:>5}  {stats.train_loss:>8.4f}  {_optional(stats.test_loss):>9}  "
+            f"{stats.train_acc:>9.4f}  {stats.test_acc:>8.4f}  {stats.seconds:>7.2f}",
             file=self._out,
             flush=True,
         )
+
+
+def _optional(value: float | None) -> str:
+    """``value`` to 4 decimals, or ``-`` where an older checkpoint did not record it."""
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _where(trainer: Trainer) -> str:

@@ -131,6 +131,16 @@ def specs_for(targets: Sequence[str], layers: Sequence[str] | None) -> list[Laye
     return list({id(spec): spec for spec in specs}.values())
 
 
+def _plan(layers: int, examples: int) -> str:
+    """The first line: the size of the run, and when its time estimate comes."""
+    if layers == 1:
+        return f"checking 1 layer, {len(PROPERTY_NAMES)} properties, {examples} examples each"
+    return (
+        f"checking {layers} layers, {len(PROPERTY_NAMES)} properties each, {examples} "
+        "examples per property; time left is estimated after the first layer"
+    )
+
+
 def _time_left(done: int, layers: int, elapsed: float) -> str:
     """A line between layers: how far the run is, and its time left at the pace so far."""
     left = elapsed / done * (layers - done)
@@ -153,6 +163,7 @@ def run_table(
         if attribute and isinstance(_attribute_of(target), type):
             print(CLASS_NOTE.format(name=target), flush=True)
     table = Table([spec.name for spec in specs], PROPERTY_NAMES)
+    print(_plan(len(specs), examples), flush=True)
     for line in table.header():
         print(line, flush=True)
     results: list[PropertyResult] = []

@@ -42,7 +42,10 @@ class EpochStats:
             smaller last batch weighs in proportion to its size.
         train_acc: the accuracy on the whole training set after the epoch.
         test_acc: the accuracy on the whole test set after the epoch.
-        seconds: wall time of the epoch's steps and its two evaluations (not the checkpoint write).
+        seconds: wall time of the epoch's steps and its evaluations (not the checkpoint write).
+        test_loss: the network's mean loss over the whole test set after the epoch, or
+            ``None`` for an epoch read from a checkpoint of format ``bpcore.training/1``,
+            which did not record it.
     """
 
     epoch: int
@@ -50,6 +53,7 @@ class EpochStats:
     train_acc: float
     test_acc: float
     seconds: float
+    test_loss: float | None = None
 
 
 @final
@@ -82,3 +86,8 @@ class History:
     def test_acc(self) -> list[float]:
         """The per-epoch test accuracy."""
         return [e.test_acc for e in self.epochs]
+
+    @property
+    def test_loss(self) -> list[float | None]:
+        """The per-epoch mean test loss (``None`` where an older checkpoint lacks it)."""
+        return [e.test_loss for e in self.epochs]

@@ -45,6 +45,10 @@ class TrainableNetwork(Protocol):
         """The fraction of the samples of ``x`` classified as ``t`` says."""
         ...
 
+    def loss(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+        """The mean loss over the samples of ``x`` against the targets ``t``."""
+        ...
+
     def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> Mapping[str, FloatArray]:
         """The gradient of the loss on ``(x, t)`` for every parameter, keyed like ``params``."""
         ...

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import ClassVar, Final, final
+from typing import ClassVar, Final, TypeGuard, final
 
 from bpcore._arrays import FLOAT_DTYPES, FloatDType
 from bpcore.checkpoint import MetaValue
@@ -15,11 +15,16 @@ from bpcore.training._history import EpochStats
 
 __all__ = ["CHECKPOINT_FORMAT", "TrainingState"]
 
-CHECKPOINT_FORMAT: Final = "bpcore.training/1"
+CHECKPOINT_FORMAT: Final = "bpcore.training/2"
 """The value of meta ``"format"`` in every checkpoint a :class:`~bpcore.training.Trainer` writes."""
 
+# Format 1 (bpcore 0.1) had no test loss: its history rows end at `seconds`. It is read,
+# never written.
+_ROW_LENGTHS: Final[Mapping[str, int]] = {
+    "bpcore.training/1": len(fields(EpochStats)) - 1,
+    CHECKPOINT_FORMAT: len(fields(EpochStats)),
+}
 _DTYPES: Final[Mapping[str, FloatDType]] = {str(dtype): dtype for dtype in FLOAT_DTYPES}
-_ROW_LENGTH: Final = len(fields(EpochStats))
 
 
 @final
@@ -28,7 +33,8 @@ class TrainingState:
     """Where a training run stands: all a checkpoint must record to continue it exactly.
 
     :meth:`to_meta` writes it as checkpoint metadata and :meth:`from_meta` reads it
-    back; the keys are :attr:`KEYS`:
+    back; the keys are :attr:`KEYS`. :meth:`from_meta` also reads format
+    ``"bpcore.training/1"``, whose history rows lack ``test_loss`` (read as ``None``).
 
     ==================  ================  ==============================================
     meta key            field             value
@@ -45,7 +51,8 @@ class TrainingState:
     ``"interrupted"``   ``interrupted``   0 or 1
     ``"dtype"``         ``dtype``         ``"float32"`` or ``"float64"``
     ``"history"``       ``history``       JSON list of ``[epoch, loss, train_acc,
-                                          test_acc, seconds]``, one row per done epoch
+                                          test_acc, seconds, test_loss]``, one row per
+                                          done epoch; ``test_loss`` may be ``null``
     ==================  ================  ==============================================
 
     Attributes:
@@ -111,7 +118,10 @@ class TrainingState:
             "interrupted": int(self.interrupted),
             "dtype": str(self.dtype),
             "history": json.dumps(
-                [[e.epoch, e.train_loss, e.train_acc, e.test_acc, e.seconds] for e in self.history],
+                [
+                    [e.epoch, e.train_loss, e.train_acc, e.test_acc, e.seconds, e.test_loss]
+                    for e in self.history
+                ],
                 allow_nan=False,
             ),
         }
@@ -129,10 +139,11 @@ class TrainingState:
                 lacks a key, or holds a value outside the range the table gives; the
                 message names the key, what was expected and what it held.
         """
-        if meta.get("format") != CHECKPOINT_FORMAT:
+        form = meta.get("format")
+        if not isinstance(form, str) or form not in _ROW_LENGTHS:
             raise CheckpointError(
                 f"{where}: expected meta 'format' {CHECKPOINT_FORMAT!r} (a checkpoint written "
-                f"by bpcore.training.Trainer), got {meta.get('format')!r}."
+                f"by bpcore.training.Trainer), got {form!r}."
             )
         state = cls(
             epochs_done=_count(meta, "epoch", where),
@@ -145,7 +156,7 @@ class TrainingState:
             elapsed=_finite(meta, "elapsed", where),
             interrupted=_flag(meta, "interrupted", where),
             dtype=_dtype(meta, "dtype", where),
-            history=_history(meta, "history", where),
+            history=_history(meta, "history", where, length=_ROW_LENGTHS[form]),
         )
         if len(state.history) != state.epochs_done:
             raise CheckpointError(
@@ -176,7 +187,7 @@ def _count(meta: Mapping[str, MetaValue], key: str, where: str, *, least: int = 
 
 def _finite(meta: Mapping[str, MetaValue], key: str, where: str) -> float:
     value = meta.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if _finite_number(value):
         return float(value)
     raise CheckpointError(
         f"{where}: expected meta {key!r} to be a finite number, got {_held(meta, key)}."
@@ -199,7 +210,9 @@ def _dtype(meta: Mapping[str, MetaValue], key: str, where: str) -> FloatDType:
     )
 
 
-def _history(meta: Mapping[str, MetaValue], key: str, where: str) -> tuple[EpochStats, ...]:
+def _history(
+    meta: Mapping[str, MetaValue], key: str, where: str, *, length: int
+) -> tuple[EpochStats, ...]:
     text = meta.get(key)
     if not isinstance(text, str):
         raise CheckpointError(
@@ -217,23 +230,31 @@ def _history(meta: Mapping[str, MetaValue], key: str, where: str) -> tuple[Epoch
     for index, row in enumerate(rows):
         if not (
             isinstance(row, list)
-            and len(row) == _ROW_LENGTH
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row)
-            and all(math.isfinite(v) for v in row)
+            and len(row) == length
+            and all(_finite_number(v) for v in row[:5])
+            and (length == 5 or row[5] is None or _finite_number(row[5]))
             and row[0] == index + 1
         ):
-            raise CheckpointError(
-                f"{where}: expected meta {key!r} row {index} to be "
-                f"[{index + 1}, loss, train_acc, test_acc, seconds], got {row!r}."
+            shape = ", ".join(
+                ["loss", "train_acc", "test_acc", "seconds", "test_loss"][: length - 1]
             )
-        epoch, train_loss, train_acc, test_acc, seconds = row
+            raise CheckpointError(
+                f"{where}: expected meta {key!r} row {index} to be [{index + 1}, {shape}], "
+                f"got {row!r}."
+            )
         epochs.append(
             EpochStats(
-                epoch=int(epoch),
-                train_loss=float(train_loss),
-                train_acc=float(train_acc),
-                test_acc=float(test_acc),
-                seconds=float(seconds),
+                epoch=int(row[0]),
+                train_loss=float(row[1]),
+                train_acc=float(row[2]),
+                test_acc=float(row[3]),
+                seconds=float(row[4]),
+                test_loss=None if length == 5 or row[5] is None else float(row[5]),
             )
         )
     return tuple(epochs)
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    # bool is an int subclass, and JSON keeps it a bool: True is not a number here.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

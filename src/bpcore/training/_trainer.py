@@ -61,8 +61,9 @@ class Trainer:
     batches (the last one smaller if ``batch_size`` does not divide ``N``). A step takes
     the gradient by backpropagation, checks that the batch loss is finite and applies
     ``optimizer.update(network.params, grads)``. After each epoch the hits on the whole
-    training and test sets are counted, in chunks of ``eval_batch_size`` samples, and
-    divided by each set's size; the epoch is recorded and, if ``checkpoint_path`` is set,
+    training and test sets are counted, and the mean loss over the test set taken, in
+    chunks of ``eval_batch_size`` samples (each chunk's ``network.loss`` weighed by its
+    size); the epoch is recorded and, if ``checkpoint_path`` is set,
     a checkpoint is written there atomically. The count is that of one ``accuracy`` call
     over the whole set, except for samples whose two top scores lie within rounding of
     each other: BLAS may round a sample's scores differently in a chunk of another size,
@@ -316,6 +317,7 @@ class Trainer:
             train_loss=pos.loss_sum / self._x_train.shape[0],
             train_acc=self._accuracy(self._x_train, self._t_train),
             test_acc=self._accuracy(self._x_test, self._t_test),
+            test_loss=self._mean_loss(self._x_test, self._t_test),
             seconds=time.perf_counter() - start,
         )
         self._history.append(stats)
@@ -374,6 +376,15 @@ class Trainer:
             # accuracy() returns hits / part; rounding recovers the exact count.
             hits += round(self._network.accuracy(x[s : s + part], t[s : s + part]) * part)
         return hits / n
+
+    def _mean_loss(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
+        n = int(x.shape[0])
+        chunk = self._eval_batch_size
+        total = 0.0
+        for s in range(0, n, chunk):
+            part = min(chunk, n - s)
+            total += float(self._network.loss(x[s : s + part], t[s : s + part])) * part
+        return total / n
 
     def _restore(self, loaded: Checkpoint, where: str, *, optimizer_state: bool) -> None:
         """Put the parameters and, if it keeps any and ``optimizer_state``, the optimizer's
