@@ -12,11 +12,28 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bpcore._arrays import FloatArray, as_float_array
+from bpcore._arrays import FloatArray, as_float_array, require_shape
 from bpcore._targets import Targets, validate_targets
+from bpcore._windows import (
+    check_window,
+    fold,
+    output_shape,
+    rows_as_windows,
+    unfold,
+    windows_as_rows,
+)
 from bpcore.errors import DomainError, ShapeError
 
-__all__ = ["cross_entropy_error", "log_softmax", "relu", "sigmoid", "softmax", "tanh"]
+__all__ = [
+    "col2im",
+    "cross_entropy_error",
+    "im2col",
+    "log_softmax",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
 
 
 def zero_where(v: FloatArray, mask: npt.NDArray[np.bool_], out: FloatArray) -> FloatArray:
@@ -212,3 +229,75 @@ def mean_cross_entropy(z: FloatArray, lse: FloatArray, targets: Targets, *, wher
     dist = np.asarray(targets.dist)  # set whenever labels are not
     np.multiply(dist, z - lse, out=terms, where=dist != 0)
     return float(-np.add.reduce(terms, axis=None) / n)
+
+
+def im2col(
+    input_data: npt.ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0
+) -> FloatArray:
+    """Every ``filter_h × filter_w`` window of ``(N, C, H, W)`` images as a row, the book's layout.
+
+    The images are padded with ``pad`` zeros on each side and the windows taken every
+    ``stride`` pixels: ``OH = (H + 2·pad - filter_h) // stride + 1`` and likewise ``OW``.
+    Row ``(n·OH + i)·OW + j`` holds window ``(i, j)`` of image ``n``, its columns ordered
+    ``(c, y, x)``: ``col[(n·OH + i)·OW + j, (c·filter_h + y)·filter_w + x] =
+    padded[n, c, i·stride + y, j·stride + x]``. The result is a new
+    ``(N·OH·OW, C·filter_h·filter_w)`` array in the images' dtype.
+
+    Raises:
+        ShapeError: ``input_data`` is not 4-D, or a window does not fit in the padded image.
+        ArgumentError: a filter size or ``stride`` is not a positive int, or ``pad`` is
+            not an int >= 0.
+    """
+    where = "im2col"
+    window = check_window(
+        filter_h, filter_w, stride, pad, where=where, names=("filter_h", "filter_w")
+    )
+    x = as_float_array(input_data, where=where, name="input_data")
+    output_shape(x.shape, window, where=where, name="input_data")
+    return windows_as_rows(unfold(x, window))
+
+
+def col2im(
+    col: npt.ArrayLike,
+    input_shape: tuple[int, int, int, int],
+    filter_h: int,
+    filter_w: int,
+    stride: int = 1,
+    pad: int = 0,
+) -> FloatArray:
+    """The adjoint of :func:`im2col`: each row's window added back into ``(N, C, H, W)`` images.
+
+    ``input_shape`` is the ``(N, C, H, W)`` that :func:`im2col` was given; where windows
+    overlap, their values add, and values that fall in the padding are dropped. So
+    ``Σ col2im(c) · x = Σ c · im2col(x)`` for every ``x`` and ``c``: it backpropagates a
+    gradient through :func:`im2col`. The result is a new array in ``col``'s dtype.
+
+    Raises:
+        ShapeError: ``input_shape`` is not 4-D, the window does not fit in it, or ``col``
+            is not ``(N·OH·OW, C·filter_h·filter_w)``.
+        ArgumentError: as :func:`im2col`.
+    """
+    where = "col2im"
+    window = check_window(
+        filter_h, filter_w, stride, pad, where=where, names=("filter_h", "filter_w")
+    )
+    shape = _image_shape(input_shape, where=where)
+    oh, ow = output_shape(shape, window, where=where, name="input_shape")
+    n, c, h, w = shape
+    cols = as_float_array(col, where=where, name="col")
+    expected = (n * oh * ow, c * window.height * window.width)
+    require_shape(cols, expected, where=where, name="col")
+    return fold(rows_as_windows(cols, (n, c, oh, ow), window), (n, c, h, w), window)
+
+
+def _image_shape(value: object, *, where: str) -> tuple[int, int, int, int]:
+    """``value`` as ``(N, C, H, W)``: four ints, ``N >= 0`` and the rest ``>= 1``."""
+    if isinstance(value, tuple | list) and len(value) == 4:
+        dims = [d for d in value if isinstance(d, int | np.integer) and not isinstance(d, bool)]
+        if len(dims) == 4 and dims[0] >= 0 and min(dims[1:]) >= 1:
+            n, c, h, w = (int(d) for d in dims)
+            return n, c, h, w
+    raise ShapeError(
+        f"{where}: expected `input_shape` (N, C, H, W), four ints with N >= 0 and the others "
+        f">= 1, got {value!r}."
+    )

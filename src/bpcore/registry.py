@@ -2,7 +2,8 @@
 
 A :class:`LayerSpec` says how to build the layer, which strategy draws its parameters,
 inputs and targets, where its kinks are, what it promises and, through its oracle, what
-its forward should be. bpcore's own specs are declared in :mod:`bpcore._declarations`;
+its forward should be. bpcore's own specs are declared in :mod:`bpcore._declarations` and
+:mod:`bpcore._declarations_ch67`;
 :func:`register` adds more, :func:`registered` lists them and :func:`registry_cases`
 draws from them. Registered specs are no special case: the property suite and
 ``bpcore verify`` check them with :mod:`bpcore.verify`, the functions that check anyone's
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
+from bpcore import _declarations_ch67  # noqa: F401  # appends the chapter 6-7 specs to SPECS
 from bpcore._declarations import NETWORK_MARGIN, RELU_MARGIN, SPECS
 from bpcore._spec import Case, Errors, Kind, LayerSpec, Oracle, Reference
 from bpcore.errors import ArgumentError, ArgumentTypeError

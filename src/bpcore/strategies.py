@@ -32,6 +32,7 @@ __all__ = [
     "kink_arrays",
     "logits",
     "one_hot_targets",
+    "separated_arrays",
     "soft_targets",
     "upstream_gradients",
 ]
@@ -209,6 +210,54 @@ def kink_arrays(
             flat = array.reshape(-1)
             flat[draw(st.integers(0, array.size - 1))] = draw(st.sampled_from(tuple(kinks)))
         return array
+
+    return build()
+
+
+def separated_arrays(
+    *,
+    shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
+    spacing: float = 1e-2,
+    dtype: npt.DTypeLike = np.float64,
+    min_value: float = -8.0,
+    max_value: float = 8.0,
+) -> st.SearchStrategy[FloatArray]:
+    """Arrays whose elements differ pairwise by at least ``spacing`` (before rounding to
+    ``dtype``): no ties anywhere.
+
+    For layers whose kinks are where two inputs tie (a maximum, a sort, a median): every
+    element is distinct, so each finite-difference probe smaller than ``spacing / 2``
+    stays on one piece. The values are a random permutation of evenly spaced levels,
+    each moved by a random fraction of a quarter ``spacing``, and lie in
+    ``[min_value, max_value]``, which must hold ``size`` levels.
+    """
+    chosen = _check_dtype(dtype)
+    if not (math.isfinite(spacing) and spacing > 0):
+        raise InvalidArgument(f"expected a finite spacing > 0, got {spacing!r}.")
+    low, high = _inward(min_value, max_value, chosen)
+    step = 1.25 * spacing  # a quarter of spacing of jitter leaves spacing between levels
+
+    def room(size: int) -> float:
+        free = high - low - step * max(size - 1, 0) - 0.25 * spacing
+        if free < 0:
+            raise InvalidArgument(
+                f"expected [{min_value}, {max_value}] to hold {size} values {spacing} apart."
+            )
+        return free
+
+    if isinstance(shape, tuple):
+        room(math.prod(shape))  # a fixed shape is checked when the strategy is built
+    shapes = shape if isinstance(shape, st.SearchStrategy) else st.just(shape)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> FloatArray:
+        drawn = draw(shapes)
+        size = math.prod(drawn)
+        start = draw(st.floats(low, low + room(size)))
+        order = np.asarray(draw(st.permutations(range(size))), dtype=np.float64)
+        jitter = draw(hnp.arrays(np.float64, (size,), elements=st.floats(0.0, 0.25 * spacing)))
+        values = start + order * step + jitter
+        return np.asarray(values.reshape(drawn), dtype=chosen)
 
     return build()
 

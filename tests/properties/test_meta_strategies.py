@@ -55,6 +55,24 @@ def test_kink_arrays_contain_a_kink(x: np.ndarray) -> None:
     assert np.any(x == 0.0)
 
 
+@given(
+    data=st.data(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    spacing=st.sampled_from([1e-3, 1e-2, 0.05]),  # 216 values 0.05 apart fit in [-8, 8]
+)
+def test_separated_arrays_never_tie(
+    data: st.DataObject, dtype: type[np.floating], spacing: float
+) -> None:
+    """Any two elements differ by at least spacing, less their rounding to the dtype (at most
+    u·8 each at |x| <= 8), and all lie within the bounds, in the shape and dtype asked for."""
+    shapes = bst.batch_shapes(max_feature_dims=2)
+    x = data.draw(bst.separated_arrays(shape=shapes, spacing=spacing, dtype=dtype))
+    assert x.dtype == dtype
+    assert np.all((x >= -8.0) & (x <= 8.0))
+    gaps = np.diff(np.sort(x.reshape(-1).astype(np.float64)))
+    assert np.all(gaps >= spacing - 2 * 8 * float(np.finfo(dtype).eps) / 2)
+
+
 @given(x=bst.logits(shape=(4, 5)))
 def test_logits_are_finite_and_drawn_from_moderate_or_extreme_values(x: np.ndarray) -> None:
     """Logits are finite, either moderate (|x| <= 10) or exactly ±m for a listed magnitude."""
@@ -128,6 +146,8 @@ def test_registry_cases_come_from_registered_specs(case: Case) -> None:
         lambda: bst.soft_targets(n=2, classes=0),
         lambda: bst.upstream_gradients(shape=(2,), bound=0.0),
         lambda: bst.affine_cases(max_batch=0),
+        lambda: bst.separated_arrays(shape=(2,), spacing=0.0),
+        lambda: bst.separated_arrays(shape=(100,), spacing=1.0),
         lambda: bst.float_arrays(
             shape=(2,), dtype=np.float32, min_value=0.1, max_value=0.1 + 1e-12
         ),

@@ -19,7 +19,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 
 from bpcore._arrays import FloatArray, FloatDType
-from bpcore.errors import ArgumentError, ArgumentTypeError
+from bpcore.errors import ArgumentError
 
 WeightInit: TypeAlias = Literal["he", "relu", "xavier", "sigmoid"] | float
 """A weight initialisation: a name (``"relu"`` is ``"he"``, ``"sigmoid"`` is ``"xavier"``)
@@ -94,22 +94,6 @@ def weight_std(weight_init: _Resolved, fan_in: int) -> float:
     if weight_init == "xavier":
         return math.sqrt(1.0 / fan_in)
     return weight_init
-
-
-def resolve_rng(rng: object, *, where: str) -> np.random.Generator:
-    """Return ``rng`` itself, a new generator seeded with the int ``rng``, or a fresh one."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool | np.bool_):
-        if rng < 0:
-            raise ArgumentError(f"{where}: expected an `rng` seed >= 0, got {int(rng)}.")
-        return np.random.default_rng(int(rng))
-    raise ArgumentTypeError(
-        f"{where}: expected `rng` to be a numpy.random.Generator, an int seed or None, "
-        f"got {type(rng).__name__}."
-    )
 
 
 def init_params(

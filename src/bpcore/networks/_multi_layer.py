@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import resolve_float_dtype
+from bpcore._rng import resolve_rng
 from bpcore.errors import ArgumentError
 from bpcore.layers import Relu, Sigmoid
 from bpcore.networks._init import (
@@ -17,7 +18,6 @@ from bpcore.networks._init import (
     check_sizes,
     check_weight_init,
     init_params,
-    resolve_rng,
     weight_std,
 )
 from bpcore.networks._sequential import SequentialNet

@@ -8,8 +8,9 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import resolve_float_dtype
+from bpcore._rng import resolve_rng
 from bpcore.layers import Relu
-from bpcore.networks._init import check_size, check_std, init_params, resolve_rng
+from bpcore.networks._init import check_size, check_std, init_params
 from bpcore.networks._sequential import SequentialNet
 
 

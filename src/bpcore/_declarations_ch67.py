@@ -1,0 +1,357 @@
+"""The layers of the book's chapters 6 and 7, each declared once: its spec beside its oracle.
+
+As in :mod:`bpcore._declarations`, each oracle computes the forward from its definition
+with ``math`` (plain loops, ``math.fsum``), calls no bpcore code, and returns the size of
+its terms for the rounding bound ``n·u·size``. A layer whose forward takes ``train_flg``
+is declared once per mode, through :class:`_InMode`; Dropout's training mode draws its
+mask from a generator seeded afresh before every forward, so the mask is fixed.
+
+Needs the ``verify`` extra (Hypothesis).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import strategies as st
+
+from bpcore import strategies as bst
+from bpcore._arrays import FloatArray
+from bpcore._declarations import BPCORE_ERRORS, SPECS
+from bpcore._spec import Drawn, LayerSpec, Oracle, Reference
+from bpcore.layers import BatchNormalization, Convolution, Dropout, Pooling
+
+# -- modes -------------------------------------------------------------------------------
+
+
+class _InMode:
+    """A layer whose ``forward(x, train_flg)`` is called in one mode, as a unary layer.
+
+    With ``seed``, the layer's ``rng`` is replaced by a generator seeded with it before
+    every forward: a Dropout's mask is then the same on every call of one shape. Every
+    other attribute (``gamma``, ``dgamma``, ...) is the layer's own.
+    """
+
+    def __init__(self, layer: object, *, train: bool, seed: int | None = None) -> None:
+        self._layer = layer
+        self._train = train
+        self._seed = seed
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        if self._seed is not None:
+            self._layer.rng = np.random.default_rng(self._seed)  # type: ignore[attr-defined]  # Dropout's
+        result: FloatArray = self._layer.forward(x, train_flg=self._train)  # type: ignore[attr-defined]  # a mode layer's
+        return result
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        result: FloatArray = self._layer.backward(dout)  # type: ignore[attr-defined]  # a mode layer's
+        return result
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._layer, name)
+
+
+def _named(name: str) -> type[_InMode]:
+    """:class:`_InMode` under the wrapped layer's class name, which its errors quote."""
+    return type(name, (_InMode,), {})
+
+
+_BatchNormalization = _named("BatchNormalization")
+_Dropout = _named("Dropout")
+
+# -- Convolution -------------------------------------------------------------------------
+
+
+def _convolution_oracle(stride: int, pad: int) -> Oracle:
+    """``Σ_{c,y,x} W[f,c,y,x]·x[n,c,i·s+y-p,j·s+x-p] + b[f]`` over the taps inside the
+    image (the padding is zeros), by ``fsum``; the size is the sum of ``|terms|``."""
+
+    def oracle(
+        params: Mapping[str, FloatArray],
+        inputs: Mapping[str, FloatArray],
+        target: npt.NDArray[np.generic] | None,
+    ) -> Reference:
+        weights, bias, x = params["W"], params["b"], inputs["x"]
+        n, c, h, w = x.shape
+        fn, _, fh, fw = weights.shape
+        oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+        value, size = np.empty((n, fn, oh, ow)), np.empty((n, fn, oh, ow))
+        for index in np.ndindex(n, fn, oh, ow):
+            s, f, i, j = index
+            terms = [
+                float(weights[f, k, y, z])
+                * float(x[s, k, i * stride + y - pad, j * stride + z - pad])
+                for k in range(c)
+                for y in range(fh)
+                for z in range(fw)
+                if 0 <= i * stride + y - pad < h and 0 <= j * stride + z - pad < w
+            ]
+            value[index] = math.fsum([*terms, float(bias[f])])
+            size[index] = math.fsum(abs(t) for t in terms) + abs(float(bias[f]))
+        return Reference(value=value, size=size)
+
+    return oracle
+
+
+def _convolution_cases(stride: int, pad: int) -> st.SearchStrategy[Drawn]:
+    @st.composite
+    def build(draw: st.DrawFn) -> Drawn:
+        n, c, fn = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        fh, fw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        h = draw(st.integers(max(1, fh - 2 * pad), 6))
+        w = draw(st.integers(max(1, fw - 2 * pad), 6))
+        weights = draw(bst.float_arrays(shape=(fn, c, fh, fw), min_value=-2.0, max_value=2.0))
+        bias = draw(bst.float_arrays(shape=(fn,), min_value=-1.0, max_value=1.0))
+        x = draw(bst.float_arrays(shape=(n, c, h, w), min_value=-3.0, max_value=3.0))
+        return {"W": weights, "b": bias}, {"x": x}, None
+
+    return build()
+
+
+def _convolution_spec(name: str, stride: int, pad: int) -> LayerSpec:
+    def construct(params: Mapping[str, FloatArray]) -> object:
+        return Convolution(params["W"], params["b"], stride=stride, pad=pad)
+
+    return LayerSpec(
+        name=name,
+        kind="unary",
+        errors=BPCORE_ERRORS,
+        construct=construct,
+        draw=lambda: _convolution_cases(stride, pad),
+        param_names=("W", "b"),
+        oracle=_convolution_oracle(stride, pad),
+    )
+
+
+SPECS.append(_convolution_spec("Convolution", stride=1, pad=0))
+SPECS.append(_convolution_spec("Convolution-stride-2-pad-1", stride=2, pad=1))
+
+# -- Pooling -----------------------------------------------------------------------------
+
+POOL_SPACING = 1e-2
+"""How far apart every input of a registry pooling case lies: ties are max pooling's
+kinks, and the checker's probes (``<= 2·cbrt(eps64)·8 ≈ 1e-4`` at ``|x| <= 8``) stay well
+inside this; ties themselves are covered by the pooling-specific properties."""
+
+
+def _pooling_oracle(size: int, stride: int, pad: int) -> Oracle:
+    """The largest input of each window, the padding left out: exact."""
+
+    def oracle(
+        params: Mapping[str, FloatArray],
+        inputs: Mapping[str, FloatArray],
+        target: npt.NDArray[np.generic] | None,
+    ) -> Reference:
+        x = inputs["x"]
+        n, c, h, w = x.shape
+        oh, ow = (h + 2 * pad - size) // stride + 1, (w + 2 * pad - size) // stride + 1
+        value = np.empty((n, c, oh, ow))
+        for s, k, i, j in np.ndindex(n, c, oh, ow):
+            rows = range(max(0, i * stride - pad), min(h, i * stride - pad + size))
+            cols = range(max(0, j * stride - pad), min(w, j * stride - pad + size))
+            value[s, k, i, j] = max(float(x[s, k, y, z]) for y in rows for z in cols)
+        return Reference(value=value, size=np.abs(value))
+
+    return oracle
+
+
+def _pooling_cases(size: int, pad: int) -> st.SearchStrategy[Drawn]:
+    @st.composite
+    def build(draw: st.DrawFn) -> Drawn:
+        n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        h = draw(st.integers(max(1, size - 2 * pad), 6))
+        w = draw(st.integers(max(1, size - 2 * pad), 6))
+        x = draw(bst.separated_arrays(shape=(n, c, h, w), spacing=POOL_SPACING))
+        return {}, {"x": x}, None
+
+    return build()
+
+
+def _pooling_spec(name: str, size: int, stride: int, pad: int) -> LayerSpec:
+    return LayerSpec(
+        name=name,
+        kind="unary",
+        errors=BPCORE_ERRORS,
+        construct=lambda _: Pooling(size, size, stride=stride, pad=pad),
+        draw=lambda: _pooling_cases(size, pad),
+        smooth=False,
+        oracle=_pooling_oracle(size, stride, pad),
+    )
+
+
+SPECS.append(_pooling_spec("Pooling", size=2, stride=2, pad=0))
+SPECS.append(_pooling_spec("Pooling-3x3-stride-1-pad-1", size=3, stride=1, pad=1))
+
+# -- BatchNormalization ------------------------------------------------------------------
+
+BN_EPS = 1e-6
+"""The epsilon of :class:`~bpcore.BatchNormalization`'s default, restated: oracles call no
+bpcore code."""
+
+
+def _normalized(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, mean: list[float], var: list[float]
+) -> Reference:
+    """``γ·(x - mean)/sqrt(var + eps) + β`` per feature of the flattened ``x``, with the size
+    ``|γ|·(|x| + S)/s + |γ·x̂|·(S/s + 1) + |β|`` (``s = sqrt(var + eps)``, ``S`` the
+    feature's largest ``|x|``): the rounding of ``x - mean`` divided by ``s``, and that of
+    ``var`` (at most ``2·S·mean|x - mean| + var <= 2·S·s + s²``) through ``1/s``."""
+    rows = x.reshape(x.shape[0], -1)
+    value, size = np.empty(rows.shape), np.empty(rows.shape)
+    for k in range(rows.shape[1]):
+        s = math.sqrt(var[k] + BN_EPS)
+        top = max(abs(float(v)) for v in rows[:, k])
+        g, b = float(gamma[k]), float(beta[k])
+        for n in range(rows.shape[0]):
+            xv = float(rows[n, k])
+            xn = (xv - mean[k]) / s
+            value[n, k] = g * xn + b
+            size[n, k] = abs(g) * (abs(xv) + top) / s + abs(g * xn) * (top / s + 1) + abs(b)
+    return Reference(value=value.reshape(x.shape), size=size.reshape(x.shape))
+
+
+def _batch_norm_train_oracle(
+    params: Mapping[str, FloatArray],
+    inputs: Mapping[str, FloatArray],
+    target: npt.NDArray[np.generic] | None,
+) -> Reference:
+    """Normalized by the batch's own mean and (biased) variance per feature, by ``fsum``."""
+    x = inputs["x"]
+    rows = x.reshape(x.shape[0], -1)
+    n = rows.shape[0]
+    mean = [math.fsum(float(v) for v in rows[:, k]) / n for k in range(rows.shape[1])]
+    var = [
+        math.fsum((float(v) - mean[k]) ** 2 for v in rows[:, k]) / n for k in range(rows.shape[1])
+    ]
+    return _normalized(x, params["gamma"], params["beta"], mean, var)
+
+
+def _running_statistics(features: int) -> tuple[list[float], list[float]]:
+    """The fixed running mean and variance the inference-mode spec's layers start with."""
+    if features == 1:
+        return [0.5], [1.5]
+    mean = [-1.0 + 2.0 * k / (features - 1) for k in range(features)]
+    var = [0.25 + 1.75 * k / (features - 1) for k in range(features)]
+    return mean, var
+
+
+def _batch_norm_inference_oracle(
+    params: Mapping[str, FloatArray],
+    inputs: Mapping[str, FloatArray],
+    target: npt.NDArray[np.generic] | None,
+) -> Reference:
+    """Normalized by the layer's running statistics (:func:`_running_statistics`)."""
+    gamma = params["gamma"]
+    mean, var = _running_statistics(gamma.shape[0])
+    # The layer holds them in gamma's dtype: the oracle uses the same rounded values.
+    rounded = [[float(np.asarray(v, dtype=gamma.dtype)) for v in vs] for vs in (mean, var)]
+    return _normalized(inputs["x"], gamma, params["beta"], rounded[0], rounded[1])
+
+
+def _inference_batch_norm(params: Mapping[str, FloatArray]) -> object:
+    gamma = params["gamma"]
+    mean, var = _running_statistics(gamma.shape[0])
+    layer = BatchNormalization(
+        gamma,
+        params["beta"],
+        running_mean=np.asarray(mean, dtype=gamma.dtype),
+        running_var=np.asarray(var, dtype=gamma.dtype),
+    )
+    return _BatchNormalization(layer, train=False)
+
+
+@st.composite
+def _batch_norm_cases(draw: st.DrawFn) -> Drawn:
+    n = draw(st.integers(1, 5))
+    features = draw(st.sampled_from([(1,), (2,), (3,), (5,), (2, 1, 2), (1, 2, 2), (2, 2, 2)]))
+    d = math.prod(features)
+    gamma = draw(bst.float_arrays(shape=(d,), min_value=-2.0, max_value=2.0))
+    beta = draw(bst.float_arrays(shape=(d,), min_value=-2.0, max_value=2.0))
+    x = draw(bst.float_arrays(shape=(n, *features), min_value=-4.0, max_value=4.0))
+    return {"gamma": gamma, "beta": beta}, {"x": x}, None
+
+
+SPECS.append(
+    LayerSpec(
+        name="BatchNormalization",
+        kind="unary",
+        errors=BPCORE_ERRORS,
+        construct=lambda p: _BatchNormalization(
+            BatchNormalization(p["gamma"], p["beta"]), train=True
+        ),
+        draw=_batch_norm_cases,
+        param_names=("gamma", "beta"),
+        per_sample=False,
+        oracle=_batch_norm_train_oracle,
+    )
+)
+SPECS.append(
+    LayerSpec(
+        name="BatchNormalization-inference",
+        kind="unary",
+        errors=BPCORE_ERRORS,
+        construct=_inference_batch_norm,
+        draw=_batch_norm_cases,
+        param_names=("gamma", "beta"),
+        oracle=_batch_norm_inference_oracle,
+    )
+)
+
+# -- Dropout -----------------------------------------------------------------------------
+
+DROPOUT_SEED = 20
+"""The seed of the generator each registry Dropout forward draws its mask from."""
+
+
+def _dropout_train_oracle(
+    params: Mapping[str, FloatArray],
+    inputs: Mapping[str, FloatArray],
+    target: npt.NDArray[np.generic] | None,
+) -> Reference:
+    """``x`` where the documented mask ``default_rng(seed).random(shape) > 0.5`` keeps it,
+    ``+0.0`` elsewhere: exact."""
+    x = inputs["x"]
+    keep = np.random.default_rng(DROPOUT_SEED).random(x.shape) > 0.5
+    value = np.where(keep, x, 0.0)
+    return Reference(value=value, size=np.abs(value))
+
+
+def _dropout_inference_oracle(
+    params: Mapping[str, FloatArray],
+    inputs: Mapping[str, FloatArray],
+    target: npt.NDArray[np.generic] | None,
+) -> Reference:
+    """``x·(1 - 0.3)``: one rounding."""
+    value = inputs["x"] * 0.7
+    return Reference(value=value, size=np.abs(value))
+
+
+def _dropout_cases() -> st.SearchStrategy[Drawn]:
+    shapes = bst.batch_shapes(max_feature_dims=2)
+    return bst.float_arrays(shape=shapes).map(lambda x: ({}, {"x": x}, None))
+
+
+SPECS.append(
+    LayerSpec(
+        name="Dropout",
+        kind="unary",
+        errors=BPCORE_ERRORS,
+        construct=lambda _: _Dropout(Dropout(0.5), train=True, seed=DROPOUT_SEED),
+        draw=_dropout_cases,
+        per_sample=False,
+        oracle=_dropout_train_oracle,
+    )
+)
+SPECS.append(
+    LayerSpec(
+        name="Dropout-inference",
+        kind="unary",
+        errors=BPCORE_ERRORS,
+        construct=lambda _: _Dropout(Dropout(0.3), train=False),
+        draw=_dropout_cases,
+        oracle=_dropout_inference_oracle,
+    )
+)
