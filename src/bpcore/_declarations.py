@@ -178,7 +178,7 @@ SPECS.append(
 # -- SoftmaxWithLoss -------------------------------------------------------------------
 
 
-def _target_rows(target: npt.NDArray[np.generic], rows: int, classes: int) -> list[list[float]]:
+def target_rows(target: npt.NDArray[np.generic], rows: int, classes: int) -> list[list[float]]:
     """Labels (or a scalar label) as one-hot rows; distributions as they are."""
     t = np.asarray(target)
     if t.dtype.kind in "iu":
@@ -188,7 +188,7 @@ def _target_rows(target: npt.NDArray[np.generic], rows: int, classes: int) -> li
     return [[float(v) for v in row] for row in dist]
 
 
-def _mean_cross_entropy(
+def mean_cross_entropy_terms(
     scores: Sequence[Sequence[float]], rows_t: Sequence[Sequence[float]]
 ) -> tuple[float, float]:
     """``-(1/N) Σ_n Σ_c t[n, c]·(s[n, c] - lse_n)`` and the size of its terms.
@@ -221,7 +221,7 @@ def _softmax_with_loss_oracle(
     x = inputs["x"].reshape(-1, inputs["x"].shape[-1])
     rows, classes = x.shape
     scores = [[float(v) for v in row] for row in x]
-    loss, size = _mean_cross_entropy(scores, _target_rows(target, rows, classes))
+    loss, size = mean_cross_entropy_terms(scores, target_rows(target, rows, classes))
     return Reference(value=np.asarray(loss), size=np.asarray(size))
 
 
@@ -313,9 +313,16 @@ SPECS.append(
 # -- networks --------------------------------------------------------------------
 
 
-def _network_oracle(activation: str) -> Oracle:
+def weight_decay(params: Mapping[str, FloatArray], decay: float) -> float:
+    """``(λ/2) Σ_W Σ w²`` over the weights ``W1, W2, ...``, by ``fsum``: also its size."""
+    squares = (float(v) ** 2 for k, w in params.items() if k.startswith("W") for v in w.flat)
+    return 0.5 * decay * math.fsum(squares)
+
+
+def _network_oracle(activation: str, decay: float = 0.0) -> Oracle:
     """The loss of ``Affine, act, ..., Affine, softmax cross-entropy`` with ``act`` one of
-    ``"relu"``/``"sigmoid"``, by plain float64 NumPy and ``math``.
+    ``"relu"``/``"sigmoid"``, plus the weight decay ``(λ/2) Σ ‖W‖²`` (``λ = decay``), by
+    plain float64 NumPy and ``math``.
 
     The size propagates term magnitudes through the stack, ``M_i = M_(i-1)·|W_i| + |b_i|``
     from ``M_0 = |x|`` (both activations have slope at most 1), times the depth, for the
@@ -343,9 +350,12 @@ def _network_oracle(activation: str) -> Oracle:
                 h = a
         rows, classes = h.shape
         scores = [[float(v) for v in row] for row in h]
-        loss, size = _mean_cross_entropy(scores, _target_rows(target, rows, classes))
+        loss, size = mean_cross_entropy_terms(scores, target_rows(target, rows, classes))
         propagated = 2 * depth * float(np.sum(np.max(magnitude, axis=1))) / rows
-        return Reference(value=np.asarray(loss), size=np.asarray(size + propagated))
+        penalty = weight_decay(params, decay)
+        return Reference(
+            value=np.asarray(loss + penalty), size=np.asarray(size + propagated + penalty)
+        )
 
     return oracle
 
@@ -365,6 +375,10 @@ def _network_params(sizes: Sequence[int]) -> st.SearchStrategy[Arrays]:
         lambda drawn: {k: v for i, w, b in drawn for k, v in ((f"W{i}", w), (f"b{i}", b))}
     )
 
+
+WEIGHT_DECAY = 0.1
+"""The ``weight_decay_lambda`` of the registry's deep ReLU network (and of
+MultiLayerNetExtend): their loss and gradient carry the weight decay, the others' do not."""
 
 NETWORK_MARGIN = 1e-2
 """How far a ReLU network's hidden pre-activations stay from 0 in registry cases.
@@ -435,7 +449,7 @@ def _two_layer(params: Mapping[str, FloatArray]) -> object:
 
 
 def _multi_layer(
-    activation: Literal["relu", "sigmoid"],
+    activation: Literal["relu", "sigmoid"], decay: float = 0.0
 ) -> Callable[[Mapping[str, FloatArray]], object]:
     def construct(params: Mapping[str, FloatArray]) -> object:
         sizes = _sizes(params)
@@ -444,6 +458,7 @@ def _multi_layer(
             sizes[1:-1],
             sizes[-1],
             activation=activation,
+            weight_decay_lambda=decay,
             rng=0,
             dtype=params["W1"].dtype,
         )
@@ -479,9 +494,9 @@ SPECS.append(
         name="MultiLayerNet-relu",
         kind="network",
         errors=BPCORE_ERRORS,
-        construct=_multi_layer("relu"),
+        construct=_multi_layer("relu", decay=WEIGHT_DECAY),
         draw=lambda: _network_cases(depth=3, relu=True),
         smooth=False,
-        oracle=_network_oracle("relu"),
+        oracle=_network_oracle("relu", decay=WEIGHT_DECAY),
     )
 )

@@ -20,9 +20,20 @@ from hypothesis import strategies as st
 
 from bpcore import strategies as bst
 from bpcore._arrays import FloatArray
-from bpcore._declarations import BPCORE_ERRORS, SPECS
+from bpcore._declarations import (
+    BPCORE_ERRORS,
+    NETWORK_MARGIN,
+    SPECS,
+    WEIGHT_DECAY,
+    mean_cross_entropy_terms,
+    target_rows,
+    weight_decay,
+)
 from bpcore._spec import Drawn, LayerSpec, Oracle, Reference
+from bpcore.errors import ArgumentError
 from bpcore.layers import BatchNormalization, Convolution, Dropout, Pooling
+from bpcore.networks import MultiLayerNetExtend, SimpleConvNet
+from bpcore.networks._sequential import SequentialNet
 
 # -- modes -------------------------------------------------------------------------------
 
@@ -353,5 +364,269 @@ SPECS.append(
         construct=lambda _: _Dropout(Dropout(0.3), train=False),
         draw=_dropout_cases,
         oracle=_dropout_inference_oracle,
+    )
+)
+
+# -- networks ----------------------------------------------------------------------------
+
+
+class _TrainingLoss:
+    """A network whose ``loss(x, t)`` is its training-mode loss, the function its
+    ``gradient`` differentiates; before each pass every Dropout layer gets a generator
+    seeded with ``DROPOUT_SEED + k`` (``k`` its place among them), which fixes the masks."""
+
+    def __init__(self, network: SequentialNet) -> None:
+        self._network = network
+        self._dropouts = [layer for layer in network.layers.values() if isinstance(layer, Dropout)]
+
+    @property
+    def params(self) -> dict[str, FloatArray]:
+        return self._network.params
+
+    def _reseed(self) -> None:
+        for k, layer in enumerate(self._dropouts):
+            layer.rng = np.random.default_rng(DROPOUT_SEED + k)
+
+    def loss(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
+        self._reseed()
+        return self._network.loss(x, t, train_flg=True)
+
+    def gradient(self, x: FloatArray, t: npt.NDArray[np.generic]) -> dict[str, FloatArray]:
+        self._reseed()
+        return self._network.gradient(x, t)
+
+
+def _sigmoid(values: FloatArray) -> FloatArray:
+    with np.errstate(over="ignore"):  # e^-a = inf for a << 0 gives 0, as it should
+        result: FloatArray = 1 / (1 + np.exp(-values))
+    return result
+
+
+def _batch_normalized(
+    a: FloatArray, gamma: FloatArray, beta: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Training-mode batch normalization of ``a`` ``(N, D)`` by ``fsum`` statistics, and the
+    factor ``|γ|·(2 + |x̂|)/s`` by which it can grow an error in ``a``'s terms."""
+    n = a.shape[0]
+    out, growth = np.empty(a.shape), np.empty(a.shape)
+    for k in range(a.shape[1]):
+        column = [float(v) for v in a[:, k]]
+        mean = math.fsum(column) / n
+        s = math.sqrt(math.fsum((v - mean) ** 2 for v in column) / n + BN_EPS)
+        for i, v in enumerate(column):
+            xn = (v - mean) / s
+            out[i, k] = float(gamma[k]) * xn + float(beta[k])
+            growth[i, k] = abs(float(gamma[k])) * (2 + abs(xn)) / s
+    return out, growth
+
+
+def _extend_oracle(
+    params: Mapping[str, FloatArray],
+    inputs: Mapping[str, FloatArray],
+    target: npt.NDArray[np.generic] | None,
+) -> Reference:
+    """``Affine, BatchNorm, sigmoid, Dropout, ..., Affine`` in training mode, then softmax
+    cross-entropy and the weight decay, in float64 with ``math``; the masks are the
+    documented ``default_rng(DROPOUT_SEED + k).random(shape) > ratio``.
+
+    The size carries term magnitudes through the stack, ``M ← M·|W| + |b|`` for an Affine
+    and ``M ← growth·2·max_n M + |β|`` for a batch normalization (the sigmoid and the
+    masks do not grow them), then scores to loss as :mod:`bpcore._declarations` does."""
+    if target is None:
+        raise ArgumentError("MultiLayerNetExtend: a loss oracle needs targets, got None.")
+    depth = sum(1 for key in params if key.startswith("W"))
+    h = inputs["x"].reshape(inputs["x"].shape[0], -1)
+    magnitude = np.abs(h)
+    for i in range(1, depth + 1):
+        a = h @ params[f"W{i}"] + params[f"b{i}"]
+        magnitude = magnitude @ np.abs(params[f"W{i}"]) + np.abs(params[f"b{i}"])
+        if i == depth:
+            h = a
+            break
+        normalized, growth = _batch_normalized(a, params[f"gamma{i}"], params[f"beta{i}"])
+        magnitude = growth * 2 * np.max(magnitude, axis=0) + np.abs(params[f"beta{i}"])
+        keep = np.random.default_rng(DROPOUT_SEED + i - 1).random(a.shape) > EXTEND_DROPOUT
+        h = np.where(keep, _sigmoid(normalized), 0.0)
+    rows, classes = h.shape
+    scores = [[float(v) for v in row] for row in h]
+    loss, size = mean_cross_entropy_terms(scores, target_rows(target, rows, classes))
+    propagated = 2 * (2 * depth) * float(np.sum(np.max(magnitude, axis=1))) / rows
+    penalty = weight_decay(params, WEIGHT_DECAY)
+    return Reference(value=np.asarray(loss + penalty), size=np.asarray(size + propagated + penalty))
+
+
+EXTEND_DROPOUT = 0.3
+"""The dropout ratio of the registry's MultiLayerNetExtend."""
+
+
+def _extend(params: Mapping[str, FloatArray]) -> object:
+    depth = sum(1 for key in params if key.startswith("W"))
+    sizes = [params["W1"].shape[0], *(params[f"W{i}"].shape[1] for i in range(1, depth + 1))]
+    net = MultiLayerNetExtend(
+        sizes[0],
+        sizes[1:-1],
+        sizes[-1],
+        "sigmoid",
+        1.0,
+        WEIGHT_DECAY,
+        True,
+        EXTEND_DROPOUT,
+        True,
+        rng=0,
+        dtype=params["W1"].dtype,
+    )
+    for name, value in params.items():
+        np.copyto(net.params[name], value)
+    return _named_network("MultiLayerNetExtend")(net)
+
+
+@st.composite
+def _extend_cases(draw: st.DrawFn) -> Drawn:
+    sizes = [draw(st.integers(1, 4)) for _ in range(3)] + [draw(st.integers(2, 4))]
+    params: dict[str, FloatArray] = {}
+    for i in range(1, len(sizes)):
+        params[f"W{i}"] = draw(
+            bst.float_arrays(shape=(sizes[i - 1], sizes[i]), min_value=-2.0, max_value=2.0)
+        )
+        params[f"b{i}"] = draw(bst.float_arrays(shape=(sizes[i],), min_value=-1.0, max_value=1.0))
+        if i < len(sizes) - 1:
+            params[f"gamma{i}"] = draw(
+                bst.float_arrays(shape=(sizes[i],), min_value=0.5, max_value=2.0)
+            )
+            params[f"beta{i}"] = draw(
+                bst.float_arrays(shape=(sizes[i],), min_value=-1.0, max_value=1.0)
+            )
+    n = draw(st.integers(1, 4))
+    x = draw(bst.float_arrays(shape=(n, sizes[0]), min_value=-3.0, max_value=3.0))
+    target: npt.NDArray[np.generic] = draw(
+        st.one_of(
+            bst.class_labels(n=n, classes=sizes[-1]), bst.soft_targets(n=n, classes=sizes[-1])
+        )
+    )
+    return params, {"x": x}, target
+
+
+def _named_network(name: str) -> type[_TrainingLoss]:
+    """:class:`_TrainingLoss` under the network's class name, which the checker reports."""
+    return type(name, (_TrainingLoss,), {})
+
+
+SPECS.append(
+    LayerSpec(
+        name="MultiLayerNetExtend",
+        kind="network",
+        errors=BPCORE_ERRORS,
+        construct=_extend,
+        draw=_extend_cases,
+        per_sample=False,  # batch statistics, and masks drawn for the batch's shape
+        oracle=_extend_oracle,
+    )
+)
+
+
+CONV_NET_IMAGE = 6
+"""The height and width of the registry's SimpleConvNet inputs."""
+
+
+def _simple_conv_net_oracle(
+    params: Mapping[str, FloatArray],
+    inputs: Mapping[str, FloatArray],
+    target: npt.NDArray[np.generic] | None,
+) -> Reference:
+    """Convolution and pooling by their loop oracles, then ReLU, Affine, ReLU, Affine and
+    softmax cross-entropy in float64 with ``math``. The size carries the convolution's
+    term sizes through the pooling (the largest in each window) and the Affine layers
+    (``M ← M·|W| + |b|``), then scores to loss as :mod:`bpcore._declarations` does."""
+    if target is None:
+        raise ArgumentError("SimpleConvNet: a loss oracle needs targets, got None.")
+    x = inputs["x"]
+    n = x.shape[0]
+    conv = _convolution_oracle(1, 0)({"W": params["W1"], "b": params["b1"]}, {"x": x}, None)
+    pool = _pooling_oracle(2, 2, 0)
+    pooled = pool({}, {"x": np.maximum(conv.value, 0.0)}, None).value.reshape(n, -1)
+    magnitude = pool({}, {"x": conv.size}, None).value.reshape(n, -1)
+    hidden = np.maximum(pooled @ params["W2"] + params["b2"], 0.0)
+    magnitude = magnitude @ np.abs(params["W2"]) + np.abs(params["b2"])
+    scores = hidden @ params["W3"] + params["b3"]
+    magnitude = magnitude @ np.abs(params["W3"]) + np.abs(params["b3"])
+    rows, classes = scores.shape
+    loss, size = mean_cross_entropy_terms(
+        [[float(v) for v in row] for row in scores], target_rows(target, rows, classes)
+    )
+    propagated = 2 * 3 * float(np.sum(np.max(magnitude, axis=1))) / rows
+    return Reference(value=np.asarray(loss), size=np.asarray(size + propagated))
+
+
+def _simple_conv_net(params: Mapping[str, FloatArray]) -> object:
+    filters, channels, size, _ = params["W1"].shape
+    net = SimpleConvNet(
+        (channels, CONV_NET_IMAGE, CONV_NET_IMAGE),
+        {"filter_num": filters, "filter_size": size},
+        hidden_size=params["W2"].shape[1],
+        output_size=params["W3"].shape[1],
+        rng=0,
+        dtype=params["W1"].dtype,
+    )
+    for name, value in params.items():
+        np.copyto(net.params[name], value)
+    return net
+
+
+def _shift_off_zero(values: FloatArray, margin: float) -> float:
+    """The first shift in ``0, +2m, -2m, +4m, ...`` that moves every value at least
+    ``margin`` from 0; with ``k`` values one of the first ``2k + 1`` always does."""
+    for k in range(2 * values.size + 2):
+        shift = (k + 1) // 2 * 2 * margin * (1 if k % 2 else -1)
+        if np.all(np.abs(values + shift) >= margin):
+            return shift
+    raise AssertionError("unreachable: 2k + 1 shifts leave room for k values")
+
+
+@st.composite
+def _simple_conv_net_cases(draw: st.DrawFn) -> Drawn:
+    """Small SimpleConvNets whose ReLU inputs all lie NETWORK_MARGIN or more from 0: each
+    filter's bias and each hidden bias is shifted (see :func:`_shift_off_zero`). Ties in
+    the pooling are left: the checker judges them as kinks."""
+    channels, size, filters = (
+        draw(st.integers(1, 2)),
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 3)),
+    )
+    hidden, classes, n = draw(st.integers(1, 4)), draw(st.integers(2, 4)), draw(st.integers(1, 3))
+    pooled = filters * ((CONV_NET_IMAGE - size + 1) // 2) ** 2
+    shapes = {"W1": (filters, channels, size, size), "b1": (filters,), "W2": (pooled, hidden),
+              "b2": (hidden,), "W3": (hidden, classes), "b3": (classes,)}  # fmt: skip
+    params = {
+        key: draw(bst.float_arrays(shape=shape, min_value=-1.0, max_value=1.0))
+        for key, shape in shapes.items()
+    }
+    x = draw(
+        bst.float_arrays(
+            shape=(n, channels, CONV_NET_IMAGE, CONV_NET_IMAGE), min_value=-1.0, max_value=1.0
+        )
+    )
+    conv = _convolution_oracle(1, 0)({"W": params["W1"], "b": params["b1"]}, {"x": x}, None).value
+    for f in range(filters):
+        params["b1"][f] += _shift_off_zero(conv[:, f], NETWORK_MARGIN)
+    conv = _convolution_oracle(1, 0)({"W": params["W1"], "b": params["b1"]}, {"x": x}, None).value
+    pooled_values = _pooling_oracle(2, 2, 0)({}, {"x": np.maximum(conv, 0.0)}, None).value
+    affine = pooled_values.reshape(n, -1) @ params["W2"] + params["b2"]
+    for unit in range(hidden):
+        params["b2"][unit] += _shift_off_zero(affine[:, unit], NETWORK_MARGIN)
+    target: npt.NDArray[np.generic] = draw(
+        st.one_of(bst.class_labels(n=n, classes=classes), bst.soft_targets(n=n, classes=classes))
+    )
+    return params, {"x": x}, target
+
+
+SPECS.append(
+    LayerSpec(
+        name="SimpleConvNet",
+        kind="network",
+        errors=BPCORE_ERRORS,
+        construct=_simple_conv_net,
+        draw=_simple_conv_net_cases,
+        smooth=False,
+        oracle=_simple_conv_net_oracle,
     )
 )

@@ -514,6 +514,24 @@ def test_a_small_error_on_a_curved_function_is_a_mismatch_not_a_kink() -> None:
     assert status is Status.MISMATCH
 
 
+BEND = 1e-6
+"""The scale of tanh(x/BEND): at 0 it turns over within a sixth of the checker's step."""
+
+
+@pytest.mark.parametrize(("error", "status"), [(0.0, Status.PASS), (0.01, Status.MISMATCH)])
+def test_a_function_that_bends_within_the_step_is_judged_at_smaller_steps(
+    error: float, status: Status
+) -> None:
+    """tanh(x/c) with c = 1e-6 at 0: at the step h ≈ 6e-6 the central difference is 1/h,
+    not the slope 1/c, and |D_2h - D_h| does not bound that. Steps h/4, h/16, ... converge
+    (each gap 16 times the next), so the exact slope passes, and one 1 % off still fails:
+    the last gap, about 0.3 % of the slope, bounds what a converged step allows."""
+    found = _check_one_element(
+        lambda x: np.tanh(x / BEND), lambda x: (1 + error) / np.cosh(x / BEND) ** 2 / BEND, 0.0
+    )
+    assert found is status
+
+
 @pytest.mark.parametrize(
     ("excess", "status"), [(1.22, Status.NONDIFFERENTIABLE), (1.5, Status.MISMATCH)]
 )

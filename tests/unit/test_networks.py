@@ -324,7 +324,7 @@ def test_numerical_gradient_restores_params_when_loss_raises(
     real_loss = net.loss
     calls = 0
 
-    def flaky_loss(x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+    def flaky_loss(x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool = False) -> float:
         nonlocal calls
         calls += 1
         if calls == failing_call:
@@ -354,7 +354,8 @@ def test_numerical_gradient_steps_by_cbrt_eps_times_magnitude(
     weights[0] = values
     seen: list[npt.NDArray[np.float64]] = []
 
-    def loss(x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+    def loss(x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool = False) -> float:
+        assert train_flg, "the function gradient() differentiates: training mode"
         seen.append(weights[0].astype(np.float64))
         return 0.0
 
@@ -386,7 +387,7 @@ def test_numerical_gradient_divides_by_the_step_actually_taken(
     weights[0] = [1.3, -0.7, 12.345]
     slopes = np.array([2.0, -3.0, 0.5])
 
-    def loss(x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+    def loss(x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool = False) -> float:
         # Evaluated in float64, so the only rounding left is that of the stored p ± h,
         # which is ~1e-5 relative to the step and would show if divided out as 2h.
         return float(slopes @ weights[0].astype(np.float64))

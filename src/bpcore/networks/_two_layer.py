@@ -11,7 +11,7 @@ from bpcore._arrays import resolve_float_dtype
 from bpcore._rng import resolve_rng
 from bpcore.layers import Relu
 from bpcore.networks._init import check_size, check_std, init_params
-from bpcore.networks._sequential import SequentialNet
+from bpcore.networks._sequential import SequentialNet, dense_stack
 
 
 @final
@@ -64,4 +64,5 @@ class TwoLayerNet(SequentialNet):
         net_dtype = resolve_float_dtype(dtype, where=where)
         generator = resolve_rng(rng, where=where)
         params = init_params(sizes, [std, std], generator, net_dtype)
-        super().__init__(params, Relu, net_dtype)
+        layers, owners, _ = dense_stack(params, Relu)
+        super().__init__(layers, owners, net_dtype)
