@@ -270,9 +270,14 @@ def test_interrupt_during_write_removes_the_temp_file(
 # loop's time is spent inside save_checkpoint.
 _SAVE_FOREVER = textwrap.dedent(
     """
+    import signal
     import sys
     import numpy as np
     from bpcore.checkpoint import save_checkpoint
+
+    # Python turns SIGINT into KeyboardInterrupt only if its parent did not ignore the
+    # signal; a test runner's worker may, and its children inherit that. Restore it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     path, values, version = sys.argv[1], [np.zeros(2_000_000), np.ones(2_000_000)], 0
     while True:

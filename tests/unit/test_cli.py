@@ -757,9 +757,12 @@ def test_train_help_lists_every_option_and_its_default(capsys: Capsys) -> None:
                    "--epochs N", "--seed SEED", "--dtype {float32,float64}",
                    "--checkpoint PATH", "--resume", "--plot PATH", "--quiet"):  # fmt: skip
         assert option in text, option
-    for default in ("(default: digits)", "(default: 256,128)", "(default: adam)",
+    assert "--model {mlp,cnn}" in text
+    for default in ("(default: digits)", "(default: 256,128;", "(default: adam)",
+                    "(default: mlp)", "with --model cnn one size, default 100",
                     "(default: sgd 0.1, momentum 0.05, adagrad 0.05, adam 0.001)",
-                    "(default: 50)", "(default: 60)", "(default: 0)", "(default: float64)",
+                    "(default: 50; cnn 100)", "(default: 60; cnn 20)", "(default: 0)",
+                    "(default: float64)",
                     "(default: bpcore-checkpoint.npz)"):  # fmt: skip
         assert default in text, default
 

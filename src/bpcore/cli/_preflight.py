@@ -7,7 +7,6 @@ a second, not an epoch.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,10 +76,9 @@ def check_labels(t: npt.ArrayLike, classes: int, *, name: str) -> None:
         raise UsageError(str(exc)) from exc
 
 
-def check_memory(sizes: Sequence[int], itemsize: int, *, option: str) -> None:
-    """Raise a UsageError if the network of layer ``sizes`` needs more memory than the
+def check_memory(count: int, itemsize: int, *, option: str) -> None:
+    """Raise a UsageError if a network of ``count`` parameters needs more memory than the
     machine has: :data:`ARRAYS_PER_PARAMETER` arrays of every parameter."""
-    count = sum(a * b + b for a, b in itertools.pairwise(sizes))
     need = ARRAYS_PER_PARAMETER * count * itemsize
     have = _physical_memory()
     if have is not None and need > have:
