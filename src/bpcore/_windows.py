@@ -1,13 +1,17 @@
 """Sliding windows over ``(N, C, H, W)`` images: the one kernel behind ``im2col``,
 ``col2im``, Convolution and Pooling.
 
-``unfold`` gives every ``fh × fw`` window at stride ``s`` of the image padded by ``p`` on
-each side, as a view ``(N, C, OH, OW, fh, fw)``; ``fold`` is its adjoint, adding each
-window back where it came from. ``OH = (H + 2p - fh) // s + 1`` and likewise ``OW``.
+With the image padded by ``p`` on each side, window ``(i, j)`` of size ``fh × fw`` at
+stride ``s`` starts at row ``i·s`` and column ``j·s``; ``OH = (H + 2p - fh) // s + 1``
+windows fit down and ``OW`` across. ``unfold`` gives every window as a view
+``(N, C, OH, OW, fh, fw)`` and ``fold`` is its adjoint; ``taps`` gives, for each of the
+``fh·fw`` offsets in a window, the ``(N, C, OH, OW)`` view of what every window holds
+there, which is how ``fold`` adds windows back and how max pooling scans them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -62,13 +66,27 @@ def output_shape(
     return (h - window.height) // window.stride + 1, (w - window.width) // window.stride + 1
 
 
+def padded(x: FloatArray, window: Window, *, fill: float = 0.0) -> FloatArray:
+    """``x`` ``(N, C, H, W)`` padded by ``pad`` on each side with ``fill`` (``x`` itself
+    without padding)."""
+    p = window.pad
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill) if p else x
+
+
+def taps(image: FloatArray, window: Window, grid: tuple[int, int]) -> Iterator[FloatArray]:
+    """For each offset ``(y, x)`` of the window, in row-major order, the view of the padded
+    ``image`` that every window holds there: ``image[:, :, y::s, x::s]`` cut to the
+    ``(OH, OW)`` ``grid``; window ``(i, j)`` holds ``tap[:, :, i, j]``."""
+    s, (oh, ow) = window.stride, grid
+    for y in range(window.height):
+        for x in range(window.width):
+            yield image[:, :, y : y + s * oh : s, x : x + s * ow : s]
+
+
 def unfold(x: FloatArray, window: Window, *, fill: float = 0.0) -> FloatArray:
     """Every window of ``x`` ``(N, C, H, W)`` padded with ``fill``, as a read-only view
     ``(N, C, OH, OW, fh, fw)`` (of a padded copy when ``pad > 0``)."""
-    p = window.pad
-    if p:
-        x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill)
-    views = sliding_window_view(x, (window.height, window.width), axis=(2, 3))
+    views = sliding_window_view(padded(x, window, fill=fill), window[:2], axis=(2, 3))
     return views[:, :, :: window.stride, :: window.stride]
 
 
@@ -76,12 +94,11 @@ def fold(windows: FloatArray, image: tuple[int, ...], window: Window) -> FloatAr
     """The adjoint of :func:`unfold`: ``(N, C, OH, OW, fh, fw)`` windows added into a new
     ``(N, C, H, W)`` array where :func:`unfold` took them from (padding dropped)."""
     n, c, h, w = image
-    p, s = window.pad, window.stride
-    oh, ow = windows.shape[2], windows.shape[3]
+    p = window.pad
     out = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=windows.dtype)
-    for i in range(window.height):
-        for j in range(window.width):
-            out[:, :, i : i + s * oh : s, j : j + s * ow : s] += windows[:, :, :, :, i, j]
+    grid = (windows.shape[2], windows.shape[3])
+    for k, tap in enumerate(taps(out, window, grid)):
+        np.add(tap, windows[:, :, :, :, k // window.width, k % window.width], out=tap)
     return out[:, :, p : p + h, p : p + w] if p else out
 
 

@@ -104,6 +104,32 @@ def test_the_arg_max_is_the_flat_index_within_the_window() -> None:
     np.testing.assert_array_equal(layer.arg_max, [[[[1, 0]]]])
 
 
+def test_a_nan_is_the_maximum_and_its_first_one_takes_the_gradient() -> None:
+    """NaN counts as the largest value, as NumPy's argmax has it: the window's maximum is
+    NaN and its dout goes to the first NaN in row-major order, before or after numbers."""
+    layer = Pooling(2, 2, stride=2)
+    x = np.array([[[[1.0, np.nan, 5.0, 2.0], [np.nan, 3.0, 4.0, np.nan]]]])
+    out = layer.forward(x)
+    assert np.isnan(out[0, 0, 0, 0])
+    assert np.isnan(out[0, 0, 0, 1])
+    dx = layer.backward(np.array([[[[2.0, 3.0]]]]))
+    expected = np.zeros_like(x)
+    expected[0, 0, 0, 1] = 2.0  # the first NaN of the first window
+    expected[0, 0, 1, 3] = 3.0  # the second window's only NaN, after its numbers
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_windows_of_more_than_256_elements_index_their_maximum() -> None:
+    """A 17x17 window has 289 offsets; its maximum's index is still exact."""
+    x = np.zeros((1, 1, 17, 17))
+    x[0, 0, 16, 15] = 1.0
+    layer = Pooling(17, 17)
+    assert layer.forward(x).item() == 1.0
+    assert layer.arg_max is not None
+    assert int(layer.arg_max.item()) == 16 * 17 + 15
+    np.testing.assert_array_equal(layer.backward(np.array([[[[4.0]]]])), x * 4.0)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "callee", "expected", "got"),
     [

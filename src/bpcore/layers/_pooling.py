@@ -8,8 +8,9 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, as_dtype, as_float_array, require_forwarded, require_shape
-from bpcore._windows import Window, check_window, fold, output_shape, unfold
+from bpcore._windows import Window, check_window, output_shape, padded, taps
 from bpcore.errors import ArgumentError
+from bpcore.functional import zero_where
 
 
 @final
@@ -31,8 +32,8 @@ class Pooling:
     Attributes:
         pool_h, pool_w, stride, pad: the window.
         x: the last forward's input, or ``None``.
-        arg_max: the flat index ``y·pool_w + x`` of each window's maximum, ``(N, C, OH,
-            OW)``, or ``None``.
+        arg_max: the flat index ``y·pool_w + x`` of each window's maximum, an integer
+            array ``(N, C, OH, OW)``, or ``None``.
 
     Raises:
         ArgumentError: a pool size or ``stride`` is not a positive int, or ``pad`` not an
@@ -44,7 +45,7 @@ class Pooling:
     stride: int
     pad: int
     x: FloatArray | None
-    arg_max: npt.NDArray[np.intp] | None
+    arg_max: npt.NDArray[np.integer] | None
     _window: Window
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
@@ -69,13 +70,40 @@ class Pooling:
         """
         where = "Pooling.forward"
         xa = as_float_array(x, where=where, name="x")
-        output_shape(xa.shape, self._window, where=where)
-        windows = unfold(xa, self._window, fill=-np.inf)
-        flat = windows.reshape(*windows.shape[:4], -1)
-        arg_max = np.argmax(flat, axis=-1)
-        out = np.take_along_axis(flat, arg_max[..., np.newaxis], axis=-1)[..., 0]
+        grid = output_shape(xa.shape, self._window, where=where)
+        scan = taps(padded(xa, self._window, fill=-np.inf), self._window, grid)
+        out = np.array(next(scan), copy=True)
+        size = self.pool_h * self.pool_w
+        index_type = np.uint8 if size <= 256 else np.intp
+        arg_max = np.zeros(out.shape, dtype=index_type)
+        wins = np.empty(out.shape, dtype=np.bool_)
+        chosen = np.empty(out.shape, dtype=index_type)
+        for k, tap in enumerate(scan, start=1):
+            np.greater(tap, out, out=wins)
+            np.maximum(out, tap, out=out)
+            # Offsets only grow: the largest offset that has won so far is the first maximum.
+            np.multiply(wins, index_type(k), out=chosen)
+            np.maximum(arg_max, chosen, out=arg_max)
+        nan = np.isnan(out)
+        if nan.any():
+            self._point_at_first_nan(xa, arg_max, nan, grid)
         self.x, self.arg_max = xa, arg_max
         return out
+
+    def _point_at_first_nan(
+        self,
+        x: FloatArray,
+        arg_max: npt.NDArray[np.integer],
+        nan: npt.NDArray[np.bool_],
+        grid: tuple[int, int],
+    ) -> None:
+        """Where a window's maximum is NaN, make arg_max its first NaN (NaN never compares
+        greater, so the scan left it at the last number that did)."""
+        unset = nan.copy()
+        for k, tap in enumerate(taps(padded(x, self._window, fill=-np.inf), self._window, grid)):
+            first = unset & np.isnan(tap)
+            arg_max[first] = k
+            unset &= ~first
 
     def backward(self, dout: npt.ArrayLike) -> FloatArray:
         """Return ``dx``: each ``dout`` added at its window's :attr:`arg_max`, zeros elsewhere.
@@ -89,7 +117,32 @@ class Pooling:
         arg_max = require_forwarded(self.arg_max, where=where)
         d = as_dtype(dout, x.dtype, where=where, name="dout")
         require_shape(d, arg_max.shape, where=where, name="dout")
-        routed = np.zeros((*arg_max.shape, self.pool_h * self.pool_w), dtype=x.dtype)
-        np.put_along_axis(routed, arg_max[..., np.newaxis], d[..., np.newaxis], axis=-1)
-        windows = routed.reshape(*arg_max.shape, self.pool_h, self.pool_w)
-        return fold(windows, x.shape, self._window)
+        n, c, h, w = x.shape
+        grid = (arg_max.shape[2], arg_max.shape[3])
+        mask = np.empty(arg_max.shape, dtype=np.bool_)
+        if self._tiles(h, w, grid):
+            # Every element of x lies in exactly one window: write each tap once.
+            dx = np.empty(x.shape, dtype=x.dtype)
+            for k, tap in enumerate(taps(dx, self._window, grid)):
+                np.not_equal(arg_max, k, out=mask)
+                zero_where(d, mask, tap)
+            return dx
+        p = self.pad
+        full = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=x.dtype)
+        for k, tap in enumerate(taps(full, self._window, grid)):
+            np.equal(arg_max, k, out=mask)
+            np.add(tap, d, out=tap, where=mask)
+        return full[:, :, p : p + h, p : p + w] if p else full
+
+    def _tiles(self, h: int, w: int, grid: tuple[int, int]) -> bool:
+        """Whether the windows tile the image: no padding, no overlap, nothing left over."""
+        size = (self.pool_h, self.pool_w)
+        return (
+            self.pad == 0
+            and size == (self.stride, self.stride)
+            and (h, w)
+            == (
+                grid[0] * self.pool_h,
+                grid[1] * self.pool_w,
+            )
+        )
