@@ -38,7 +38,7 @@ def typecheck(session: nox.Session) -> None:
     stubs cannot drift."""
     session.install(*_group("typecheck"))
     session.install("-e", ".")
-    session.run("mypy", "--strict", "src", "tests")
+    session.run("mypy", "--strict", "src", "tests", "examples")
     examples = Path(session.create_tmp()) / "examples"
     shutil.rmtree(examples, ignore_errors=True)
     examples.mkdir()
@@ -81,6 +81,40 @@ def nightly(session: nox.Session) -> None:
     session.run(
         "pytest", "tests/properties", *session.posargs, env={"HYPOTHESIS_PROFILE": "nightly"}
     )
+
+
+MNIST_RUNS = {
+    # The book's train_neuralnet.py: 784-50-10, SGD at 0.1 on batches of 100 for 10,000
+    # iterations, which is 16.7 epochs of the 60,000 images: 17 epochs here.
+    "mlp": ["--hidden", "50", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "100",
+            "--epochs", "17"],
+    # The book's train_convnet.py: SimpleConvNet, Adam at 0.001, batches of 100, 20 epochs
+    # (bpcore train --model cnn's defaults on MNIST).
+    "cnn": ["--model", "cnn"],
+}  # fmt: skip
+
+
+@nox.session
+def mnist(session: nox.Session) -> None:
+    """Acceptance runs on the real MNIST, not part of the gate: `nox -s mnist` trains the
+    book's chapter 5 network, `nox -s mnist -- cnn` its chapter 7 SimpleConvNet, `-- mlp
+    cnn` both; each prints its table, train and test accuracy and time. The files are
+    read from $BPCORE_MNIST_DIR, else from bpcore's default folder (`bpcore download
+    mnist` fills it)."""
+    unknown = sorted(set(session.posargs) - set(MNIST_RUNS))
+    if unknown:
+        session.error(f"unknown run(s) {unknown}; choose from {list(MNIST_RUNS)}")
+    session.install("-e", ".")
+    folder = os.environ.get("BPCORE_MNIST_DIR")
+    data = ["--data-dir", folder] if folder else []
+    checkpoints = Path(session.create_tmp())
+    for name in session.posargs or ["mlp"]:
+        checkpoint = checkpoints / f"mnist-{name}.npz"
+        checkpoint.unlink(missing_ok=True)
+        session.run(
+            "bpcore", "train", "--dataset", "mnist", *data, *MNIST_RUNS[name], "--quiet",
+            "--checkpoint", str(checkpoint),
+        )  # fmt: skip
 
 
 MUTANT_STATUSES = (

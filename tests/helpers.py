@@ -148,3 +148,25 @@ def result_or_bpcore_error(callee: str, call: Callable[[], object]) -> str:
         assert message.startswith(callee), f"{callee!r} not named first: {message}"
         return "error"
     return "result"
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REAL_MNIST_CANDIDATES = ("$BPCORE_MNIST_DIR", "../shared/data/mnist")
+"""Where the real MNIST files are looked for: the variable, then a folder beside the project."""
+
+
+def real_mnist_dir() -> Path:
+    """The folder holding the real MNIST files, or skip the test with the places looked in."""
+    import os  # noqa: PLC0415  # only the tests that need real MNIST call this
+
+    given = os.environ.get("BPCORE_MNIST_DIR")
+    folder = Path(given) if given else PROJECT_ROOT.parent / "shared" / "data" / "mnist"
+    if (
+        not (folder / "t10k-labels-idx1-ubyte.gz").exists()
+        and not (folder / "t10k-labels-idx1-ubyte").exists()
+    ):
+        pytest.skip(
+            f"real MNIST not found in {folder} (set BPCORE_MNIST_DIR, or place the files in "
+            "../shared/data/mnist beside the project)"
+        )
+    return folder

@@ -11,6 +11,7 @@ import pytest
 
 from bpcore.datasets import MNIST_FILE_NAMES, default_data_dir, load_mnist, write_idx
 from bpcore.errors import DatasetError
+from tests.helpers import real_mnist_dir
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILE_NAMES
 
@@ -213,3 +214,30 @@ def test_the_file_names_come_in_the_documented_order() -> None:
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     )
+
+
+# -- the real files ------------------------------------------------------------------------
+
+TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+"""The training set's images per class, as the MNIST files' description gives them."""
+
+
+def test_the_real_files_load_as_the_book_describes_them() -> None:
+    """60,000 training and 10,000 test images of 28x28 pixels, normalized into [0, 1] as
+    float32, with the published first labels and class counts; one-hot rows and unflattened
+    images as asked."""
+    folder = real_mnist_dir()
+    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=folder)
+    assert (x_train.shape, x_test.shape) == ((60_000, 784), (10_000, 784))
+    assert x_train.dtype == np.float32
+    assert x_train.min() == 0.0
+    assert x_train.max() == 1.0
+    assert t_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert t_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert np.bincount(t_train).tolist() == TRAIN_CLASS_COUNTS
+    (images, one_hot), _ = load_mnist(flatten=False, one_hot_label=True, data_dir=folder)
+    assert images.shape == (60_000, 1, 28, 28)
+    np.testing.assert_array_equal(np.argmax(one_hot, axis=1), t_train)
+    raw, _ = load_mnist(normalize=False, data_dir=folder)
+    assert raw[0].dtype == np.uint8
+    np.testing.assert_array_equal(raw[0] / np.float32(255), x_train)
