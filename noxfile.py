@@ -178,7 +178,7 @@ def mutants(session: nox.Session) -> None:
     session.log("survivors: `mutmut results`; one diff: `mutmut show <name>`")
 
 
-BENCHMARKS = ("step", "numgrad", "gradcheck", "memory", "properties", "detection")
+BENCHMARKS = ("step", "conv", "numgrad", "gradcheck", "memory", "properties", "detection")
 """``benchmarks/bench_<name>.py``, in the order ``nox -s bench`` runs them."""
 
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -214,7 +214,7 @@ def bench(session: nox.Session) -> None:
     session.install(*_group("test"))
     session.install("-e", ".[verify]")
     want_torch = "--no-torch" not in args and os.environ.get("BPCORE_BENCH_TORCH") != "0"
-    if {"step", "detection"} & set(chosen) and want_torch:
+    if {"step", "conv", "detection"} & set(chosen) and want_torch:
         session.run(
             *("python", "-m", "pip", "install", "--quiet", "--only-binary=:all:"),
             "torch==2.13.0+cpu",

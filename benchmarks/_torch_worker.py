@@ -42,7 +42,10 @@ def _reply(message: dict[str, object]) -> None:
 
 
 def _build(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
-    """A zero-argument training step of ``nn.Linear, ReLU, nn.Linear`` on ``cross_entropy``."""
+    """A zero-argument training step of ``nn.Linear, ReLU, nn.Linear`` on ``cross_entropy``
+    (of the book's SimpleConvNet where ``W1`` is a 4-D filter bank)."""
+    if arrays["W1"].ndim == 4:
+        return _build_conv_net(torch, arrays)
     nn, functional = torch.nn, torch.nn.functional
     W1, W2 = arrays["W1"], arrays["W2"]
     dtype = torch.float64 if W1.dtype == np.float64 else torch.float32
@@ -55,6 +58,42 @@ def _build(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
         model[0].bias.copy_(torch.from_numpy(arrays["b1"]))
         model[2].weight.copy_(torch.from_numpy(np.ascontiguousarray(W2.T)))
         model[2].bias.copy_(torch.from_numpy(arrays["b2"]))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    x = torch.from_numpy(arrays["x"])
+    t = torch.from_numpy(arrays["t"].astype(np.int64))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss = functional.cross_entropy(model(x), t)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _build_conv_net(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
+    """A training step of ``Conv2d, ReLU, MaxPool2d(2), Flatten, Linear, ReLU, Linear``:
+    bpcore's SimpleConvNet, whose filters have torch's layout and whose pooled output
+    flattens in the same (channel, row, column) order."""
+    nn, functional = torch.nn, torch.nn.functional
+    W1, W2, W3 = arrays["W1"], arrays["W2"], arrays["W3"]
+    dtype = torch.float64 if W1.dtype == np.float64 else torch.float32
+    model = nn.Sequential(
+        nn.Conv2d(W1.shape[1], W1.shape[0], W1.shape[2]),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(W2.shape[0], W2.shape[1]),
+        nn.ReLU(),
+        nn.Linear(W3.shape[0], W3.shape[1]),
+    ).to(dtype)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(W1))
+        model[0].bias.copy_(torch.from_numpy(arrays["b1"]))
+        model[4].weight.copy_(torch.from_numpy(np.ascontiguousarray(W2.T)))
+        model[4].bias.copy_(torch.from_numpy(arrays["b2"]))
+        model[6].weight.copy_(torch.from_numpy(np.ascontiguousarray(W3.T)))
+        model[6].bias.copy_(torch.from_numpy(arrays["b3"]))
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     x = torch.from_numpy(arrays["x"])
     t = torch.from_numpy(arrays["t"].astype(np.int64))

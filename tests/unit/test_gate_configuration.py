@@ -60,14 +60,17 @@ def runs_of_docs() -> list[list[str]]:
 
 def test_nox_runs_lint_typecheck_tests_and_docs() -> None:
     """`nox` runs four sessions: lint (ruff check and format --check), typecheck (mypy
-    --strict on src and tests, then on the documented examples), tests (pytest on the
+    --strict on src, tests and examples/, then on the documented examples), tests (pytest on the
     ci profile, one xdist worker per core) and docs (the site, built strictly); `nox -s
     nightly` runs the property suite on the nightly profile."""
     assert _default_sessions() == ["lint", "typecheck", "tests", "docs"]
     assert runs_of_docs() == [["mkdocs", "build", "--strict", "--quiet"]]
     runs = _nox_runs()
     assert runs["lint"] == [["ruff", "check", "."], ["ruff", "format", "--check", "."]]
-    assert runs["typecheck"] == [["mypy", "--strict", "src", "tests"], ["mypy", "--strict"]]
+    assert runs["typecheck"] == [
+        ["mypy", "--strict", "src", "tests", "examples"],
+        ["mypy", "--strict"],
+    ]
     source = (ROOT / "noxfile.py").read_text()
     assert 'DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md")' in source
     ((tests,),) = [runs["tests"]]
@@ -80,15 +83,15 @@ def test_nox_runs_lint_typecheck_tests_and_docs() -> None:
 
 
 def test_the_benchmarks_the_readme_names_exist() -> None:
-    """`nox -s bench -- --only NAME` takes step, numgrad, gradcheck, memory, properties or
-    detection, each a script in benchmarks/."""
+    """`nox -s bench -- --only NAME` takes step, conv, numgrad, gradcheck, memory, properties
+    or detection, each a script in benchmarks/."""
     tree = ast.parse((ROOT / "noxfile.py").read_text())
     (names,) = [
         ast.literal_eval(node.value)
         for node in tree.body
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "BENCHMARKS"
     ]
-    assert names == ("step", "numgrad", "gradcheck", "memory", "properties", "detection")
+    assert names == ("step", "conv", "numgrad", "gradcheck", "memory", "properties", "detection")
     for name in names:
         assert (ROOT / "benchmarks" / f"bench_{name}.py").is_file(), name
 
