@@ -105,3 +105,20 @@ def test_train_neuralnet_learns_the_real_mnist(
     rows = [list(map(float, line.split())) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 2
     assert rows[-1][1] >= 0.85
+
+
+def test_batch_norm_test_shows_batch_normalization_learning_faster(
+    monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    """The book's batch normalization experiment on the digits: 20 epochs of the 5x100 net
+    at weight std 0.05, the plain net stuck near chance (as in the book's figure) while the
+    batch-normalized one passes 0.9 in training and 0.8 in test accuracy."""
+    _run("batch_norm_test.py", monkeypatch, "digits")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 20
+    last = lines[-1].replace("|", " ").replace("-", " ").split()
+    plain_train, bn_train, plain_test, bn_test = map(float, (last[1], last[2], last[4], last[5]))
+    assert plain_train < 0.3
+    assert plain_test < 0.3
+    assert bn_train > 0.9
+    assert bn_test > 0.8
