@@ -142,6 +142,16 @@ def as_dtype(value: npt.ArrayLike, dtype: FloatDType, *, where: str, name: str) 
         return np.asarray(array, dtype=dtype)
 
 
+def computing_dtype(*arrays: FloatArray) -> FloatDType:
+    """The dtype a layer computes in from its input and parameters: theirs when they
+    share one, else NumPy's promotion of them (float32 with float64 is float64)."""
+    first = arrays[0].dtype
+    if all(a.dtype == first for a in arrays[1:]):
+        return first
+    promoted: FloatDType = np.result_type(*arrays)
+    return promoted
+
+
 def require_shape(array: FloatArray, shape: tuple[int, ...], *, where: str, name: str) -> None:
     """Raise :class:`ShapeError` unless ``array.shape == shape``."""
     if array.shape != shape:

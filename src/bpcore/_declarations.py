@@ -313,6 +313,28 @@ SPECS.append(
 # -- networks --------------------------------------------------------------------
 
 
+def loss_reference(
+    scores: FloatArray,
+    magnitude: FloatArray,
+    target: npt.NDArray[np.generic],
+    depth: int,
+    penalty: float = 0.0,
+) -> Reference:
+    """The mean cross-entropy of ``scores`` ``(N, C)`` against ``target``, plus ``penalty``
+    (a weight decay, its own size), as a :class:`Reference`.
+
+    ``magnitude`` is the size of the terms of each score, carried through ``depth``
+    rounded layers: a score errs by up to ``depth·n·u·magnitude``, and moves the mean loss
+    by at most ``2/N`` times that, so ``2·depth·Σ_n max_c magnitude / N`` joins the loss's
+    own size.
+    """
+    rows, classes = scores.shape
+    values = [[float(v) for v in row] for row in scores]
+    loss, size = mean_cross_entropy_terms(values, target_rows(target, rows, classes))
+    propagated = 2 * depth * float(np.sum(np.max(magnitude, axis=1))) / rows
+    return Reference(value=np.asarray(loss + penalty), size=np.asarray(size + propagated + penalty))
+
+
 def weight_decay(params: Mapping[str, FloatArray], decay: float) -> float:
     """``(λ/2) Σ_W Σ w²`` over the weights ``W1, W2, ...``, by ``fsum``: also its size."""
     squares = (float(v) ** 2 for k, w in params.items() if k.startswith("W") for v in w.flat)
@@ -348,14 +370,7 @@ def _network_oracle(activation: str, decay: float = 0.0) -> Oracle:
                     h = np.where(a > 0, a, 0.0) if activation == "relu" else 1 / (1 + np.exp(-a))
             else:
                 h = a
-        rows, classes = h.shape
-        scores = [[float(v) for v in row] for row in h]
-        loss, size = mean_cross_entropy_terms(scores, target_rows(target, rows, classes))
-        propagated = 2 * depth * float(np.sum(np.max(magnitude, axis=1))) / rows
-        penalty = weight_decay(params, decay)
-        return Reference(
-            value=np.asarray(loss + penalty), size=np.asarray(size + propagated + penalty)
-        )
+        return loss_reference(h, magnitude, target, depth, weight_decay(params, decay))
 
     return oracle
 

@@ -25,8 +25,7 @@ from bpcore._declarations import (
     NETWORK_MARGIN,
     SPECS,
     WEIGHT_DECAY,
-    mean_cross_entropy_terms,
-    target_rows,
+    loss_reference,
     weight_decay,
 )
 from bpcore._spec import Drawn, LayerSpec, Oracle, Reference
@@ -447,12 +446,8 @@ def _extend_oracle(
         magnitude = growth * 2 * np.max(magnitude, axis=0) + np.abs(params[f"beta{i}"])
         keep = np.random.default_rng(DROPOUT_SEED + i - 1).random(a.shape) > EXTEND_DROPOUT
         h = np.where(keep, _sigmoid(normalized), 0.0)
-    rows, classes = h.shape
-    scores = [[float(v) for v in row] for row in h]
-    loss, size = mean_cross_entropy_terms(scores, target_rows(target, rows, classes))
-    propagated = 2 * (2 * depth) * float(np.sum(np.max(magnitude, axis=1))) / rows
-    penalty = weight_decay(params, WEIGHT_DECAY)
-    return Reference(value=np.asarray(loss + penalty), size=np.asarray(size + propagated + penalty))
+    # Each hidden layer rounds twice (its Affine and its batch normalization).
+    return loss_reference(h, magnitude, target, 2 * depth, weight_decay(params, WEIGHT_DECAY))
 
 
 EXTEND_DROPOUT = 0.3
@@ -549,12 +544,7 @@ def _simple_conv_net_oracle(
     magnitude = magnitude @ np.abs(params["W2"]) + np.abs(params["b2"])
     scores = hidden @ params["W3"] + params["b3"]
     magnitude = magnitude @ np.abs(params["W3"]) + np.abs(params["b3"])
-    rows, classes = scores.shape
-    loss, size = mean_cross_entropy_terms(
-        [[float(v) for v in row] for row in scores], target_rows(target, rows, classes)
-    )
-    propagated = 2 * 3 * float(np.sum(np.max(magnitude, axis=1))) / rows
-    return Reference(value=np.asarray(loss), size=np.asarray(size + propagated))
+    return loss_reference(scores, magnitude, target, 3)
 
 
 def _simple_conv_net(params: Mapping[str, FloatArray]) -> object:

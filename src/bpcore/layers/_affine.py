@@ -12,6 +12,7 @@ from bpcore._arrays import (
     FloatArray,
     as_dtype,
     as_float_array,
+    computing_dtype,
     ieee_arithmetic,
     require_float_array,
     require_forwarded,
@@ -119,8 +120,7 @@ class Affine:
         """
         x2 = require_forwarded(self.x, where="Affine.backward")
         x_shape = require_forwarded(self.original_x_shape, where="Affine.backward")
-        dtypes = (x2.dtype, self.W.dtype, self.b.dtype)
-        out_dtype = dtypes[0] if dtypes.count(dtypes[0]) == 3 else np.result_type(*dtypes)
+        out_dtype = computing_dtype(x2, self.W, self.b)
         d = as_dtype(dout, out_dtype, where="Affine.backward", name="dout")
         require_shape(d, (x2.shape[0], self.W.shape[1]), where="Affine.backward", name="dout")
         with ieee_arithmetic():

@@ -14,6 +14,7 @@ from bpcore._arrays import (
     FloatDType,
     as_dtype,
     as_float_array,
+    computing_dtype,
     ieee_arithmetic,
     require_float_array,
     require_forwarded,
@@ -126,10 +127,6 @@ class BatchNormalization:
         dbeta = require_forwarded(self.dbeta, where="BatchNormalization.grads")
         return {"gamma": dgamma, "beta": dbeta}
 
-    def _dtype(self, x: FloatArray) -> FloatDType:
-        dtypes = (x.dtype, self.gamma.dtype, self.beta.dtype)
-        return dtypes[0] if dtypes.count(dtypes[0]) == 3 else np.result_type(*dtypes)
-
     def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> FloatArray:
         """Return ``γ·x̂ + β`` in ``x``'s shape; in training mode, move the running statistics.
 
@@ -145,7 +142,7 @@ class BatchNormalization:
                 f"{where}: expected x of shape (N, {d}) or (N, d1, ..., dk) with "
                 f"d1·…·dk = {d}, got shape {xa.shape}."
             )
-        dtype = self._dtype(xa)
+        dtype = computing_dtype(xa, self.gamma, self.beta)
         x2 = np.asarray(xa.reshape(xa.shape[0], d), dtype=dtype)
         if self.running_mean is None:
             self.running_mean = np.zeros(d, dtype=dtype)

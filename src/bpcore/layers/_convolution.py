@@ -11,6 +11,7 @@ from bpcore._arrays import (
     FloatArray,
     as_dtype,
     as_float_array,
+    computing_dtype,
     ieee_arithmetic,
     require_float_array,
     require_forwarded,
@@ -145,8 +146,7 @@ class Convolution:
         n, c = x.shape[0], x.shape[1]
         fn = self.W.shape[0]
         oh, ow = output_shape(x.shape, self._window, where=where)
-        dtypes = (x.dtype, self.W.dtype, self.b.dtype)
-        out_dtype = dtypes[0] if dtypes.count(dtypes[0]) == 3 else np.result_type(*dtypes)
+        out_dtype = computing_dtype(x, self.W, self.b)
         d = as_dtype(dout, out_dtype, where=where, name="dout")
         require_shape(d, (n, fn, oh, ow), where=where, name="dout")
         rows = d.transpose(0, 2, 3, 1).reshape(-1, fn)

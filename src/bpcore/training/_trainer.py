@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias, final
@@ -367,24 +367,23 @@ class Trainer:
             checkpoint=checkpoint,
         )
 
+    def _chunks(self, n: int) -> Iterator[slice]:
+        """The evaluation chunks of ``n`` samples, in order, of ``eval_batch_size`` or fewer."""
+        for start in range(0, n, self._eval_batch_size):
+            yield slice(start, min(start + self._eval_batch_size, n))
+
     def _accuracy(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
-        n = int(x.shape[0])
-        chunk = self._eval_batch_size
         hits = 0
-        for s in range(0, n, chunk):
-            part = min(chunk, n - s)
-            # accuracy() returns hits / part; rounding recovers the exact count.
-            hits += round(self._network.accuracy(x[s : s + part], t[s : s + part]) * part)
-        return hits / n
+        for part in self._chunks(int(x.shape[0])):
+            # accuracy() returns hits / size; rounding recovers the exact count.
+            hits += round(self._network.accuracy(x[part], t[part]) * (part.stop - part.start))
+        return hits / int(x.shape[0])
 
     def _mean_loss(self, x: FloatArray, t: npt.NDArray[np.generic]) -> float:
-        n = int(x.shape[0])
-        chunk = self._eval_batch_size
         total = 0.0
-        for s in range(0, n, chunk):
-            part = min(chunk, n - s)
-            total += float(self._network.loss(x[s : s + part], t[s : s + part])) * part
-        return total / n
+        for part in self._chunks(int(x.shape[0])):
+            total += float(self._network.loss(x[part], t[part])) * (part.stop - part.start)
+        return total / int(x.shape[0])
 
     def _restore(self, loaded: Checkpoint, where: str, *, optimizer_state: bool) -> None:
         """Put the parameters and, if it keeps any and ``optimizer_state``, the optimizer's
