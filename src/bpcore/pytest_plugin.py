@@ -1,7 +1,7 @@
 """The ``bpcore`` pytest plugin: one test per generic property for your own layer.
 
 Installed with bpcore (a ``pytest11`` entry point), it adds a marker and a fixture and
-nothing else; a test that uses neither runs as before::
+nothing else; a test that uses neither runs as before:
 
     import pytest
     from bpcore.verify import layer_spec

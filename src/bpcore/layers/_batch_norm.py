@@ -33,7 +33,7 @@ class BatchNormalization:
     ``x`` is ``(N, D)``, or ``(N, C, H, W)`` (any ``(N, d1, ..., dk)``) whose ``D =
     C·H·W`` features are each normalized, as in the book (not per channel). ``γ``
     (``gamma``) and ``β`` (``beta``) are ``(D,)``. In training mode
-    (``train_flg=True``), with the batch mean ``μ`` and variance ``σ²`` of each feature::
+    (``train_flg=True``), with the batch mean ``μ`` and variance ``σ²`` of each feature:
 
         x̂ = (x - μ) / sqrt(σ² + eps),    out = γ·x̂ + β
 
@@ -43,7 +43,7 @@ class BatchNormalization:
     statistics start as given, or at zeros on the first forward, as in the book.
 
     Backward, after a training-mode forward (``s = sqrt(σ² + eps)``, means over the
-    batch)::
+    batch):
 
         dβ = Σ_n dout,  dγ = Σ_n dout·x̂,  dx = (γ/s)·(dout - mean(dout) - x̂·mean(dout·x̂))
 

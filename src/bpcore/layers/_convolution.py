@@ -34,7 +34,7 @@ class Convolution:
     """``FN`` filters slid over ``(N, C, H, W)`` images (cross-correlation, as in the book).
 
     With ``xp`` the input zero-padded by ``pad`` on each side, filters ``W``
-    ``(FN, C, FH, FW)`` and bias ``b`` ``(FN,)``::
+    ``(FN, C, FH, FW)`` and bias ``b`` ``(FN,)``:
 
         out[n, f, i, j] = Σ_{c, y, x} W[f, c, y, x] · xp[n, c, i·stride + y, j·stride + x] + b[f]
 

@@ -15,7 +15,7 @@ _EPS = 1e-7
 
 @final
 class AdaGrad:
-    """AdaGrad, as in the book (all operations elementwise)::
+    """AdaGrad, as in the book (all operations elementwise):
 
         h ← h + g ⊙ g
         p ← p - lr · g / (√h + 1e-7)

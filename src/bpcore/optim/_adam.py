@@ -24,7 +24,7 @@ _EPS = 1e-7
 
 @final
 class Adam:
-    """Adam, as in the book (all array operations elementwise)::
+    """Adam, as in the book (all array operations elementwise):
 
         t    ← t + 1
         lr_t = lr · √(1 - beta2ᵗ) / (1 - beta1ᵗ)

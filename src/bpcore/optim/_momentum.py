@@ -13,7 +13,7 @@ from bpcore.optim._checks import LearningRate, Slots, checked_step, readonly_vie
 
 @final
 class Momentum:
-    """Momentum SGD, as in the book::
+    """Momentum SGD, as in the book:
 
         v ← momentum · v - lr · g
         p ← p + v
