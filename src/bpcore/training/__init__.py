@@ -2,8 +2,8 @@
 
 :class:`Trainer` runs the book's training loop (chapter 4's ``train_neuralnet.py``
 with chapter 5's backpropagation and chapter 6's optimizers): shuffled
-mini-batches that cover every sample once per epoch, train and test accuracy
-after every epoch, a checkpoint after every epoch, and :class:`TrainingDiverged`
+mini-batches that cover every sample once per epoch, train and test accuracy and
+test loss after every epoch, a checkpoint after every epoch, and :class:`TrainingDiverged`
 as soon as the loss stops being finite. :class:`TrainingState` is what a
 checkpoint records of the run.
 """
@@ -17,12 +17,14 @@ from bpcore.training._network import TrainableNetwork as TrainableNetwork
 from bpcore.training._progress import ProgressBar as ProgressBar
 from bpcore.training._state import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from bpcore.training._state import TrainingState as TrainingState
+from bpcore.training._trainer import EVAL_BATCH_SIZE as EVAL_BATCH_SIZE
 from bpcore.training._trainer import OnEpoch as OnEpoch
 from bpcore.training._trainer import OnStep as OnStep
 from bpcore.training._trainer import Trainer as Trainer
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "EVAL_BATCH_SIZE",
     "EpochStats",
     "History",
     "LossHolder",

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias, final
+from typing import Final, TypeAlias, final
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,10 @@ OnStep: TypeAlias = Callable[[StepInfo], object]
 
 OnEpoch: TypeAlias = Callable[[EpochStats], object]
 """Called after every epoch, once its checkpoint is written; its return value is ignored."""
+
+
+EVAL_BATCH_SIZE: Final = 10_000
+"""The samples a :class:`Trainer` evaluates at once by default (``eval_batch_size``)."""
 
 
 @final
@@ -133,7 +137,7 @@ class Trainer:
         on_step: OnStep | None = None,
         on_epoch: OnEpoch | None = None,
         meta: Mapping[str, MetaValue] | None = None,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = EVAL_BATCH_SIZE,
         handle_sigint: bool = True,
     ) -> None:
         self._network = network
