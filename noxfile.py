@@ -28,7 +28,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md")
+DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md", "docs/training.md")
 """The pages whose ```python blocks a user copies: each is type-checked as a module."""
 
 

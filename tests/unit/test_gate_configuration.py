@@ -72,7 +72,9 @@ def test_nox_runs_lint_typecheck_tests_and_docs() -> None:
         ["mypy", "--strict"],
     ]
     source = (ROOT / "noxfile.py").read_text()
-    assert 'DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md")' in source
+    assert (
+        'DOCS_WITH_EXAMPLES = ("README.md", "docs/from-the-book.md", "docs/training.md")' in source
+    )
     ((tests,),) = [runs["tests"]]
     assert tests[:3] == ["pytest", "-n", "auto"]
     assert "env=env" in tests
