@@ -572,6 +572,25 @@ def test_the_figure_shows_train_and_test_loss_and_accuracy() -> None:
         ] == [[1, 2]] * 2
 
 
+def test_a_long_title_is_wrapped_inside_the_figure() -> None:
+    """The settings of an MNIST cnn run, about 150 characters, are drawn within the
+    figure's width, on more than one line."""
+    pytest.importorskip("matplotlib")
+    title = (
+        "bpcore train mnist (60000 train, 10000 test): cnn 30 filters 5x5, pool 2x2, hidden "
+        "100, 10 classes, adam lr 0.001, batch 100, 20 epochs, seed 0, float64"
+    )
+    history = History((EpochStats(1, 1.0, 0.5, 0.4, 0.1, test_loss=0.6),), False, None)
+    figure = history_figure(history, title=title)
+    figure.canvas.draw()
+    suptitle = figure.get_suptitle()
+    assert suptitle.replace("\n", " ") == title
+    assert "\n" in suptitle
+    text = next(t for t in figure.texts if t.get_text() == suptitle)
+    box = text.get_window_extent()
+    assert 0 <= box.x0 < box.x1 <= figure.bbox.width
+
+
 def _commands() -> list[str]:
     _, owners = _parser()
     return sorted(owners)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["can_plot", "history_figure", "plot_formats", "plot_history"]
+
+TITLE_WIDTH = 100
+"""The characters per line of a plot's title, which fit the 10-inch figure at its size."""
 
 
 def can_plot() -> bool:
@@ -39,7 +43,8 @@ def history_figure(history: History, *, title: str = "") -> Figure:
     figure_module = importlib.import_module("matplotlib.figure")
     figure: Figure = figure_module.Figure(figsize=(10, 4), layout="constrained")
     if title:
-        figure.suptitle(title, fontsize="medium")
+        # A run's settings run to 150 characters: wrapped, they stay inside the figure.
+        figure.suptitle(textwrap.fill(title, TITLE_WIDTH), fontsize="medium")
     loss_axes, acc_axes = figure.subplots(1, 2)
     epochs = [e.epoch for e in history.epochs]
     loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3, label="train")
