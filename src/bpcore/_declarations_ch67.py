@@ -75,10 +75,19 @@ _Dropout = _named("Dropout")
 
 # -- Convolution -------------------------------------------------------------------------
 
+CONV_BUDGET = 0.5
+"""The share of the profile's examples the image layers draw: their loop oracles and
+windowed cases cost several times an Affine's per example, and the ``ci`` profile's
+property suite keeps to 60 s (``nox -s nightly`` still draws 200 each)."""
+NETWORK_BUDGET = 0.5
+"""The same for MultiLayerNetExtend, and half of it for SimpleConvNet, whose every case
+is a convolution, a pooling and two Affine layers."""
+
 
 def _convolution_oracle(stride: int, pad: int) -> Oracle:
-    """``Σ_{c,y,x} W[f,c,y,x]·x[n,c,i·s+y-p,j·s+x-p] + b[f]`` over the taps inside the
-    image (the padding is zeros), by ``fsum``; the size is the sum of ``|terms|``."""
+    """``Σ_{c,y,x} W[f,c,y,x]·x[n,c,i·s+y-p,j·s+x-p] + b[f]`` with the padding zeros: every
+    product gathered by explicit indices, each output summed by ``fsum``; the size is the
+    sum of ``|terms|``."""
 
     def oracle(
         params: Mapping[str, FloatArray],
@@ -86,22 +95,21 @@ def _convolution_oracle(stride: int, pad: int) -> Oracle:
         target: npt.NDArray[np.generic] | None,
     ) -> Reference:
         weights, bias, x = params["W"], params["b"], inputs["x"]
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         fn, _, fh, fw = weights.shape
         oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+        image = np.zeros((n, x.shape[1], h + 2 * pad, w + 2 * pad))
+        image[:, :, pad : pad + h, pad : pad + w] = x
+        rows = (np.arange(oh) * stride)[:, None] + np.arange(fh)[None, :]  # (OH, FH)
+        cols = (np.arange(ow) * stride)[:, None] + np.arange(fw)[None, :]  # (OW, FW)
+        patches = image[:, :, rows[:, None, :, None], cols[None, :, None, :]]  # n,c,OH,OW,FH,FW
+        # Each product rounded once, as a float multiplication; fsum adds them exactly.
+        products = np.einsum("ncijyx,fcyx->nfijcyx", patches, weights).reshape(n, fn, oh, ow, -1)
         value, size = np.empty((n, fn, oh, ow)), np.empty((n, fn, oh, ow))
         for index in np.ndindex(n, fn, oh, ow):
-            s, f, i, j = index
-            terms = [
-                float(weights[f, k, y, z])
-                * float(x[s, k, i * stride + y - pad, j * stride + z - pad])
-                for k in range(c)
-                for y in range(fh)
-                for z in range(fw)
-                if 0 <= i * stride + y - pad < h and 0 <= j * stride + z - pad < w
-            ]
-            value[index] = math.fsum([*terms, float(bias[f])])
-            size[index] = math.fsum(abs(t) for t in terms) + abs(float(bias[f]))
+            terms = products[index]
+            value[index] = math.fsum([*terms.tolist(), float(bias[index[1]])])
+            size[index] = math.fsum(np.abs(terms).tolist()) + abs(float(bias[index[1]]))
         return Reference(value=value, size=size)
 
     return oracle
@@ -134,6 +142,7 @@ def _convolution_spec(name: str, stride: int, pad: int) -> LayerSpec:
         draw=lambda: _convolution_cases(stride, pad),
         param_names=("W", "b"),
         oracle=_convolution_oracle(stride, pad),
+        budget=CONV_BUDGET,
     )
 
 
@@ -190,6 +199,7 @@ def _pooling_spec(name: str, size: int, stride: int, pad: int) -> LayerSpec:
         draw=lambda: _pooling_cases(size, pad),
         smooth=False,
         oracle=_pooling_oracle(size, stride, pad),
+        budget=CONV_BUDGET,
     )
 
 
@@ -516,6 +526,7 @@ SPECS.append(
         draw=_extend_cases,
         per_sample=False,  # batch statistics, and masks drawn for the batch's shape
         oracle=_extend_oracle,
+        budget=NETWORK_BUDGET,
     )
 )
 
@@ -639,5 +650,6 @@ SPECS.append(
         draw=_simple_conv_net_cases,
         smooth=False,
         oracle=_simple_conv_net_oracle,
+        budget=NETWORK_BUDGET / 2,
     )
 )

@@ -140,6 +140,9 @@ class LayerSpec:
             without one, ``forward_matches_its_oracle`` has nothing to compare with and
             the finite-difference checks only test backward against this very forward.
         errors: the exception types the layer raises for bad calls.
+        budget: the share of the Hypothesis profile's ``max_examples`` each generic
+            property draws for this layer (at least one example): below 1 for a layer
+            whose oracle or cases cost much more per example than the others'.
     """
 
     name: str
@@ -152,6 +155,24 @@ class LayerSpec:
     smooth: bool = True
     oracle: Oracle | None = None
     errors: Errors = Errors()
+    budget: float = 1.0
+
+    def __post_init__(self) -> None:
+        budget: object = self.budget  # callers without a type checker pass anything
+        if not (
+            isinstance(budget, int | float)
+            and not isinstance(budget, bool)
+            and math.isfinite(budget)
+            and budget > 0
+        ):
+            raise ArgumentError(
+                f"LayerSpec: expected `budget` to be a finite number > 0, got {budget!r}."
+            )
+
+    def examples(self, profile: int) -> int:
+        """The examples a generic property draws for this layer under a profile of
+        ``profile``: ``max(1, round(profile·budget))``."""
+        return max(1, round(profile * self.budget))
 
     @property
     def scalar_output(self) -> bool:
@@ -299,6 +320,7 @@ def layer_spec(
     smooth: bool | None = None,
     oracle: Callable[..., object] | None = None,
     errors: Errors | None = None,
+    budget: float = 1.0,
 ) -> LayerSpec:
     """Declare your own layer for the generic properties, from a factory and shapes.
 
@@ -343,6 +365,8 @@ def layer_spec(
             (the bound is ``n·u·size``; a bare value counts as its own size).
         errors: the exception types the layer raises for bad calls (default: the
             built-in ``RuntimeError``, ``ValueError``, ``ValueError``).
+        budget: the share of the profile's examples each property draws (see
+            :class:`LayerSpec`).
 
     Returns:
         A :class:`LayerSpec` for :func:`bpcore.verify.check_layer`, the pytest plugin
@@ -423,6 +447,7 @@ def layer_spec(
         smooth=smooth,
         oracle=None if oracle is None else _keyword_oracle(label, oracle),
         errors=errors if errors is not None else Errors(),
+        budget=budget,
     )
 
 

@@ -240,7 +240,7 @@ def run_property(
         prop: the property, by name (``"backward_matches_finite_differences"`` or its
             short name ``"gradients"``) or as the function.
         examples: how many examples; by default the active Hypothesis profile's
-            ``max_examples``.
+            ``max_examples`` times the spec's ``budget``.
         seed: fixes Hypothesis's seed, so a run can be repeated exactly; a random run
             without one draws its own, which a failure names.
         derandomize: without a seed, draw the same examples every run; by default
@@ -265,7 +265,11 @@ def run_property(
         # A random run gets a seed of its own, named in a failure, so it can be replayed.
         seed = secrets.randbelow(2**32)
 
-    @_settings(examples, seed, derandomize)
+    @_settings(
+        examples if examples is not None else spec.examples(settings().max_examples),
+        seed,
+        derandomize,
+    )
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
         case = data.draw(spec.cases(), label="case")

@@ -98,3 +98,27 @@ def test_a_spec_says_what_its_kind_implies() -> None:
         callee="SoftmaxWithLoss",
         got="None",
     )
+
+
+def test_a_budget_scales_the_examples_each_property_draws() -> None:
+    """A spec's budget is its share of the profile's examples, at least one: a Tanh spec
+    with budget 0.25 runs a quarter of a 40-example profile's examples, 10 at most."""
+    from hypothesis import settings  # noqa: PLC0415  # the verify extra, as the suite has it
+
+    from bpcore import Tanh  # noqa: PLC0415
+    from bpcore.verify import layer_spec, run_property  # noqa: PLC0415
+
+    spec = layer_spec(Tanh, inputs={"x": (None, 3)}, budget=0.25)
+    assert (spec.examples(40), spec.examples(2), registered(["Affine"])[0].examples(40)) == (
+        10, 1, 40)  # fmt: skip
+    result = run_property(spec, "deterministic")
+    assert 1 <= result.examples <= spec.examples(settings().max_examples)
+    assert run_property(dataclasses.replace(spec, budget=1.0), "deterministic").examples > (
+        spec.examples(settings().max_examples))  # fmt: skip
+    assert_error(
+        ArgumentError,
+        lambda: dataclasses.replace(spec, budget=0.0),
+        callee="LayerSpec",
+        expected="`budget` to be a finite number > 0",
+        got="0.0",
+    )
