@@ -159,17 +159,33 @@ def test_the_default_run_reaches_97_percent(tmp_path: Path, capsys: Capsys) -> N
     assert test_accuracy >= 0.97
 
 
-def test_a_new_run_says_it_replaces_an_earlier_checkpoint(tmp_path: Path, capsys: Capsys) -> None:
-    """A run without --resume over an existing checkpoint says so before it trains, and
-    how to continue the earlier run instead; a first run and a resumed run say nothing."""
+def test_a_new_run_never_replaces_an_earlier_checkpoint_unless_asked(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    """A run without --resume over an existing checkpoint is refused before it trains,
+    saying how to continue or replace it, and the file is untouched; --overwrite replaces
+    it and --resume continues it; both at once are refused."""
+    path = tmp_path / "ck.npz"
     assert main(_train_args(tmp_path)) == 0
-    assert "earlier run" not in capsys.readouterr().out
-    assert main(_train_args(tmp_path)) == 0
-    first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith(f"note: {tmp_path / 'ck.npz'} holds an earlier run")
-    assert "--resume" in first
+    capsys.readouterr()
+    before = path.read_bytes()
+    assert main(_train_args(tmp_path)) == 2
+    _assert_one_line_error(
+        capsys.readouterr().err,
+        f"--checkpoint {path} holds an earlier run; continue it with --resume, replace it with "
+        "--overwrite, or choose another --checkpoint.",
+    )
+    assert path.read_bytes() == before
+    assert main(_train_args(tmp_path, "--overwrite", "--seed", "5")) == 0
+    assert TrainingState.from_meta(load_checkpoint(path).meta).seed == 5
     assert main(_train_args(tmp_path, "--resume", "--epochs", "3")) == 0
-    assert "earlier run" not in capsys.readouterr().out
+    assert TrainingState.from_meta(load_checkpoint(path).meta).epochs_done == 3
+    capsys.readouterr()
+    assert main(_train_args(tmp_path, "--resume", "--overwrite")) == 2
+    _assert_one_line_error(
+        capsys.readouterr().err,
+        "--resume continues the checkpoint's run and --overwrite replaces it; give one.",
+    )
 
 
 def test_train_float32_writes_float32_params(tmp_path: Path, capsys: Capsys) -> None:
@@ -224,6 +240,7 @@ def test_resume_says_only_true_things_and_continues_bit_for_bit(
     after = capsys.readouterr()
     assert (whole.err, after.err) == ("", "")
     title, header, *rows, final, _ = whole.out.splitlines()
+    title = title.replace(f"checkpoint {straight}", f"checkpoint {resumed}")
     expected = [title, header, rows[1], f"resumed from {resumed} at the end of epoch 2",
                 rows[2], rows[3], final, f"checkpoint: {resumed}"]  # fmt: skip
     assert [_timeless(line) for line in after.out.splitlines()] == [
@@ -448,8 +465,10 @@ def test_plot_with_matplotlib_draws_the_history(
     assert [(len(h.epochs), p) for h, p in drawn] == [(2, plot_path)]
     out = capsys.readouterr().out
     assert f"plot: {plot_path}" in out
-    (settings,) = [line for line in out.splitlines() if line.startswith("training ")]
-    assert titles == [f"bpcore train {settings.removeprefix('training ')}"]
+    (first,) = [line for line in out.splitlines() if line.startswith("training ")]
+    settings, _, checkpoint = first.removeprefix("training ").rpartition("; checkpoint ")
+    assert checkpoint == str(tmp_path / "ck.npz")
+    assert titles == [f"bpcore train {settings}"]
     assert "layers 64,16,10, adam lr 0.001, batch 50, 2 epochs" in titles[0]
 
 
@@ -790,13 +809,14 @@ def test_a_train_run_with_no_options_uses_the_documented_defaults(
     tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With only --epochs given, a run trains 64-256-128-10 on the digits with Adam at lr
-    0.001, batches of 50, seed 0, in float64, and checkpoints to bpcore-checkpoint.npz."""
+    0.001, batches of 50, seed 0, in float64, and checkpoints to bpcore-checkpoint.npz,
+    which its first line names."""
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--epochs", "1"]) == 0
     summary = capsys.readouterr().out.splitlines()[0]
     assert summary == (
         "training digits (1438 train, 359 test): layers 64,256,128,10, adam lr 0.001, "
-        "batch 50, 1 epochs, seed 0, float64"
+        "batch 50, 1 epochs, seed 0, float64; checkpoint bpcore-checkpoint.npz"
     )
     checkpoint = load_checkpoint(tmp_path / "bpcore-checkpoint.npz")
     assert {p.dtype for p in checkpoint.params.values()} == {np.dtype(np.float64)}

@@ -188,6 +188,12 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         help="continue the run saved in --checkpoint",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run even though --checkpoint holds an earlier one, replacing it "
+        "after the first epoch (without it, such a run is refused)",
+    )
+    parser.add_argument(
         "--plot",
         type=Path,
         metavar="PATH",
@@ -562,12 +568,15 @@ def run(args: argparse.Namespace) -> int:
     stale = remove_stale_temporaries(checkpoint_path)
     if stale:
         print(f"note: removed {stale} temporary file(s) an interrupted save had left", flush=True)
+    if args.resume and args.overwrite:
+        raise UsageError(
+            "--resume continues the checkpoint's run and --overwrite replaces it; give one."
+        )
     resumed = _read_resumed(checkpoint_path) if args.resume else None
-    if resumed is None and checkpoint_path.exists():
-        print(
-            f"note: {checkpoint_path} holds an earlier run; this run replaces it after its "
-            "first epoch (to continue that run instead, use --resume)",
-            flush=True,
+    if resumed is None and checkpoint_path.exists() and not args.overwrite:
+        raise UsageError(
+            f"--checkpoint {checkpoint_path} holds an earlier run; continue it with --resume, "
+            "replace it with --overwrite, or choose another --checkpoint."
         )
     config = _resolve(args, resumed)
     x_train, t_train, x_test, t_test = _load(config)
@@ -613,7 +622,7 @@ def run(args: argparse.Namespace) -> int:
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
         f"{config.epochs} epochs, seed {config.seed}, {config.dtype}"
     )
-    print(f"training {settings}", flush=True)
+    print(f"training {settings}; checkpoint {checkpoint_path}", flush=True)
     table.header()
     if resumed is not None:
         _resume(trainer, resumed, config, table, checkpoint_path)
