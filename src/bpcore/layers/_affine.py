@@ -19,10 +19,11 @@ from bpcore._arrays import (
     require_shape,
 )
 from bpcore.errors import ShapeError
+from bpcore.layers._parameters import WithParameters
 
 
 @final
-class Affine:
+class Affine(WithParameters):
     """Fully connected layer ``y = x · W + b``.
 
     Shapes: ``W`` is ``(D, M)``, ``b`` is ``(M,)``, ``x`` is ``(N, D)`` or
@@ -42,6 +43,8 @@ class Affine:
         W, b: the parameters (shared with the caller).
         dW, db: gradients from the last backward, or ``None``.
     """
+
+    PARAMETERS = ("W", "b")
 
     W: FloatArray
     b: FloatArray
@@ -65,18 +68,6 @@ class Affine:
         self.original_x_shape = None
         self.dW = None
         self.db = None
-
-    @property
-    def params(self) -> dict[str, FloatArray]:
-        """The parameters by name, ``{"W": W, "b": b}`` (the arrays themselves, not copies)."""
-        return {"W": self.W, "b": self.b}
-
-    @property
-    def grads(self) -> dict[str, FloatArray]:
-        """The gradients of the last backward by name, ``{"W": dW, "b": db}``."""
-        dW = require_forwarded(self.dW, where="Affine.grads")
-        db = require_forwarded(self.db, where="Affine.grads")
-        return {"W": dW, "b": db}
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
         """Return ``x · W + b`` of shape ``(N, M)``.

@@ -21,13 +21,14 @@ from bpcore._arrays import (
     require_shape,
 )
 from bpcore.errors import ShapeError
+from bpcore.layers._parameters import WithParameters
 
 EPS = 1e-6
 """The book's ``10e-7``, added to the variance before its square root."""
 
 
 @final
-class BatchNormalization:
+class BatchNormalization(WithParameters):
     """Normalize every feature over the batch, then scale and shift it: ``γ·x̂ + β``.
 
     ``x`` is ``(N, D)``, or ``(N, C, H, W)`` (any ``(N, d1, ..., dk)``) whose ``D =
@@ -66,6 +67,8 @@ class BatchNormalization:
         ShapeError: ``gamma`` is not 1-D, or ``beta`` or a running statistic not its shape.
         ArgumentError: ``momentum`` is not in ``[0, 1]`` or ``eps`` not a finite float > 0.
     """
+
+    PARAMETERS = ("gamma", "beta")
 
     gamma: FloatArray
     beta: FloatArray
@@ -114,18 +117,6 @@ class BatchNormalization:
         array = require_float_array(value, where="BatchNormalization", name=name)
         require_shape(array, self.gamma.shape, where="BatchNormalization", name=name)
         return array.copy()  # the layer's own: its updates never write to the caller's
-
-    @property
-    def params(self) -> dict[str, FloatArray]:
-        """The parameters by name, ``{"gamma": gamma, "beta": beta}`` (the arrays themselves)."""
-        return {"gamma": self.gamma, "beta": self.beta}
-
-    @property
-    def grads(self) -> dict[str, FloatArray]:
-        """The gradients of the last backward by name, ``{"gamma": dgamma, "beta": dbeta}``."""
-        dgamma = require_forwarded(self.dgamma, where="BatchNormalization.grads")
-        dbeta = require_forwarded(self.dbeta, where="BatchNormalization.grads")
-        return {"gamma": dgamma, "beta": dbeta}
 
     def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> FloatArray:
         """Return ``γ·x̂ + β`` in ``x``'s shape; in training mode, move the running statistics.

@@ -27,10 +27,11 @@ from bpcore._windows import (
     windows_as_rows,
 )
 from bpcore.errors import ShapeError
+from bpcore.layers._parameters import WithParameters
 
 
 @final
-class Convolution:
+class Convolution(WithParameters):
     """``FN`` filters slid over ``(N, C, H, W)`` images (cross-correlation, as in the book).
 
     With ``xp`` the input zero-padded by ``pad`` on each side, filters ``W``
@@ -59,6 +60,8 @@ class Convolution:
         ShapeError: ``W`` is not 4-D or ``b`` not ``(FN,)``.
         ArgumentError: ``stride`` is not a positive int or ``pad`` not an int >= 0.
     """
+
+    PARAMETERS = ("W", "b")
 
     W: FloatArray
     b: FloatArray
@@ -90,18 +93,6 @@ class Convolution:
         self.db = None
         self.x = None
         self.col = None
-
-    @property
-    def params(self) -> dict[str, FloatArray]:
-        """The parameters by name, ``{"W": W, "b": b}`` (the arrays themselves)."""
-        return {"W": self.W, "b": self.b}
-
-    @property
-    def grads(self) -> dict[str, FloatArray]:
-        """The gradients of the last backward by name, ``{"W": dW, "b": db}``."""
-        dW = require_forwarded(self.dW, where="Convolution.grads")
-        db = require_forwarded(self.db, where="Convolution.grads")
-        return {"W": dW, "b": db}
 
     def forward(self, x: npt.ArrayLike) -> FloatArray:
         """Return the ``(N, FN, OH, OW)`` convolution of ``x`` ``(N, C, H, W)``.
