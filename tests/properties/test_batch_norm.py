@@ -115,7 +115,8 @@ def test_inference_uses_the_running_statistics_per_sample_and_leaves_them(
     np.testing.assert_array_equal(layer.forward(x[-1:], train_flg=False), out[-1:])
     s = np.sqrt(var.astype(np.float64) + EPS)
     x64, g64, b64 = x.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64)
-    expected = g64 * (x64 - mean) / s + b64
+    # x̂ first, as the layer does: γ·(x - mean) can underflow where γ·x̂ does not.
+    expected = g64 * ((x64 - mean) / s) + b64
     # Five roundings in the layer's dtype, each of at most u times the size of its terms
     # plus half the smallest subnormal where a product underflows (γ·x̂ of tiny factors).
     size = np.abs(g64) * (np.abs(x64) + np.abs(mean)) / s + np.abs(expected) + np.abs(b64)
