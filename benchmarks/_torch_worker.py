@@ -46,7 +46,7 @@ def _build(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
     (of the book's SimpleConvNet where ``W1`` is a 4-D filter bank)."""
     if arrays["W1"].ndim == 4:
         return _build_conv_net(torch, arrays)
-    nn, functional = torch.nn, torch.nn.functional
+    nn = torch.nn
     W1, W2 = arrays["W1"], arrays["W2"]
     dtype = torch.float64 if W1.dtype == np.float64 else torch.float32
     model = nn.Sequential(
@@ -58,13 +58,18 @@ def _build(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
         model[0].bias.copy_(torch.from_numpy(arrays["b1"]))
         model[2].weight.copy_(torch.from_numpy(np.ascontiguousarray(W2.T)))
         model[2].bias.copy_(torch.from_numpy(arrays["b2"]))
+    return _sgd_step(torch, model, arrays)
+
+
+def _sgd_step(torch: Any, model: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
+    """A zero-argument SGD step of ``model`` on the batch ``x, t`` of ``arrays``."""
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     x = torch.from_numpy(arrays["x"])
     t = torch.from_numpy(arrays["t"].astype(np.int64))
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss = functional.cross_entropy(model(x), t)
+        loss = torch.nn.functional.cross_entropy(model(x), t)
         loss.backward()
         optimizer.step()
 
@@ -75,7 +80,7 @@ def _build_conv_net(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
     """A training step of ``Conv2d, ReLU, MaxPool2d(2), Flatten, Linear, ReLU, Linear``:
     bpcore's SimpleConvNet, whose filters have torch's layout and whose pooled output
     flattens in the same (channel, row, column) order."""
-    nn, functional = torch.nn, torch.nn.functional
+    nn = torch.nn
     W1, W2, W3 = arrays["W1"], arrays["W2"], arrays["W3"]
     dtype = torch.float64 if W1.dtype == np.float64 else torch.float32
     model = nn.Sequential(
@@ -94,17 +99,7 @@ def _build_conv_net(torch: Any, arrays: dict[str, npt.NDArray[Any]]) -> Any:
         model[4].bias.copy_(torch.from_numpy(arrays["b2"]))
         model[6].weight.copy_(torch.from_numpy(np.ascontiguousarray(W3.T)))
         model[6].bias.copy_(torch.from_numpy(arrays["b3"]))
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    x = torch.from_numpy(arrays["x"])
-    t = torch.from_numpy(arrays["t"].astype(np.int64))
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss = functional.cross_entropy(model(x), t)
-        loss.backward()
-        optimizer.step()
-
-    return step
+    return _sgd_step(torch, model, arrays)
 
 
 def serve() -> None:
