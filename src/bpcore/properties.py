@@ -28,7 +28,7 @@ Needs the ``verify`` extra (Hypothesis).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeAlias, TypeVar
 
 import numpy as np
@@ -49,6 +49,7 @@ from bpcore.gradcheck import (
     taylor_test,
     term_magnitude,
 )
+from bpcore.gradcheck._error_model import REROLLS, dout_factors, reroll
 from bpcore.gradcheck._guard import Guarded
 from bpcore.registry import Case, LayerSpec
 
@@ -156,11 +157,6 @@ def _ratio(error: float, bound: float) -> float:
 
 # -- the rounding noise of the layer itself -----------------------------------------------
 
-REROLLS = 8
-"""How many nearby points :func:`_rerolled_noise` evaluates, as the checker's error model
-does for its noise ``m`` (docs/gradcheck-error-model.md): moves of ``4^k·eps`` relative,
-``k = 0..7``, change the rounding of intermediates that a move of a few ulps leaves alone."""
-
 Move: TypeAlias = Callable[[FloatArray], FloatArray]
 """Moves an array (in its own dtype) to a nearby point; the identity at the case's point."""
 
@@ -183,29 +179,33 @@ def _rerolled_noise(
 
     ``r`` is what a property compares (``g(a·d1 + b·d2) - a·g(d1) - b·g(d2)``, say),
     ``base = r(θ_0)`` at the case's point ``θ_0``, and ``θ_k`` moves every array the
-    layer computes with -- inputs, parameters and the property's ``dout`` -- to
-    ``θ·(1 + 4^k·eps_d·σ)`` (random signs ``σ`` from a fixed seed, rounded to ``d``;
-    zeros stay). For a correct layer ``r`` is 0 in real arithmetic at every point, so
-    ``r(θ_k)`` is pure rounding, re-rolled by each move, and ``m`` measures how large it
-    gets. A bug is systematic: its share of ``r`` changes with ``θ`` only as fast as the
-    layer's values do (relatively, by ``4^k·eps``), so it cancels out of
-    ``r(θ_k) - r(θ_0)`` and the noise does not absorb it.
+    layer computes with: inputs and parameters by a random whole number of ulps of ``d``
+    in ``[4^k, 2·4^k]`` (:func:`reroll`), the property's ``dout`` by random factors
+    ``1 + w·sqrt(eps_d)`` (:func:`dout_factors`); a fixed seed, zeros staying. For a
+    correct layer ``r`` is 0 in real arithmetic at every point, so ``r(θ_k)`` is pure
+    rounding, re-rolled by each move, and ``m`` measures how large it gets. A bug is
+    systematic: its share of ``r`` changes with ``θ`` only as fast as the layer's values
+    do (relatively, by about ``4^k·eps`` and ``sqrt(eps)``), so it cancels out of
+    ``r(θ_k) - r(θ_0)`` and the noise does not absorb it. ``dout`` moves furthest: a
+    backward that cancels internally (a two-row batch normalisation) rounds alike at
+    every point that moves its ``dout`` by a few ulps only.
     """
-    eps = float(np.finfo(dtype).eps)
-    signs = np.random.default_rng(0)
+    rng = np.random.default_rng(0)
     noise = dict.fromkeys(base, 0.0)
+
+    def rescale(d: FloatArray) -> FloatArray:
+        return np.asarray(d * dout_factors(d.shape, d.dtype, rng), d.dtype)
 
     for k in range(REROLLS):
 
-        def move(array: FloatArray, k: int = k) -> FloatArray:
-            factor = 1 + 4.0**k * eps * signs.choice([-1.0, 1.0], array.shape)
-            return np.asarray(array.astype(np.float64) * factor, dtype=array.dtype)
-
-        def moved(arrays: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
-            return {n: move(np.asarray(v, dtype)).astype(np.float64) for n, v in arrays.items()}
+        def moved(arrays: Mapping[str, FloatArray], k: int = k) -> dict[str, FloatArray]:
+            return {
+                n: reroll(np.asarray(v, dtype), k, rng).astype(np.float64)
+                for n, v in arrays.items()
+            }
 
         point = dataclasses.replace(case, params=moved(case.params), inputs=moved(case.inputs))
-        again = residual(point, move)
+        again = residual(point, rescale)
         for name, value in base.items():
             if name in again and again[name].shape == value.shape:
                 noise[name] = max(noise[name], _norm(again[name] - value))
@@ -341,6 +341,9 @@ def backward_is_linear_in_dout(case: Case, draw: Draw) -> float:
     abs2 = term_magnitude(Guarded(case.subject(dtype), watch_parameters=False), inputs, d2)
     n = _accumulation({**inputs, **subject.parameters}, d1)
     tiny = n * float(np.finfo(dtype).smallest_subnormal)  # results that underflow
+    rounding = _rounding_errors(
+        case, dtype, [d1, d2, np.asarray(a * d1 + b * d2, dtype=dtype)], [g1, g2, g12]
+    )
     bounds: dict[str, float] = {}
     for name in g12:
         # The size of the terms each gradient sums, which g(d) understates where they cancel.
@@ -348,6 +351,10 @@ def backward_is_linear_in_dout(case: Case, draw: Draw) -> float:
         size2 = max(_norm(g2[name]), _norm(abs2.get(name, np.zeros(0))))
         scale = abs(a) * size1 + abs(b) * size2 + _norm(g12[name])
         bounds[name] = n * _unit_roundoff(dtype) * scale + tiny
+        if rounding:
+            # r_d - r_64 = e(a·d1 + b·d2) - a·e(d1) - b·e(d2), each e measured.
+            e1, e2, e12 = (errors.get(name, np.zeros(0)) for errors in rounding)
+            bounds[name] += _norm(e12) + abs(a) * _norm(e1) + abs(b) * _norm(e2)
     return _within(
         case,
         dtype,
@@ -360,6 +367,46 @@ def backward_is_linear_in_dout(case: Case, draw: Draw) -> float:
             f"> {bound:.3e} (a={a}, b={b})"
         ),
     )
+
+
+def _rounding_errors(
+    case: Case,
+    dtype: np.dtype[np.floating],
+    douts: Sequence[FloatArray],
+    gradients: Sequence[Mapping[str, FloatArray]],
+) -> list[dict[str, FloatArray]]:
+    """``e(d) = g_d(d) - g_64(d)`` for each ``dout`` below float64: the rounding of each
+    gradient computed in ``dtype``, against a float64 twin at the same point (inputs,
+    parameters and float targets rounded to ``dtype``); none in float64.
+
+    Where backward cancels internally its rounding is far larger than ``n·u`` times any
+    size its results show (a two-row batch normalisation computes a near-zero gradient
+    from ``d - mean(d) - x̂·mean(d·x̂)``), and moving the point or ``dout`` by a few ulps
+    leaves it as it was. Measured against float64, it is known exactly; a bug that does
+    not depend on the precision is in both and cancels out. A name whose error is not
+    finite (a value that overflows ``dtype``) gets none.
+    """
+    if dtype == np.float64:
+        return []
+
+    def rounded(arrays: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+        return {n: np.asarray(v, dtype).astype(np.float64) for n, v in arrays.items()}
+
+    point = dataclasses.replace(
+        case, params=rounded(case.params), inputs=rounded(case.inputs), target=case.target_as(dtype)
+    )
+    twin = point.subject(np.float64)
+    _forward(twin, point.inputs)
+    errors = []
+    for d, grads in zip(douts, gradients, strict=True):
+        exact = _backward(twin, d.astype(np.float64))
+        error = {
+            n: np.abs(np.asarray(g, np.float64) - np.asarray(exact[n], np.float64))
+            for n, g in grads.items()
+            if n in exact and np.shape(exact[n]) == np.shape(g)
+        }
+        errors.append({n: e for n, e in error.items() if np.all(np.isfinite(e))})
+    return errors
 
 
 def _within(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bpcore import properties as props
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError, ArgumentTypeError, BpcoreError
-from bpcore.registry import Case
+from bpcore.registry import Case, registered
 from bpcore.verify import (
     PROPERTY_NAMES,
     LayerCheckFailed,
@@ -55,14 +55,21 @@ class _Scripted:
 
 @pytest.fixture
 def without_noise(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generic bounds without the layer's measured rounding noise: what they were."""
+    """The generic bounds without the layer's measured rounding noise, nor its rounding
+    measured against float64: what they were."""
 
     def none(
         case: Case, dtype: object, residual: object, base: Mapping[str, FloatArray]
     ) -> dict[str, float]:
         return dict.fromkeys(base, 0.0)
 
+    def unmeasured(
+        case: Case, dtype: object, douts: object, gradients: object
+    ) -> list[dict[str, FloatArray]]:
+        return []
+
     monkeypatch.setattr(props, "_rerolled_noise", none)
+    monkeypatch.setattr(props, "_rounding_errors", unmeasured)
 
 
 # -- correct layers pass -------------------------------------------------------------------
@@ -193,6 +200,61 @@ def test_linearity_allows_for_a_zero_gradients_rounding_noise(
     """The batch normalisation's exact gradient is 0: g(a·d1 + b·d2) and a·g(d1) + b·g(d2)
     are rounding noise that differs, which the measured noise allows for."""
     assert props.backward_is_linear_in_dout(_batch_norm_case(), _linearity_draws(dtype)) <= 1
+
+
+def _two_rows(spec: LayerSpec, x: list[float]) -> Case:
+    return Case(
+        spec=spec,
+        params={"gamma": np.ones(1), "beta": np.zeros(1)},
+        inputs={"x": np.array(x).reshape(2, 1)},
+        target=None,
+    )
+
+
+TWO_ROWS = [
+    # x, dtype, d1, d2, a, b: where the rounding came out alike at every re-rolled point.
+    ([0.0, 1.0], np.float64, [0.0, 0.0], [0.0, 1.0], 1.0, 0.75),
+    ([2.0, 0.0], np.float64, [0.0, 0.0], [1.0, 0.0], 1.0, 0.375),
+    ([0.0, 1.0], np.float32, [0.0, 0.0], [1.0, 0.0], 1.0, 2.5),
+]
+
+
+@pytest.mark.parametrize(("x", "dtype", "d1", "d2", "a", "b"), TWO_ROWS)
+def test_linearity_allows_for_the_rounding_of_a_two_row_batch_normalization(
+    x: list[float],
+    dtype: type[np.floating[Any]],
+    d1: list[float],
+    d2: list[float],
+    a: float,
+    b: float,
+) -> None:
+    """bpcore's BatchNormalization on two rows: g(d) is about 1e-6·|d|, computed from
+    ``d - mean(d) - x̂·mean(d·x̂)`` with terms of size |d|, and its rounding, an ulp of
+    those terms, decides the residual. Moving the point or ``dout`` by a few ulps leaves
+    that rounding as it was; ``dout`` moved by a relative sqrt(eps), and in float32 the
+    rounding measured against float64, allow for it."""
+    spec = registered(["BatchNormalization"])[0]
+    douts = (np.array(d, dtype=dtype).reshape(2, 1) for d in (d1, d2))
+    draws = _Scripted(np.dtype(dtype), *douts, a, b)
+    assert props.backward_is_linear_in_dout(_two_rows(spec, x), draws) <= 1
+
+
+@pytest.mark.usefixtures("without_noise")
+@pytest.mark.parametrize(("x", "dtype", "d1", "d2", "a", "b"), TWO_ROWS)
+def test_without_the_measured_rounding_linearity_fails_a_two_row_batch_normalization(
+    x: list[float],
+    dtype: type[np.floating[Any]],
+    d1: list[float],
+    d2: list[float],
+    a: float,
+    b: float,
+) -> None:
+    """The n·u·(size of the terms seen) bound alone rejects each of those cases."""
+    spec = registered(["BatchNormalization"])[0]
+    douts = (np.array(d, dtype=dtype).reshape(2, 1) for d in (d1, d2))
+    draws = _Scripted(np.dtype(dtype), *douts, a, b)
+    with pytest.raises(PropertyFailure, match="linearity in dout"):
+        props.backward_is_linear_in_dout(_two_rows(spec, x), draws)
 
 
 @pytest.mark.usefixtures("without_noise")

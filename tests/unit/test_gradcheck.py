@@ -532,6 +532,33 @@ def test_a_function_that_bends_within_the_step_is_judged_at_smaller_steps(
     assert found is status
 
 
+def test_a_probe_along_the_elements_at_a_kink_is_judged_at_smaller_steps_too() -> None:
+    """A batch-normalized network whose first weights are 0 has constant features there:
+    along a W1 element its first normalization turns over within about sqrt(eps) and its
+    second within a fraction of that, and the slope jumps at the step's scale, so the
+    element is judged by its one-sided slopes. The probe along the elements found so is
+    then judged as a smooth one: at the checker's step its central difference is 628
+    against a slope of 2008, and only the smaller steps that converge show it right."""
+    spec = registered(["MultiLayerNetExtend"])[0]
+    params = {
+        "W1": np.array([[0.0, 0.0]]),
+        "b1": np.zeros(2),
+        "gamma1": np.array([1.0, 2.0]),
+        "beta1": np.zeros(2),
+        "W2": np.ones((2, 3)),
+        "b2": np.zeros(3),
+        "gamma2": np.ones(3),
+        "beta2": np.array([1.0, 0.0, 0.0]),
+        "W3": np.array([[0.0, -1.0], [0.0, 0.0], [0.0, 0.0]]),
+        "b3": np.zeros(2),
+    }
+    case = Case(spec, params, {"x": np.array([[0.0], [2.0]])}, np.array([0, 0]))
+    reference = case.reference(np.float64)
+    assert reference is not None
+    report = check_gradients(case.factory(), case.inputs, rng=0, term_sizes=reference.size)
+    assert report.passed, str(report)
+
+
 @pytest.mark.parametrize(
     ("excess", "status"), [(1.22, Status.NONDIFFERENTIABLE), (1.5, Status.MISMATCH)]
 )

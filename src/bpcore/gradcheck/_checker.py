@@ -630,6 +630,12 @@ class _Tally:
         if error > tol:
             tol += _step_spread(problem, name, probe.at, step, d_h)
         if error > tol:
+            # The direction can bend within the step as an element's own can (_judge).
+            refined = _refined(problem, name, probe, d_h)
+            if refined is not None:
+                probe, d_h, tol = refined
+                error = abs(g - d_h)
+        if error > tol:
             # Only a slope that is the same in every piece around the point binds every
             # valid subgradient; where the pieces' slopes differ, this probe says nothing.
             slack = tol + 3 * model.tolerance(step, 0.0, probe.grad_scale, 0.0, probe.noise)

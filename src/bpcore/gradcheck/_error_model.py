@@ -222,14 +222,50 @@ def constant_terms(
     return size
 
 
+REROLLS = 8
+"""How many nearby points a noise measurement evaluates (``k = 0..7`` in :func:`reroll`)."""
+
+
+def reroll(v: FloatArray, k: int, rng: np.random.Generator) -> FloatArray:
+    """``v`` moved by a random whole number of ulps of its own dtype in ``[4^k, 2·4^k]``.
+
+    Random signs; zeros stay. About ``v·4^k·eps_d`` where ``v`` is normal, and still a
+    move where it is subnormal (a relative move rounds back there). The number of ulps is
+    random, of either parity, and has about ``2k`` random low bits: a move by exactly
+    ``4^k`` ulps, or by a factor ``1 ± 4^k·eps``, keeps the residue of every sum one
+    binade up and the low bits of every product, so the rounding of a mean of two values
+    (a two-row batch normalisation) would be the same at every point and never show.
+    Draws the ulps, then the signs, from ``rng``.
+    """
+    ulps = rng.integers(4**k, 2 * 4**k, size=v.shape, endpoint=True)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=v.shape)
+    step = ulps * np.abs(np.spacing(v)) * signs * (v != 0)
+    return np.asarray(v + step, v.dtype)
+
+
+def dout_factors(shape: tuple[int, ...], dtype: FloatDType, rng: np.random.Generator) -> FloatArray:
+    """Factors ``1 + w·sqrt(eps_d)``, ``w`` uniform in ``[-1, 1]``, in ``dtype``.
+
+    Backward is linear in ``dout``, so scaling ``dout`` by them changes its result only by
+    rounding, which they re-roll: a factor with about ``-log2(sqrt(eps_d))`` random low
+    bits gives every product with ``dout`` random low bits. A factor ``1 ± 4^k·eps_d``, or
+    a move by a few ulps, keeps most low bits, and the rounding of a product with it often
+    comes out the same as before. A bug nonlinear in ``dout`` changes by a relative
+    ``sqrt(eps_d)`` at most, which no noise bound of twice the spread can absorb.
+    """
+    width = float(np.sqrt(np.finfo(dtype).eps))
+    return np.asarray(1 + width * rng.uniform(-1.0, 1.0, size=shape), dtype=dtype)
+
+
 def dout_noise(
     subject: Differentiable,
     inputs: Mapping[str, FloatArray],
     dout: FloatArray,
     analytic: Mapping[str, FloatArray],
 ) -> dict[str, FloatArray]:
-    """``max_k |g(c_k·dout)/c_k - g(dout)|`` with ``c_k = 1 ± 4^k·eps_d``: the rounding
-    noise of backward itself, the largest over each array, for every element.
+    """``max_k |g(c_k·dout)/c_k - g(dout)|`` over :data:`REROLLS` factors ``c_k`` from
+    :func:`dout_factors` (a fixed seed): the rounding noise of backward itself, the
+    largest over each array, for every element.
 
     Backward is linear in ``dout``, so in exact arithmetic the difference is 0 whatever
     the point; in ``d`` the scaled ``dout`` rounds every intermediate differently. Where
@@ -237,10 +273,8 @@ def dout_noise(
     result is that rounding alone, which no bound in units of ``|g|`` or of the
     Jacobian's terms admits, in float64 as in float32. ``analytic`` names the gradients
     (its values are unused; ``g(dout)`` is recomputed beside the scaled ones). A bug
-    linear in ``dout`` cancels out. ``k = 0..7``, signs alternating; each backward
-    follows a forward at ``inputs``.
+    linear in ``dout`` cancels out. Each backward follows a forward at ``inputs``.
     """
-    eps = float(np.finfo(dout.dtype).eps)
 
     def gradient(d: FloatArray) -> dict[str, FloatArray]:
         subject.forward(inputs)
@@ -249,8 +283,7 @@ def dout_noise(
 
     base = gradient(dout)
     noise = {n: np.zeros_like(g) for n, g in base.items()}
-    for k in range(8):
-        c = 1 + 4**k * eps * (-1) ** k
+    for c in dout_factors((REROLLS,), dout.dtype, np.random.default_rng(0)):
         for n, g in gradient(np.asarray(dout * c, dtype=dout.dtype)).items():
             np.maximum(noise[n], np.abs(g / c - base[n]), out=noise[n])
     return {n: np.full_like(a, np.max(a, initial=0.0)) for n, a in noise.items()}
@@ -301,23 +334,12 @@ def _subject_noise(
     base = twin_error(inputs, analytic)
     noise = {n: np.zeros_like(g) for n, g in analytic.items()}
     try:
-        for k in range(8):
-
-            def moved(v: FloatArray, k: int = k) -> FloatArray:
-                # A random whole number of ulps of v's own dtype in [4^k, 2·4^k]: about
-                # θ·4^k·eps_d where θ is normal, still a move where it is subnormal (a
-                # relative move rounds back there), and of either parity: a move by 4^k
-                # ulps alone keeps the residue of every sum in the next binade, so the
-                # rounding of a mean would never change.
-                ulps = rng.integers(4**k, 2 * 4**k, size=v.shape, endpoint=True)
-                step = ulps * np.abs(np.spacing(v)) * signs(v) * (v != 0)
-                return np.asarray(v + step, v.dtype)
-
+        for k in range(REROLLS):
             for n, p in params.items():
-                np.copyto(p, moved(originals[n]))
+                np.copyto(p, reroll(originals[n], k, rng))
             for n, c in constants.items():
                 np.copyto(c, _one_ulp(fixed[n], signs(c)))
-            point = {n: moved(v) for n, v in inputs.items()}
+            point = {n: reroll(v, k, rng) for n, v in inputs.items()}
             subject.forward(point)
             error = twin_error(point, subject.backward(dout))
             for n, worst in noise.items():
