@@ -48,6 +48,9 @@ class Guarded:
         self.nonfinite = False
         """Whether forward or backward ever returned a NaN or an infinity."""
         self._handed: dict[str, tuple[FloatArray, FloatArray]] = {}
+        # Checked once: a protocol's isinstance inspects the class's attributes every call.
+        self._reports = inner if isinstance(inner, ReportsAlterations) else None
+        self._constants = inner if isinstance(inner, HasConstants) else None
 
     @property
     def name(self) -> str:
@@ -62,7 +65,7 @@ class Guarded:
     @property
     def constants(self) -> Mapping[str, FloatArray]:
         """The subject's fixed float data, if it has any (:class:`HasConstants`)."""
-        return self.inner.constants if isinstance(self.inner, HasConstants) else {}
+        return {} if self._constants is None else self._constants.constants
 
     def forward(self, inputs: Mapping[str, FloatArray]) -> FloatArray:
         """The subject's forward on private copies of ``inputs``, itself a copy."""
@@ -97,8 +100,8 @@ class Guarded:
         for name, before in params.items():
             if _changed(before, self.inner.parameters[name]):
                 self._note(f"{call} modified parameter `{name}`")
-        if isinstance(self.inner, ReportsAlterations):
-            for what in self.inner.altered():
+        if self._reports is not None:
+            for what in self._reports.altered():
                 self._note(what)
 
     def _note(self, what: str) -> None:
