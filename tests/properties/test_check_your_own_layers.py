@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -202,59 +202,57 @@ def test_linearity_allows_for_a_zero_gradients_rounding_noise(
     assert props.backward_is_linear_in_dout(_batch_norm_case(), _linearity_draws(dtype)) <= 1
 
 
-def _two_rows(spec: LayerSpec, x: list[float]) -> Case:
-    return Case(
-        spec=spec,
+TwoRows: TypeAlias = tuple[
+    list[float], type[np.floating[Any]], list[float], list[float], float, float
+]
+"""``x``, the dtype, ``d1``, ``d2``, ``a`` and ``b`` of one linearity check."""
+
+TWO_ROWS = [
+    # Where the rounding came out alike at every re-rolled point.
+    pytest.param(([0.0, 1.0], np.float64, [0.0, 0.0], [0.0, 1.0], 1.0, 0.75), id="f64-a"),
+    pytest.param(([2.0, 0.0], np.float64, [0.0, 0.0], [1.0, 0.0], 1.0, 0.375), id="f64-b"),
+    pytest.param(([0.0, 1.0], np.float32, [0.0, 0.0], [1.0, 0.0], 1.0, 2.5), id="f32"),
+]
+
+
+def _two_row_linearity(
+    x: list[float],
+    dtype: type[np.floating[Any]],
+    d1: list[float],
+    d2: list[float],
+    a: float,
+    b: float,
+) -> float:
+    """The linearity property on bpcore's BatchNormalization of one feature on two rows,
+    gamma 1 and beta 0, with the ``dout`` pair and the coefficients given."""
+    case = Case(
+        spec=registered(["BatchNormalization"])[0],
         params={"gamma": np.ones(1), "beta": np.zeros(1)},
         inputs={"x": np.array(x).reshape(2, 1)},
         target=None,
     )
-
-
-TWO_ROWS = [
-    # x, dtype, d1, d2, a, b: where the rounding came out alike at every re-rolled point.
-    ([0.0, 1.0], np.float64, [0.0, 0.0], [0.0, 1.0], 1.0, 0.75),
-    ([2.0, 0.0], np.float64, [0.0, 0.0], [1.0, 0.0], 1.0, 0.375),
-    ([0.0, 1.0], np.float32, [0.0, 0.0], [1.0, 0.0], 1.0, 2.5),
-]
-
-
-@pytest.mark.parametrize(("x", "dtype", "d1", "d2", "a", "b"), TWO_ROWS)
-def test_linearity_allows_for_the_rounding_of_a_two_row_batch_normalization(
-    x: list[float],
-    dtype: type[np.floating[Any]],
-    d1: list[float],
-    d2: list[float],
-    a: float,
-    b: float,
-) -> None:
-    """bpcore's BatchNormalization on two rows: g(d) is about 1e-6·|d|, computed from
-    ``d - mean(d) - x̂·mean(d·x̂)`` with terms of size |d|, and its rounding, an ulp of
-    those terms, decides the residual. Moving the point or ``dout`` by a few ulps leaves
-    that rounding as it was; ``dout`` moved by a relative sqrt(eps), and in float32 the
-    rounding measured against float64, allow for it."""
-    spec = registered(["BatchNormalization"])[0]
     douts = (np.array(d, dtype=dtype).reshape(2, 1) for d in (d1, d2))
-    draws = _Scripted(np.dtype(dtype), *douts, a, b)
-    assert props.backward_is_linear_in_dout(_two_rows(spec, x), draws) <= 1
+    return props.backward_is_linear_in_dout(case, _Scripted(np.dtype(dtype), *douts, a, b))
+
+
+@pytest.mark.parametrize("row", TWO_ROWS)
+def test_linearity_allows_for_the_rounding_of_a_two_row_batch_normalization(row: TwoRows) -> None:
+    """g(d) is about 1e-6·|d|, computed from ``d - mean(d) - x̂·mean(d·x̂)`` with terms of
+    size |d|, and their rounding, an ulp of those terms, decides the residual. Moving the
+    point or ``dout`` by a few ulps leaves that rounding as it was; ``dout`` moved by a
+    relative sqrt(eps), and in float32 the rounding measured against float64, allow for
+    it."""
+    assert _two_row_linearity(*row) <= 1
 
 
 @pytest.mark.usefixtures("without_noise")
-@pytest.mark.parametrize(("x", "dtype", "d1", "d2", "a", "b"), TWO_ROWS)
+@pytest.mark.parametrize("row", TWO_ROWS)
 def test_without_the_measured_rounding_linearity_fails_a_two_row_batch_normalization(
-    x: list[float],
-    dtype: type[np.floating[Any]],
-    d1: list[float],
-    d2: list[float],
-    a: float,
-    b: float,
+    row: TwoRows,
 ) -> None:
     """The n·u·(size of the terms seen) bound alone rejects each of those cases."""
-    spec = registered(["BatchNormalization"])[0]
-    douts = (np.array(d, dtype=dtype).reshape(2, 1) for d in (d1, d2))
-    draws = _Scripted(np.dtype(dtype), *douts, a, b)
     with pytest.raises(PropertyFailure, match="linearity in dout"):
-        props.backward_is_linear_in_dout(_two_rows(spec, x), draws)
+        _two_row_linearity(*row)
 
 
 @pytest.mark.usefixtures("without_noise")
