@@ -1,9 +1,12 @@
-"""Weight decay, and MultiLayerNetExtend: batch normalization and dropout in a network,
-training and inference modes, and the book's constructor."""
+"""Weight decay in every network that offers it, and MultiLayerNetExtend: batch
+normalization and dropout in a network, training and inference modes, and the book's
+constructor."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -11,7 +14,7 @@ import pytest
 
 from bpcore.errors import ArgumentError
 from bpcore.layers import BatchNormalization
-from bpcore.networks import MultiLayerNet, MultiLayerNetExtend
+from bpcore.networks import MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 from tests.helpers import assert_error
 
 # backprop against central differences in float64, as tests/unit/test_networks.py derives:
@@ -19,32 +22,67 @@ from tests.helpers import assert_error
 GRAD_RTOL, GRAD_ATOL = 1e-6, 1e-7
 
 
-def _batch(
-    n: int = 6, d: int = 5, c: int = 3
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+Batch: TypeAlias = tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]
+Network: TypeAlias = MultiLayerNet | MultiLayerNetExtend | SimpleConvNet
+
+
+def _batch(n: int = 6, d: int = 5, c: int = 3) -> Batch:
     rng = np.random.default_rng(4)
     return rng.standard_normal((n, d)), rng.integers(0, c, size=n)
 
 
-def test_weight_decay_adds_half_lambda_times_the_squared_weights_to_the_loss() -> None:
-    """loss = cross-entropy + (λ/2)·Σᵢ ‖Wᵢ‖² (biases not decayed); the cross-entropy alone
-    stays in last_layer.loss."""
-    x, t = _batch()
-    plain = MultiLayerNet(5, [4], 3, rng=1)
-    decayed = MultiLayerNet(5, [4], 3, weight_decay_lambda=0.3, rng=1)
-    squares = math.fsum(float(np.sum(decayed.params[k] ** 2)) for k in ("W1", "W2"))
+def _images(n: int = 4) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    rng = np.random.default_rng(4)
+    return rng.standard_normal((n, 1, 6, 6)), rng.integers(0, 3, size=n)
+
+
+DECAYED: dict[str, tuple[Callable[[float], Network], tuple[str, ...], Batch]] = {
+    "MultiLayerNet": (
+        lambda decay: MultiLayerNet(5, [4, 4], 3, weight_decay_lambda=decay, rng=1),
+        ("W1", "W2", "W3"),
+        _batch(),
+    ),
+    "MultiLayerNetExtend": (
+        lambda decay: MultiLayerNetExtend(
+            5, [4, 4], 3, weight_decay_lambda=decay, use_batchnorm=True, rng=1
+        ),
+        ("W1", "W2", "W3"),
+        _batch(),
+    ),
+    "SimpleConvNet": (
+        lambda decay: SimpleConvNet(
+            (1, 6, 6), {"filter_num": 2, "filter_size": 3}, 4, 3, weight_decay_lambda=decay, rng=1
+        ),
+        ("W1", "W2", "W3"),
+        _images(),
+    ),
+}
+"""Each network with weight decay: how to build it with a given λ, the weights that
+decay (every weight matrix or filter bank, no bias, γ or β), and a batch it takes."""
+
+
+@pytest.mark.parametrize("name", DECAYED)
+def test_weight_decay_adds_half_lambda_times_the_squared_weights_to_the_loss(name: str) -> None:
+    """loss = cross-entropy + (λ/2)·Σᵢ ‖Wᵢ‖² over the weights only; the cross-entropy
+    alone stays in last_layer.loss."""
+    build, weights, (x, t) = DECAYED[name]
+    plain, decayed = build(0.0), build(0.3)
+    assert sorted(k for k in decayed.params if k.startswith("W")) == sorted(weights)
+    squares = math.fsum(float(np.sum(decayed.params[k] ** 2)) for k in weights)
     assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + 0.15 * squares, rel=1e-14)
     assert decayed.last_layer.loss == pytest.approx(plain.loss(x, t), rel=1e-14)
 
 
-def test_weight_decay_adds_lambda_w_to_each_weight_gradient() -> None:
-    """dWᵢ gains λ·Wᵢ, db is unchanged, and backprop still matches central differences."""
-    x, t = _batch()
-    plain = MultiLayerNet(5, [4, 4], 3, rng=1).gradient(x, t)
-    net = MultiLayerNet(5, [4, 4], 3, weight_decay_lambda=0.3, rng=1)
+@pytest.mark.parametrize("name", DECAYED)
+def test_weight_decay_adds_lambda_w_to_each_weight_gradient(name: str) -> None:
+    """dWᵢ gains λ·Wᵢ, every other gradient is unchanged, and backprop still matches
+    central differences."""
+    build, weights, (x, t) = DECAYED[name]
+    plain = build(0.0).gradient(x, t)
+    net = build(0.3)
     grads = net.gradient(x, t)
     for key in grads:
-        expected = plain[key] + 0.3 * net.params[key] if key.startswith("W") else plain[key]
+        expected = plain[key] + 0.3 * net.params[key] if key in weights else plain[key]
         np.testing.assert_allclose(grads[key], expected, rtol=1e-14, atol=1e-16, err_msg=key)
     numerical = net.numerical_gradient(x, t)
     for key in grads:
@@ -77,6 +115,8 @@ def test_extend_stacks_the_books_layers(options: dict[str, bool], layers: list[s
         rng=1,
     )
     assert list(net.layers) == layers
+    normalized = ["gamma1", "beta1", "gamma2", "beta2"] if options.get("use_batchnorm") else []
+    assert sorted(net.params) == sorted(["W1", "b1", "W2", "b2", "W3", "b3", *normalized])
     if options.get("use_batchnorm"):
         for i in (1, 2):
             layer = net.layers[f"BatchNorm{i}"]
@@ -93,7 +133,33 @@ def test_without_options_extend_is_multi_layer_net() -> None:
     for key in plain.params:
         np.testing.assert_array_equal(extend.params[key], plain.params[key])
     np.testing.assert_array_equal(extend.predict(x), plain.predict(x))
+    assert extend.loss(x, t) == plain.loss(x, t)  # no weight decay by default
     assert extend.gradient(x, t).keys() == plain.gradient(x, t).keys()
+
+
+def test_float32_stays_float32_with_batchnorm_and_dropout() -> None:
+    """dtype=float32 makes every parameter float32, gammaᵢ and betaᵢ included, and the
+    scores and gradients float32."""
+    x, t = _batch()
+    net = MultiLayerNetExtend(
+        5, [4, 4], 3, use_batchnorm=True, use_dropout=True, dtype=np.float32, rng=1
+    )
+    assert {key: p.dtype for key, p in net.params.items()} == dict.fromkeys(
+        net.params, np.dtype(np.float32)
+    )
+    assert net.predict(x.astype(np.float32), train_flg=True).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in net.gradient(x.astype(np.float32), t).values())
+
+
+def test_dropout_masks_come_from_the_networks_seed() -> None:
+    """Two networks built with the same rng draw the same masks: training-mode scores
+    agree call after call."""
+    x, _ = _batch()
+    first, second = (MultiLayerNetExtend(5, [8], 3, use_dropout=True, rng=7) for _ in range(2))
+    for _ in range(3):
+        np.testing.assert_array_equal(
+            first.predict(x, train_flg=True), second.predict(x, train_flg=True)
+        )
 
 
 def test_batchnorm_gradient_matches_central_differences() -> None:

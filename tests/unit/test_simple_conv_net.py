@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from bpcore.errors import ArgumentError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
 from bpcore.layers import Convolution, Pooling
 from bpcore.networks import SimpleConvNet
 from tests.helpers import assert_error
@@ -87,16 +87,33 @@ def test_he_initialisation_uses_each_layers_fan_in() -> None:
         ({"input_dim": (28, 28)}, "`input_dim` (C, H, W) of 3 positive ints", "(28, 28)"),
         ({"conv_param": {"filters": 3}}, "`conv_param` a dict with keys among", "{'filters': 3}"),
         ({"conv_param": {"filter_size": 0}}, "`filter_size` to be a positive int", "0"),
+        ({"conv_param": {"filter_num": 0}}, "`filter_num` to be a positive int", "0"),
+        ({"conv_param": {"pad": -1}}, "`pad` to be an int >= 0", "-1"),
+        ({"conv_param": {"stride": 0}}, "`stride` to be a positive int", "0"),
         ({"input_dim": (1, 4, 4), "conv_param": {"filter_size": 5}},
          "a 5x5 filter to leave at least 2x2 to pool in a 4x4 image", "0x0"),
+        ({"input_dim": (1, 4, 5), "conv_param": {"filter_size": 4}},
+         "a 4x4 filter to leave at least 2x2 to pool in a 4x5 image", "1x2"),
+        ({"input_dim": (1, 5, 4), "conv_param": {"filter_size": 4}},
+         "a 4x4 filter to leave at least 2x2 to pool in a 5x4 image", "2x1"),
         ({"hidden_size": 0}, "`hidden_size` to be a positive int", "0"),
+        ({"output_size": 0}, "`output_size` to be a positive int", "0"),
+        ({"weight_init_std": "lecun"}, "`weight_init_std` to be one of 'relu'", "'lecun'"),
+        ({"weight_decay_lambda": -1.0}, "`weight_decay_lambda` to be a finite non-negative",
+         "-1.0"),
+        ({"dtype": "int32"}, "`dtype` float32 or float64", "'int32'"),
+        ({"rng": "x"}, "`rng` to be a numpy.random.Generator", "str"),
     ],
-    ids=["input_dim", "conv key", "filter size", "filter too large", "hidden size"],
+    ids=["input_dim", "conv key", "filter size", "filter num", "pad", "stride",
+         "filter too large", "one row short", "one column short", "hidden size",
+         "output size", "init", "decay", "dtype", "rng"],
 )  # fmt: skip
 def test_bad_arguments_are_refused(kwargs: dict[str, object], expected: str, got: str) -> None:
-    """Each bad argument raises ArgumentError naming it and the value received."""
+    """Each bad argument raises its documented error (ArgumentError, DtypeError for the
+    dtype, ArgumentTypeError for the rng) naming it and the value received."""
+    kinds = {"dtype": DtypeError, "rng": ArgumentTypeError}
     assert_error(
-        ArgumentError,
+        next((kinds[k] for k in kwargs if k in kinds), ArgumentError),
         lambda: SimpleConvNet(**kwargs),  # type: ignore[arg-type]  # wrong on purpose
         callee="SimpleConvNet",
         expected=expected,
@@ -104,13 +121,36 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], expected: str, got
     )
 
 
-def test_an_input_of_another_shape_is_refused() -> None:
-    """x must be (N, C, H, W) or (N, C·H·W) for the network's input_dim."""
+def test_the_smallest_image_that_leaves_2x2_to_pool_is_taken() -> None:
+    """A 5x5 image under a 4x4 filter leaves 2x2 to pool: one 1x1 pooled map per filter."""
+    net = SimpleConvNet((1, 5, 5), {"filter_num": 2, "filter_size": 4}, hidden_size=3, rng=0)
+    assert net.params["W2"].shape == (2, 3)
+    assert net.predict(np.ones((1, 1, 5, 5))).shape == (1, 10)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 9, 9), (2, 65), (64,)])
+@pytest.mark.parametrize("method", ["predict", "loss", "accuracy", "gradient"])
+def test_an_input_of_another_shape_is_refused(method: str, shape: tuple[int, ...]) -> None:
+    """x must be (N, C, H, W) or (N, C·H·W) for the network's input_dim; the error names
+    the method called."""
     net = SimpleConvNet((1, 8, 8), SMALL, hidden_size=5, rng=5)
+    call = getattr(net, method)
+    args = (np.ones(shape),) if method == "predict" else (np.ones(shape), np.array([0, 1]))
     assert_error(
         ShapeError,
-        lambda: net.predict(np.ones((2, 1, 9, 9))),
-        callee="SimpleConvNet.predict",
+        lambda: call(*args),
+        callee=f"SimpleConvNet.{method}",
         expected="(N, 1, 8, 8) or (N, 64)",
-        got="(2, 1, 9, 9)",
+        got=str(shape),
+    )
+
+
+def test_a_complex_input_is_refused_by_name() -> None:
+    net = SimpleConvNet((1, 8, 8), SMALL, hidden_size=5, rng=5)
+    assert_error(
+        DtypeError,
+        lambda: net.predict(np.ones((2, 1, 8, 8), dtype=complex)),
+        callee="SimpleConvNet.predict",
+        expected="`x` to be a real array",
+        got="complex128",
     )

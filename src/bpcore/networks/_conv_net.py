@@ -109,7 +109,7 @@ class SimpleConvNet(SequentialNet):
         generator = resolve_rng(rng, where=where)
         fn, f, pad, stride = conv["filter_num"], conv["filter_size"], conv["pad"], conv["stride"]
         oh, ow = (h + 2 * pad - f) // stride + 1, (w + 2 * pad - f) // stride + 1
-        if h + 2 * pad < f or w + 2 * pad < f or oh < 2 or ow < 2:
+        if oh < 2 or ow < 2:  # a filter larger than the padded image leaves oh or ow <= 0
             raise ArgumentError(
                 f"{where}: expected a {f}x{f} filter to leave at least 2x2 to pool in a "
                 f"{h}x{w} image padded by {pad} at stride {stride}, got "
