@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError, TargetError
 from bpcore.layers import Convolution, Pooling
 from bpcore.networks import SimpleConvNet
 from tests.helpers import assert_error
@@ -153,4 +153,15 @@ def test_a_complex_input_is_refused_by_name() -> None:
         callee="SimpleConvNet.predict",
         expected="`x` to be a real array",
         got="complex128",
+    )
+
+
+def test_a_label_out_of_range_is_refused_by_accuracy() -> None:
+    net = SimpleConvNet((1, 8, 8), SMALL, hidden_size=5, rng=5)
+    assert_error(
+        TargetError,
+        lambda: net.accuracy(np.ones((2, 1, 8, 8)), np.array([0, 11])),
+        callee="SimpleConvNet.accuracy",
+        expected="class labels in [0, 9]",
+        got="11",
     )
