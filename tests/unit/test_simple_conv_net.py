@@ -85,6 +85,7 @@ def test_he_initialisation_uses_each_layers_fan_in() -> None:
     ("kwargs", "expected", "got"),
     [
         ({"input_dim": (28, 28)}, "`input_dim` (C, H, W) of 3 positive ints", "(28, 28)"),
+        ({"input_dim": (1, 0, 28)}, "`input_dim` to be a positive int", "0"),
         ({"conv_param": {"filters": 3}}, "`conv_param` a dict with keys among", "{'filters': 3}"),
         ({"conv_param": {"filter_size": 0}}, "`filter_size` to be a positive int", "0"),
         ({"conv_param": {"filter_num": 0}}, "`filter_num` to be a positive int", "0"),
@@ -104,7 +105,7 @@ def test_he_initialisation_uses_each_layers_fan_in() -> None:
         ({"dtype": "int32"}, "`dtype` float32 or float64", "'int32'"),
         ({"rng": "x"}, "`rng` to be a numpy.random.Generator", "str"),
     ],
-    ids=["input_dim", "conv key", "filter size", "filter num", "pad", "stride",
+    ids=["input_dim", "input_dim size", "conv key", "filter size", "filter num", "pad", "stride",
          "filter too large", "one row short", "one column short", "hidden size",
          "output size", "init", "decay", "dtype", "rng"],
 )  # fmt: skip
@@ -165,3 +166,12 @@ def test_a_label_out_of_range_is_refused_by_accuracy() -> None:
         expected="class labels in [0, 9]",
         got="11",
     )
+
+
+def test_padding_adds_to_both_sides_of_each_axis() -> None:
+    """A 5x5 image padded by 1 under a 3x3 filter gives 5x5 (5 + 2·1 - 3 + 1), pooled to
+    2x2: W2 has 2 filters · 2 · 2 = 8 rows, and 4x6 gives 4x6, pooled to 2x3: 12 rows."""
+    square = SimpleConvNet((1, 5, 5), {"filter_num": 2, "filter_size": 3, "pad": 1}, 3, rng=0)
+    assert square.params["W2"].shape == (8, 3)
+    wide = SimpleConvNet((1, 4, 6), {"filter_num": 2, "filter_size": 3, "pad": 1}, 3, rng=0)
+    assert wide.params["W2"].shape == (12, 3)
