@@ -971,3 +971,18 @@ def test_loaded_state_is_a_copy(cls: Callable[[], StatefulOptimizer]) -> None:
         value[...] = 123.0
     after = loaded.state_dict()
     assert {k: v.tobytes() for k, v in after.items()} == {k: v.tobytes() for k, v in before.items()}
+
+
+@ALL
+def test_a_state_that_is_not_a_mapping_is_refused_by_name(name: str, make: Factory) -> None:
+    """load_state_dict takes a mapping of names to arrays; anything else raises
+    ArgumentTypeError naming the method and `state`."""
+    optimizer = make()
+    assert isinstance(optimizer, StatefulOptimizer)
+    assert_error(
+        ArgumentTypeError,
+        lambda: optimizer.load_state_dict(cast(Mapping[str, FloatArray], [1])),
+        callee=f"{name}.load_state_dict",
+        expected="`state` to be a mapping of names to arrays",
+        got="list",
+    )
