@@ -40,9 +40,9 @@ def assert_error(
     expected and what was received.
 
     A bpcore message reads ``"<callee>: expected <what>, got <what>."``: ``callee`` must
-    be exactly what stands before the first ``": "``, ``expected`` after the word
-    "expected" and ``got`` after the word "got" (each a substring, so the rest of the
-    wording may change).
+    be exactly what stands before the first ``": "`` (and nowhere after it),
+    ``expected`` after the word "expected" and ``got`` after the word "got" (each a
+    substring, so the rest of the wording may change).
     Returns the exception for further checks.
     """
     with pytest.raises(error) as caught:
@@ -51,6 +51,7 @@ def assert_error(
     head, sep, body = message.partition(": ")
     assert sep, f"no callee before ': ' in {message!r}"
     assert head == callee, f"callee {callee!r} not named first in {message!r}"
+    assert f"{callee}: " not in body, f"callee named twice in {message!r}"
     for word, part in (("expected", expected), ("got", got)):
         if part is not None:
             assert word in body, f"no {word!r} in {message!r}"

@@ -177,9 +177,11 @@ def save_checkpoint(
 
     Raises:
         DtypeError: a parameter or state array is not a float32 or float64 numpy array.
-        CheckpointError: a parameter name is not a ``str``, or ``meta`` has a
-            non-``str`` key, a value that is not int/float/str, or a non-finite float.
-        OSError: the file system refused the write (nothing was replaced).
+        CheckpointError: ``params`` (or a ``state`` other than None) is not a
+            mapping, a parameter name is not a ``str``, or ``meta`` has a non-``str``
+            key, a value that is not int/float/str, or a non-finite float.
+        OSError: the file system refused the write (nothing was replaced);
+            ``FileExistsError`` if every temporary name tried was taken.
     """
     target = Path(path)
     for role, given in (("params", params), ("state", state)):
@@ -359,6 +361,8 @@ def load_checkpoint(
     where = f"load_checkpoint({str(source)!r})"
     try:
         params, state, meta = _read_archive(source, where)
+    except CheckpointError:
+        raise  # already names the file; a ValueError, so DAMAGE below would wrap it again
     except FileNotFoundError as exc:
         raise CheckpointError(f"{where}: the file does not exist.") from exc
     except NotRegular as exc:

@@ -349,15 +349,83 @@ def test_a_kill_in_the_middle_of_saving_leaves_a_whole_checkpoint(tmp_path: Path
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "c.npz"} == leftovers
 
 
-def test_a_file_with_a_temporary_name_is_left_alone(tmp_path: Path) -> None:
-    """A stale temporary file (from a save that was killed) neither stops a save nor is
-    overwritten or removed by it."""
+def _draw_tokens(monkeypatch: pytest.MonkeyPatch, *tokens: str) -> list[str]:
+    """Make the random part of the temporary names ``tokens`` in turn (the last one
+    repeating), so that a save meets the names taken on purpose; returns the tokens drawn."""
+    drawn: list[str] = []
+
+    def token_hex(nbytes: int | None = None) -> str:
+        drawn.append(tokens[min(len(drawn), len(tokens) - 1)])
+        return drawn[-1]
+
+    monkeypatch.setattr("secrets.token_hex", token_hex)
+    return drawn
+
+
+def test_a_file_with_a_temporary_name_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save whose first temporary name is taken (by a file a killed save left) writes
+    under another name: the file is neither overwritten nor removed, nor does it stop
+    the save."""
     stale = tmp_path / ".c.npz.0123456789abcdef.tmp"
     stale.write_bytes(b"half a checkpoint")
+    drawn = _draw_tokens(monkeypatch, "0123456789abcdef", "fedcba9876543210")
     path = save_checkpoint(tmp_path / "c.npz", _params())
+    assert drawn == ["0123456789abcdef", "fedcba9876543210"]  # the name was met, and skipped
     assert stale.read_bytes() == b"half a checkpoint"
     assert siblings(path) == [stale.name, "c.npz"]
     np.testing.assert_array_equal(load_checkpoint(path).params["W"], _params()["W"])
+
+
+def test_a_save_that_finds_every_temporary_name_taken_fails_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If every name tried is taken, the save raises FileExistsError naming the checkpoint,
+    after a bounded number of tries; the existing checkpoint and the file in the way are
+    left as they were."""
+    path = save_checkpoint(tmp_path / "c.npz", _params())
+    stale = tmp_path / ".c.npz.0123456789abcdef.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    drawn = _draw_tokens(monkeypatch, "0123456789abcdef")
+    with pytest.raises(FileExistsError) as caught:
+        save_checkpoint(path, {"W": np.zeros(2)})
+    assert str(caught.value).startswith(f"{_where('save_checkpoint', path)}: ")
+    assert 1 < len(drawn) <= 1_000
+    assert stale.read_bytes() == b"half a checkpoint"
+    assert siblings(path) == [stale.name, "c.npz"]
+    np.testing.assert_array_equal(load_checkpoint(path).params["W"], _params()["W"])
+
+
+# Saves once with os.replace turned into an immediate exit: the process dies between
+# writing the temporary file and renaming it, with no chance to clean up.
+_DIE_BEFORE_RENAME = textwrap.dedent(
+    """
+    import os
+    import sys
+    import numpy as np
+    from bpcore.checkpoint import save_checkpoint
+
+    os.replace = lambda src, dst: os._exit(3)
+    save_checkpoint(sys.argv[1], {"W": np.ones(3)})
+    """
+)
+
+
+def test_stale_temporaries_finds_what_a_save_killed_before_its_rename_left(
+    tmp_path: Path,
+) -> None:
+    """A save that dies after writing its temporary file and before renaming it leaves
+    that file, and stale_temporaries lists exactly it."""
+    path = tmp_path / "c.npz"
+    env = {**os.environ, "PYTHONPATH": str(Path(bpcore.__file__).parents[1])}
+    died = subprocess.run(
+        [sys.executable, "-c", _DIE_BEFORE_RENAME, str(path)], env=env, timeout=60, check=False
+    )
+    assert died.returncode == 3
+    left = list(tmp_path.iterdir())
+    assert len(left) == 1
+    assert stale_temporaries(path) == left
 
 
 def test_a_directory_that_cannot_be_opened_does_not_fail_the_save(
@@ -476,6 +544,31 @@ def test_save_rejects_bad_meta(
         lambda: save_checkpoint(path, {"W": np.ones(1)}, meta=meta),  # type: ignore[arg-type]  # deliberately wrong types to test the runtime check
         callee=_where("save_checkpoint", path),
         expected=expected,
+        got=got,
+    )
+    assert siblings(path) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "state", "role", "got"),
+    [
+        (None, None, "params", "NoneType"),
+        ([np.ones(1)], None, "params", "list"),
+        ({"W": np.ones(1)}, [np.ones(1)], "state", "list"),
+    ],
+    ids=["params-none", "params-list", "state-list"],
+)
+def test_save_rejects_params_or_state_that_are_not_mappings(
+    tmp_path: Path, params: object, state: object, role: str, got: str
+) -> None:
+    """``params`` (and ``state``, unless it is None) must map names to arrays; anything
+    else raises CheckpointError naming the argument, and nothing is written."""
+    path = tmp_path / "c.npz"
+    assert_error(
+        CheckpointError,
+        lambda: save_checkpoint(path, params, state=state),  # type: ignore[arg-type]  # deliberately wrong types to test the runtime check
+        callee=_where("save_checkpoint", path),
+        expected=f"`{role}` to be a mapping",
         got=got,
     )
     assert siblings(path) == []
@@ -607,16 +700,18 @@ def test_non_float_array_in_file(tmp_path: Path, key: str) -> None:
 
 
 def test_unknown_key_in_file(tmp_path: Path) -> None:
-    """A key outside `meta`, `param/<name>` and `state/<name>` raises CheckpointError naming it."""
+    """A key outside `meta`, `param/<name>` and `state/<name>` raises CheckpointError naming
+    it, and does not call the readable archive unreadable."""
     path = tmp_path / "c.npz"
     write_npz(path, {"W": np.ones(3), "meta": np.array("{}")})
-    assert_error(
+    error = assert_error(
         CheckpointError,
         lambda: load_checkpoint(path),
         callee=_where("load_checkpoint", path),
         expected="only keys 'meta', 'param/<name>' and 'state/<name>'",
         got="key 'W'",
     )
+    assert "not a readable" not in str(error)
 
 
 def test_non_npy_member_in_archive(tmp_path: Path) -> None:

@@ -14,7 +14,13 @@ from bpcore import DtypeError, ShapeError, TargetError
 from bpcore._arrays import FloatArray
 from bpcore.errors import ArgumentError, ArgumentTypeError
 from bpcore.layers import Affine, Sigmoid
-from bpcore.networks import MultiLayerNet, TwoLayerNet, WeightInit
+from bpcore.networks import (
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    SimpleConvNet,
+    TwoLayerNet,
+    WeightInit,
+)
 from tests.helpers import assert_error
 
 Net = TwoLayerNet | MultiLayerNet
@@ -621,13 +627,25 @@ def test_wrong_input_width_raises_shape_error() -> None:
     assert str(error).startswith("TwoLayerNet.predict: Affine.forward: ")
 
 
+NETWORKS_OF_FOUR_INPUTS: dict[str, Callable[[], Net | MultiLayerNetExtend | SimpleConvNet]] = {
+    "TwoLayerNet": lambda: TwoLayerNet(4, 3, 2, rng=0),
+    "MultiLayerNet": lambda: MultiLayerNet(4, [3], 2, rng=0),
+    "MultiLayerNetExtend": lambda: MultiLayerNetExtend(4, [3], 2, use_batchnorm=True, rng=0),
+    "SimpleConvNet": lambda: SimpleConvNet(
+        (1, 2, 2), {"filter_num": 1, "filter_size": 1}, hidden_size=3, output_size=2, rng=0
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(NETWORKS_OF_FOUR_INPUTS))
 @pytest.mark.parametrize(
     "method", ["predict", "loss", "accuracy", "gradient", "numerical_gradient"]
 )
-def test_non_numeric_x_names_the_method_called(method: str) -> None:
-    """A batch of strings is a DtypeError that names the method the caller used and x."""
-    net = TwoLayerNet(2, 3, 2, rng=0)
-    x, t = np.array([["a", "b"]]), np.array([0])
+def test_non_numeric_x_names_the_method_called(kind: str, method: str) -> None:
+    """A batch of strings is a DtypeError that names the method the caller used, once,
+    and x."""
+    net = NETWORKS_OF_FOUR_INPUTS[kind]()
+    x, t = np.array([["a", "b", "c", "d"]]), np.array([0])
     calls = {
         "predict": lambda: net.predict(x),
         "loss": lambda: net.loss(x, t),
@@ -635,13 +653,14 @@ def test_non_numeric_x_names_the_method_called(method: str) -> None:
         "gradient": lambda: net.gradient(x, t),
         "numerical_gradient": lambda: net.numerical_gradient(x, t),
     }
-    assert_error(
+    error = assert_error(
         DtypeError,
         calls[method],
-        callee=f"TwoLayerNet.{method}",
+        callee=f"{kind}.{method}",
         expected="`x` to be a real array",
         got="dtype <U1",
     )
+    assert str(error).startswith(f"{kind}.{method}: expected `x`")  # no callee but the method
 
 
 def test_training_reduces_the_loss() -> None:

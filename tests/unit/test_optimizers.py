@@ -297,6 +297,36 @@ def test_sgd_accepts_a_different_network_on_each_call() -> None:
     close(b, np.zeros((2, 2)))
 
 
+def test_sgd_holds_no_memory_for_networks_it_no_longer_updates() -> None:
+    """SGD keeps no state: updating a new network on every call leaves behind at most
+    the buffers of the last one, however many networks came before."""
+    opt = SGD(lr=0.5)
+    grad = np.ones(1_000)
+    tracemalloc.start()
+    try:
+        for i in range(200):
+            opt.update({f"p{i}": np.ones(1_000)}, {f"p{i}": grad})
+            if i == 9:
+                after_ten, _ = tracemalloc.get_traced_memory()
+        after_all, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Keeping the buffer of each network passed would add 190 x 8 kB = 1.5 MB.
+    assert after_all - after_ten < 64_000
+
+
+@ALL
+def test_an_empty_parameter_is_updated_as_a_no_op(name: str, make: Factory) -> None:
+    """A parameter with no elements (shape (0,)) takes part in the update and stays empty;
+    the other parameters are updated as usual."""
+    empty, w = np.zeros(0), f64(1.0)
+    opt = make()
+    for _ in range(2):
+        opt.update({"e": empty, "w": w}, {"e": np.zeros(0), "w": f64(1.0)})
+    assert empty.shape == (0,)
+    assert w[0] < 1.0, name
+
+
 def test_sgd_after_a_change_of_dtype_steps_as_a_fresh_sgd() -> None:
     """A parameter that comes back in another dtype, same name and shape, is updated
     exactly as a fresh SGD would: lr·g is rounded in the parameter's own dtype, not in
@@ -398,6 +428,22 @@ def test_non_numeric_hyperparameter_is_a_type_error(value: object) -> None:
         expected="`lr` to be a real number",
         got=type(value).__name__,
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "callee", "name"),
+    [
+        (lambda: Momentum(momentum="0.9"), "Momentum", "momentum"),  # type: ignore[arg-type]  # deliberately wrong type to test the runtime check
+        (lambda: Adam(beta1=None), "Adam", "beta1"),  # type: ignore[arg-type]  # deliberately wrong type to test the runtime check
+        (lambda: Adam(beta2=[0.999]), "Adam", "beta2"),  # type: ignore[arg-type]  # deliberately wrong type to test the runtime check
+    ],
+    ids=["momentum", "beta1", "beta2"],
+)
+def test_a_non_numeric_decay_rate_is_a_type_error_naming_it(
+    make: Callable[[], Optimizer], callee: str, name: str
+) -> None:
+    """A decay rate that is not a real number is refused by the class, naming the rate."""
+    assert_error(ArgumentTypeError, make, callee=callee, expected=f"`{name}` to be a real number")
 
 
 def test_numpy_scalar_hyperparameters_are_accepted() -> None:
@@ -656,6 +702,35 @@ def test_finite_gradients_whose_sum_overflows_are_accepted() -> None:
     p = f64(0.0, 0.0)
     SGD(lr=1e-308).update({"p": p}, {"p": f64(1e308, 1e308)})
     np.testing.assert_allclose(p, [-1.0, -1.0])
+
+
+def test_adam_accepts_gradients_whose_squares_each_fit_though_their_sum_overflows() -> None:
+    """The limit on Adam's gradients is per element: |g| <= sqrt(max) of the dtype, the
+    largest magnitude whose square is finite. Two such elements whose squares sum past
+    the float limit are applied, and the state stays finite."""
+    limit = math.sqrt(float(np.finfo(np.float64).max))
+    assert np.isfinite(np.float64(limit) ** 2)  # the limit itself is allowed
+    adam, p = Adam(), f64(1.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        adam.update({"p": p}, {"p": f64(limit, -limit)})
+    assert np.isfinite(p).all()
+    assert all(np.isfinite(v).all() for v in adam.state_dict().values())
+
+
+@ALL
+def test_grads_that_are_not_a_mapping_are_refused_by_name(name: str, make: Factory) -> None:
+    """update refuses a ``grads`` that is not a mapping, naming the method and ``grads``;
+    nothing is updated."""
+    p = f64(1.0)
+    assert_error(
+        ArgumentTypeError,
+        lambda: make().update({"p": p}, [f64(1.0)]),  # type: ignore[arg-type]  # deliberately wrong type to test the runtime check
+        callee=f"{name}.update",
+        expected="`grads` to be a mapping",
+        got="list",
+    )
+    close(p, [1.0])
 
 
 @STATEFUL
@@ -933,6 +1008,50 @@ def test_adagrad_load_state_dict_names_its_method() -> None:
         expected="`state['h/W']` to be a float32 or float64 numpy array",
         got="dtype int64",
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "state", "expected", "got"),
+    [
+        (Momentum, {"v/W": f64(math.nan)}, "finite values in 'v/W'", "NaN or infinity"),
+        (AdaGrad, {"h/W": f64(math.inf)}, "finite values in 'h/W'", "NaN or infinity"),
+        (AdaGrad, {"h/W": f64(1.0, -0.5)}, "'h/W' >= 0", "-0.5"),
+        (
+            Adam,
+            {"m/W": f64(0.0), "v/W": f64(-1e-300), "iter": np.array(1.0)},
+            "'v/W' >= 0",
+            "-1e-300",
+        ),
+    ],
+    ids=["momentum-nan", "adagrad-inf", "adagrad-negative-h", "adam-negative-v"],
+)
+def test_a_saved_state_out_of_its_range_is_refused(
+    make: Callable[[], StatefulOptimizer],
+    state: dict[str, FloatArray],
+    expected: str,
+    got: str,
+) -> None:
+    """Every slot must be finite, and the slots that accumulate squares (AdaGrad's h,
+    Adam's v) must be >= 0: load_state_dict names the entry and its value, and changes
+    nothing."""
+    opt = make()
+    assert_error(
+        ArgumentError,
+        lambda: opt.load_state_dict(state),
+        callee=f"{type(opt).__name__}.load_state_dict",
+        expected=expected,
+        got=got,
+    )
+    assert all(k == "iter" for k in opt.state_dict())  # nothing was loaded
+
+
+def test_momentum_loads_a_negative_velocity() -> None:
+    """Momentum's v is a signed velocity, not a sum of squares: negative values load."""
+    momentum = Momentum(lr=0.1, momentum=0.5)
+    momentum.load_state_dict({"v/W": f64(-2.0)})
+    p = f64(0.0)
+    momentum.update({"W": p}, {"W": f64(0.0)})
+    close(p, [-1.0])  # v = 0.5 * -2 - 0.1 * 0; p += v
 
 
 def test_adam_loads_a_step_count_of_zero() -> None:

@@ -23,6 +23,7 @@ from bpcore.errors import (
     CheckpointError,
     DtypeError,
     ShapeError,
+    UnusableGradient,
 )
 from bpcore.layers import SoftmaxWithLoss
 from bpcore.networks import MultiLayerNet, TwoLayerNet
@@ -628,6 +629,76 @@ def test_divergence_says_where_the_checkpoint_stands(tmp_path: Path, written: st
     assert caught.value.checkpoint == (path if written == "kept" else None)
 
 
+class _RefusingOptimizer:
+    """SGD that refuses its ``refuse``-th update with an UnusableGradient quoting a
+    parameter name that holds ": "."""
+
+    calls: int
+    refuse: int
+    _sgd: SGD
+
+    def __init__(self, refuse: int) -> None:
+        self.calls, self.refuse, self._sgd = 0, refuse, SGD(lr=0.1)
+
+    def update(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
+        self.calls += 1
+        if self.calls == self.refuse:
+            raise UnusableGradient(
+                "Custom.update: expected finite gradients, got NaN in grads['fc: W'] "
+                "(nothing was updated)."
+            )
+        self._sgd.update(params, grads)
+
+
+def test_divergence_quotes_the_optimizers_whole_reason() -> None:
+    """The optimizer's reason is quoted whole after its callee, with its final period
+    replaced by the message's own punctuation."""
+    with pytest.raises(TrainingDiverged) as caught:
+        _trainer(_net(), optimizer=_RefusingOptimizer(refuse=2)).fit()
+    assert (
+        "training diverged at epoch 1, step 2 of 5: expected finite gradients, got NaN in "
+        "grads['fc: W'] (nothing was updated); no checkpoint path was set."
+    ) in str(caught.value)
+
+
+def test_after_a_refused_step_the_parameters_are_whole_and_an_interrupt_saves_them(
+    tmp_path: Path,
+) -> None:
+    """A refused update changes nothing, so the trainer's parameters stay whole: a
+    ``fit`` continued after the divergence saves them when it is interrupted before its
+    first update."""
+    path = tmp_path / "run.npz"
+    net = _net()
+
+    class InterruptibleNet:
+        params = net.params
+        last_layer = net.last_layer
+        interrupt = False
+
+        def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+            return net.accuracy(x, t)
+
+        def loss(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
+            return net.loss(x, t)
+
+        def gradient(self, x: npt.ArrayLike, t: npt.ArrayLike) -> dict[str, FloatArray]:
+            if self.interrupt:
+                raise KeyboardInterrupt
+            return net.gradient(x, t)
+
+    wrapped = InterruptibleNet()
+    trainer = _trainer(wrapped, optimizer=_RefusingOptimizer(refuse=3), checkpoint=path)
+    with pytest.raises(TrainingDiverged, match="epoch 1, step 3 of 5"):
+        trainer.fit()
+    before = _copy(net.params)
+    wrapped.interrupt = True
+    history = _fit_or_fail(trainer)
+    assert history.interrupted
+    state = _saved_state(path)
+    assert (state.epochs_done, state.batches_done, state.interrupted) == (0, 2, True)
+    _assert_same_params(load_checkpoint(path).params, before)
+
+
 def test_a_diverging_step_is_not_applied() -> None:
     """TrainingDiverged is raised before the update of the step whose loss is not finite:
     the parameters are those that gave that loss, bit for bit."""
@@ -884,6 +955,11 @@ def test_resume_mid_epoch_with_another_batch_size_is_refused(tmp_path: Path) -> 
         callee=f"Trainer.resume({str(path)!r})",
         expected="batch size 5 and 23 training samples",
         got="batch size 6 and 23 samples",
+    )
+    assert "stopped after batch 2 of epoch 2" in str(
+        assert_error(
+            CheckpointError, lambda: trainer.resume(path), callee=f"Trainer.resume({str(path)!r})"
+        )
     )
     fewer = Trainer(_net(), SGD(), TRAIN[0][:-1], TRAIN[1][:-1], *TEST, batch_size=BATCH)
     assert_error(
