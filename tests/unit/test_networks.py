@@ -575,6 +575,20 @@ def test_accuracy_breaks_ties_towards_the_lowest_class_index() -> None:
     assert net.accuracy(x, np.array([1, 1, 2, 2])) == 0.5
 
 
+def test_a_float32_network_reads_soft_targets_in_float32() -> None:
+    """Soft target rows are read in the network's dtype: weights that differ in float64
+    but round to one float32 value tie, and the tie names the lowest class."""
+    net = TwoLayerNet(2, 3, 2, weight_init_std=0.0, dtype=np.float32, rng=0)
+    net.params["b2"][...] = [0.0, 1.0]  # every sample predicts class 1
+    x = np.ones((1, 2))
+    soft = np.array([[0.5 - 1e-10, 0.5 + 1e-10]])  # class 1 in float64, a tie in float32
+    assert np.float32(soft[0, 0]) == np.float32(soft[0, 1])
+    assert net.accuracy(x, soft) == 0.0  # the target is class 0
+    float64_net = TwoLayerNet(2, 3, 2, weight_init_std=0.0, rng=0)
+    float64_net.params["b2"][...] = [0.0, 1.0]
+    assert float64_net.accuracy(x, soft) == 1.0  # class 1 in float64
+
+
 @pytest.mark.parametrize(
     "make",
     [lambda: TwoLayerNet(4, 5, 3, rng=36), lambda: MultiLayerNet(4, [3], 3, rng=0)],

@@ -176,8 +176,9 @@ class SequentialNet(abc.ABC):
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike) -> float:
         """Return the fraction of samples whose highest score is the target class.
 
-        ``t`` is integer labels ``(N,)`` or one-hot/soft rows ``(N, C)``, whose ``argmax`` is
-        the target class. Ties go to the lowest class index. Layers run in inference mode.
+        ``t`` is integer labels ``(N,)`` or one-hot/soft rows ``(N, C)``, whose ``argmax``
+        (in the network's dtype) is the target class. Ties go to the lowest class index.
+        Layers run in inference mode.
 
         Raises:
             ShapeError: the batch is empty.
