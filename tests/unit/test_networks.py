@@ -728,6 +728,7 @@ def test_two_layer_net_rejects_invalid_arguments(
         ({"hidden_size_list": [5, 0]}, "`hidden_size_list[1]` to be a positive int", "0"),
         ({"hidden_size_list": 5}, "`hidden_size_list` to be a sequence of positive ints", "int 5"),
         ({"activation": "tanh"}, "`activation` to be one of 'relu', 'sigmoid'", "'tanh'"),
+        ({"activation": ["relu"]}, "`activation` to be one of 'relu', 'sigmoid'", "['relu']"),
         (
             {"weight_init_std": "glorot"},
             "`weight_init_std` to be one of 'relu' ('he'), 'sigmoid' ('xavier') or a finite",
@@ -791,14 +792,20 @@ def test_invalid_dtype_is_rejected() -> None:
 @pytest.mark.parametrize(("bad", "got"), [(1.5, "float"), ("seed", "str")])
 def test_an_rng_of_the_wrong_type_is_named(bad: object, got: str) -> None:
     """rng must be a Generator, an int seed or None; anything else raises
-    ArgumentTypeError naming its type."""
-    assert_error(
-        ArgumentTypeError,
-        lambda: TwoLayerNet(4, 5, 3, rng=cast("int", bad)),
-        callee="TwoLayerNet",
-        expected="`rng` to be a numpy.random.Generator, an int seed or None",
-        got=got,
-    )
+    ArgumentTypeError naming the network and the type."""
+    makers: dict[str, Callable[[], object]] = {
+        "TwoLayerNet": lambda: TwoLayerNet(4, 5, 3, rng=cast("int", bad)),
+        "MultiLayerNet": lambda: MultiLayerNet(4, [5], 3, rng=cast("int", bad)),
+        "MultiLayerNetExtend": lambda: MultiLayerNetExtend(4, [5], 3, rng=cast("int", bad)),
+    }
+    for callee, make in makers.items():
+        assert_error(
+            ArgumentTypeError,
+            make,
+            callee=callee,
+            expected="`rng` to be a numpy.random.Generator, an int seed or None",
+            got=got,
+        )
 
 
 NETS: list[tuple[str, int, list[int], Literal["relu", "sigmoid"]]] = [
