@@ -598,19 +598,21 @@ def test_a_non_finite_gradient_is_refused_and_changes_nothing(
     name: str, make: Factory, bad: float
 ) -> None:
     """A NaN or infinite gradient, even in a later key after a good step, raises
-    UnusableGradient naming the key; parameters and state stay as they were."""
+    UnusableGradient naming the key and saying that nothing was updated; parameters and
+    state stay as they were."""
     a, b = f64(1.0, 2.0), f64(3.0)
     opt = make()
     opt.update({"a": a, "b": b}, {"a": f64(0.5, 0.5), "b": f64(0.5)})
     before_params = (a.copy(), b.copy())
     before_state = opt.state_dict() if isinstance(opt, StatefulOptimizer) else {}
-    assert_error(
+    error = assert_error(
         UnusableGradient,
         lambda: opt.update({"a": a, "b": b}, {"a": f64(1.0, 1.0), "b": f64(bad)}),
         callee=f"{type(opt).__name__}.update",
         expected="finite gradients",
         got="grads['b']",
     )
+    assert str(error).endswith(" (nothing was updated).")
     np.testing.assert_array_equal(a, before_params[0], err_msg=name)
     np.testing.assert_array_equal(b, before_params[1], err_msg=name)
     after_state = opt.state_dict() if isinstance(opt, StatefulOptimizer) else {}
@@ -649,13 +651,14 @@ def test_a_gradient_whose_square_overflows_is_refused_by_adam_and_adagrad(
     opt.update(params, {k: np.full(2, 0.5, dtype=dtype) for k in params})
     before = _snapshot(opt, params)
     huge = {"a": np.ones(2, dtype=dtype), "b": np.array([1.0, 2 * limit], dtype=dtype)}
-    assert_error(
+    error = assert_error(
         UnusableGradient,
         lambda: opt.update(params, huge),
         callee=f"{name}.update",
         expected="squares",
         got="grads['b']",
     )
+    assert str(error).endswith(" (nothing was updated).")
     _assert_unchanged(opt, params, before)
     below = np.array([1.0, np.nextafter(dtype(limit), dtype(0))], dtype=dtype) / 4
     with warnings.catch_warnings():

@@ -10,7 +10,7 @@ import math
 import numbers
 import types
 from collections.abc import Iterable, Mapping
-from typing import cast, final, overload
+from typing import final, overload
 
 import numpy as np
 
@@ -67,7 +67,8 @@ class LearningRate:
         """The learning rate (the descriptor itself on the class)."""
         if instance is None:
             return self
-        return cast("float", getattr(instance, self._private))
+        value: float = getattr(instance, self._private)  # set by __set__, always a float
+        return value
 
     def __set__(self, instance: object, value: float) -> None:
         setattr(instance, self._private, positive_finite(value, where=self._owner, name="lr"))
@@ -162,9 +163,8 @@ def _require_usable(g: FloatArray, *, where: str, key: str, squares: bool) -> No
     """Raise :class:`UnusableGradient` if ``g`` holds a NaN or an infinity (an update from
     it would write NaN into the parameters and the state), or, with ``squares``, an
     element whose square overflows ``g``'s dtype (a second moment would be infinite)."""
-    # One pass: a finite sum (of squares) means every element (square) is finite.
-    total = float(np.vdot(g, g)) if squares else float(np.sum(g))
-    if math.isfinite(total):
+    # One pass: a finite sum of squares means every element and its square are finite.
+    if math.isfinite(float(np.vdot(g, g))):
         return
     if not bool(np.all(np.isfinite(g))):
         raise UnusableGradient(
