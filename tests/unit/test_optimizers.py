@@ -684,6 +684,20 @@ def test_adagrad_refuses_squares_its_running_sum_cannot_hold() -> None:
     _assert_unchanged(opt, params, before)
 
 
+def test_adagrad_takes_squares_that_fill_its_running_sum_exactly_to_the_float_limit() -> None:
+    """The refusal is for squares that would overflow h: squares that bring h exactly to
+    the largest float64 are applied."""
+    fmax = float(np.finfo(np.float64).max)
+    opt = AdaGrad()
+    opt.load_state_dict({"h/a": f64(fmax - 2.0**1022)})  # exact: fmax = 2**1023 (2 - 2**-52)
+    p = f64(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.update({"a": p}, {"a": f64(2.0**511)})  # its square, 2**1022, is exact
+    assert opt.h["a"][0] == fmax
+    assert np.isfinite(p).all()
+
+
 @pytest.mark.parametrize("kind", [SGD, Momentum, AdaGrad, Adam])
 def test_an_update_that_overflows_follows_ieee_without_a_warning(
     kind: type[SGD | Momentum | AdaGrad | Adam],
