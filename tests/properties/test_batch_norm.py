@@ -3,6 +3,7 @@ statistics' update, the book's flattening of 4-D input; its errors."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from bpcore import BatchNormalization
 from bpcore import strategies as bst
+from bpcore._arrays import FLOAT_DTYPES
 from bpcore.errors import ArgumentError, BpcoreError, DtypeError, NotForwardedError, ShapeError
 from tests.helpers import assert_error
 
@@ -146,14 +148,69 @@ def test_four_d_input_normalizes_each_of_its_c_h_w_features(data: st.DataObject)
     np.testing.assert_array_equal(four.grads["gamma"], two.grads["gamma"])
 
 
-def test_running_statistics_start_at_zeros_on_the_first_forward() -> None:
-    """Without given statistics, the first forward starts them at zeros (the book's), so a
-    first training step moves them to (1 - m) times the batch's."""
-    layer = BatchNormalization(np.ones(2), np.zeros(2), momentum=0.75)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_running_statistics_start_at_zeros_on_the_first_forward(
+    dtype: type[np.floating],
+) -> None:
+    """Without given statistics, the first forward starts them at zeros (the book's) in
+    the layer's dtype, so a first training step moves them to (1 - m) times the batch's,
+    and float32 stays float32."""
+    layer = BatchNormalization(np.ones(2, dtype), np.zeros(2, dtype), momentum=0.75)
     assert layer.running_mean is None
-    layer.forward(np.array([[1.0, 2.0], [3.0, 6.0]]))
-    np.testing.assert_array_equal(layer.running_mean, [0.5, 1.0])
+    layer.forward(np.array([[1.0, 2.0], [3.0, 6.0]], dtype))
+    statistics = (layer.running_mean, layer.running_var)
+    assert [np.asarray(statistic).dtype for statistic in statistics] == [dtype, dtype]
+    np.testing.assert_array_equal(layer.running_mean, [0.5, 1.0])  # exact in both dtypes
     np.testing.assert_array_equal(layer.running_var, [0.25, 1.0])
+
+
+def test_float64_running_statistics_leave_a_float32_layers_output_in_float32() -> None:
+    """Given float64 running statistics, a float32 layer's inference output is still in the
+    dtype of x, gamma and beta: the statistics do not widen it."""
+    rng = np.random.default_rng(2)
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    gamma, beta = rng.standard_normal(3).astype(np.float32), np.zeros(3, np.float32)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    layer = BatchNormalization(gamma, beta, running_mean=mean, running_var=var)
+    out = layer.forward(x, train_flg=False)
+    assert out.dtype == np.float32
+    expected = gamma * ((x - mean) / np.sqrt(var + EPS)) + beta
+    # A few float64 operations (about 5·2^-53 relative) and one rounding to float32
+    # (2^-24): well within 2^-23 of the float64 reference.
+    np.testing.assert_allclose(out, expected, rtol=2.0**-23)
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize(
+    "dtypes",
+    list(itertools.product(FLOAT_DTYPES, repeat=3)),
+    ids=lambda dtypes: "-".join(d.name for d in dtypes),
+)
+def test_gradients_keep_their_dtypes_at_the_promoted_precision(
+    dtypes: tuple[np.dtype, np.dtype, np.dtype], train: bool
+) -> None:
+    """With any mix of float32 and float64 among x, gamma and beta, the layer computes in
+    their promoted dtype: out, and dx, dgamma and dbeta rounded to the dtypes of x, gamma
+    and beta, are bit for bit those of a layer given all three in the promoted dtype."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3)).astype(dtypes[0])
+    gamma, beta = rng.standard_normal(3).astype(dtypes[1]), rng.standard_normal(3).astype(dtypes[2])
+    dout = rng.standard_normal((4, 3))
+    promoted = np.result_type(*dtypes)
+    results = []
+    for x_dtype, g_dtype, b_dtype in (dtypes, (promoted,) * 3):
+        layer = BatchNormalization(gamma.astype(g_dtype), beta.astype(b_dtype))
+        out = layer.forward(x.astype(x_dtype), train_flg=train)
+        dx = layer.backward(dout)
+        assert layer.dgamma is not None
+        assert layer.dbeta is not None
+        results.append((out, dx, layer.dgamma, layer.dbeta))
+    (out, dx, dgamma, dbeta), (out_ref, dx_ref, dgamma_ref, dbeta_ref) = results
+    assert out.dtype == promoted
+    assert (dx.dtype, dgamma.dtype, dbeta.dtype) == dtypes
+    np.testing.assert_array_equal(out, out_ref)
+    for got, ref in ((dx, dx_ref), (dgamma, dgamma_ref), (dbeta, dbeta_ref)):
+        np.testing.assert_array_equal(got, ref.astype(got.dtype))
 
 
 def _forwarded() -> BatchNormalization:
@@ -171,12 +228,19 @@ def _forwarded() -> BatchNormalization:
          "BatchNormalization", "`beta` of shape (3,)", "(2,)"),
         (lambda: BatchNormalization(np.ones(3, np.int64), np.ones(3)), DtypeError,
          "BatchNormalization", "`gamma` to be a float32 or float64 numpy array", "int64"),
+        (lambda: BatchNormalization(np.ones(3), np.ones(3, np.int64)), DtypeError,
+         "BatchNormalization", "`beta` to be a float32 or float64 numpy array", "int64"),
+        (lambda: BatchNormalization(np.ones(3), np.ones(3), running_var=np.ones(3, np.int64)),
+         DtypeError, "BatchNormalization", "`running_var` to be a float32 or float64 numpy array",
+         "int64"),
         (lambda: BatchNormalization(np.ones(3), np.ones(3), 1.5), ArgumentError,
          "BatchNormalization", "`momentum` in [0, 1]", "1.5"),
         (lambda: BatchNormalization(np.ones(3), np.ones(3), eps=0.0), ArgumentError,
          "BatchNormalization", "`eps` to be a finite float > 0", "0.0"),
         (lambda: BatchNormalization(np.ones(3), np.ones(3), running_var=np.ones(2)), ShapeError,
          "BatchNormalization", "`running_var` of shape (3,)", "(2,)"),
+        (lambda: BatchNormalization(np.ones(3), np.ones(3), running_mean=np.ones(2)), ShapeError,
+         "BatchNormalization", "`running_mean` of shape (3,)", "(2,)"),
         (lambda: BatchNormalization(np.ones(3), np.ones(3)).forward(np.ones((2, 4))), ShapeError,
          "BatchNormalization.forward", "(N, 3)", "(2, 4)"),
         (lambda: BatchNormalization(np.ones(3), np.ones(3)).forward(np.ones((0, 3))), ShapeError,
@@ -186,8 +250,9 @@ def _forwarded() -> BatchNormalization:
         (lambda: _forwarded().backward(np.ones((3, 3))), ShapeError,
          "BatchNormalization.backward", "`dout` of shape (2, 3)", "(3, 3)"),
     ],
-    ids=["gamma 2-D", "beta shape", "gamma int", "momentum", "eps", "running_var", "features",
-         "empty batch", "not forwarded", "dout shape"],
+    ids=["gamma 2-D", "beta shape", "gamma int", "beta int", "running_var int", "momentum",
+         "eps", "running_var", "running_mean", "features", "empty batch", "not forwarded",
+         "dout shape"],
 )  # fmt: skip
 def test_bad_arguments_name_the_callee_and_what_was_expected(
     call: Callable[[], object],

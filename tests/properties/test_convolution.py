@@ -8,6 +8,7 @@ the comparison is exact whatever order a GEMM adds in.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bpcore import Convolution, col2im, im2col
+from bpcore._arrays import FLOAT_DTYPES
 from bpcore.errors import ArgumentError, BpcoreError, DtypeError, NotForwardedError, ShapeError
 from tests.helpers import assert_error
 
@@ -76,6 +78,34 @@ def test_col2im_is_the_adjoint_of_im2col(
     assert int(np.sum(back.astype(np.int64) * x)) == int(np.sum(upstream * cols.astype(np.int64)))
 
 
+def test_im2col_takes_stride_1_and_no_padding_by_default() -> None:
+    """im2col(x, fh, fw) is im2col(x, fh, fw, stride=1, pad=0), as in the book: every
+    window of the unpadded image, one pixel apart."""
+    x = np.arange(2 * 16, dtype=np.float64).reshape(1, 2, 4, 4)
+    col = im2col(x, 2, 3)
+    assert col.shape == (3 * 2, 2 * 2 * 3)
+    np.testing.assert_array_equal(col, im2col(x, 2, 3, stride=1, pad=0))
+    np.testing.assert_array_equal(
+        col[1], np.concatenate([x[0, c, 0:2, 1:4].ravel() for c in (0, 1)])
+    )
+
+
+def test_convolution_takes_stride_1_and_no_padding_by_default() -> None:
+    """Convolution(W, b) slides its filters one pixel at a time over the unpadded image, as
+    in the book."""
+    layer = Convolution(np.ones((1, 1, 2, 2)), np.zeros(1))
+    assert (layer.stride, layer.pad) == (1, 0)
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(layer.forward(x), [[[[8.0, 12.0], [20.0, 24.0]]]])
+
+
+def test_col2im_of_an_empty_batch_gives_empty_images() -> None:
+    """N = 0 is a valid input_shape: col2im of a (0, C·fh·fw) col is (0, C, H, W)."""
+    back = col2im(np.ones((0, 4), dtype=np.float32), (0, 1, 3, 3), 2, 2)
+    assert back.shape == (0, 1, 3, 3)
+    assert back.dtype == np.float32
+
+
 def _correlate(x: IntArray, weights: IntArray, bias: IntArray, s: int, p: int) -> IntArray:
     """``out[n, f, i, j] = Σ W[f, c, y, x]·xp[n, c, i·s + y, j·s + x] + b[f]`` by loops."""
     n, _, h, w = x.shape
@@ -87,6 +117,28 @@ def _correlate(x: IntArray, weights: IntArray, bias: IntArray, s: int, p: int) -
         out[k, f, i, j] = np.sum(weights[f] * xp[k, :, i * s : i * s + fh, j * s : j * s + fw])
         out[k, f, i, j] += bias[f]
     return out
+
+
+def _correlation_adjoint(
+    x: npt.NDArray[np.generic],
+    weights: npt.NDArray[np.generic],
+    dout: npt.NDArray[np.generic],
+    s: int,
+    p: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``(dx, dW, db)`` of :func:`_correlate` for ``dout``, by loops in float64: each window
+    of the padded input adds ``dout·W[f]`` to dx and ``dout·window`` to dW[f]."""
+    h, w = x.shape[2], x.shape[3]
+    fh, fw = weights.shape[2], weights.shape[3]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))
+    d_padded = np.zeros_like(xp)
+    d_weights = np.zeros(weights.shape)
+    for k, f, i, j in np.ndindex(*dout.shape):
+        window = (k, slice(None), slice(i * s, i * s + fh), slice(j * s, j * s + fw))
+        d_weights[f] += float(dout[k, f, i, j]) * xp[window]
+        d_padded[window] += float(dout[k, f, i, j]) * weights[f].astype(np.float64)
+    d_bias: npt.NDArray[np.float64] = dout.astype(np.float64).sum(axis=(0, 2, 3))
+    return d_padded[:, :, p : p + h, p : p + w], d_weights, d_bias
 
 
 @given(data=st.data(), geometry=_geometry(), dtype=DTYPES, filters=st.integers(1, 3))
@@ -106,18 +158,48 @@ def test_convolution_is_correlation_by_loops_for_every_stride_and_pad(
 
     dout = _integers(data, expected.shape)
     dx = layer.backward(dout.astype(dtype))
-    xp = _padded(x, p)
-    d_padded = np.zeros_like(xp)
-    d_weights = np.zeros_like(weights)
-    for k, f, i, j in np.ndindex(*dout.shape):
-        window = (k, slice(None), slice(i * s, i * s + fh), slice(j * s, j * s + fw))
-        d_weights[f] += dout[k, f, i, j] * xp[window]
-        d_padded[window] += dout[k, f, i, j] * weights[f]
-    d_x = d_padded[:, :, p : p + h, p : p + w]
+    d_x, d_weights, d_bias = _correlation_adjoint(x, weights, dout, s, p)
     assert {dx.dtype, layer.grads["W"].dtype, layer.grads["b"].dtype} == {np.dtype(dtype)}
     np.testing.assert_array_equal(dx, d_x)
     np.testing.assert_array_equal(layer.grads["W"], d_weights)
-    np.testing.assert_array_equal(layer.grads["b"], dout.sum(axis=(0, 2, 3)))
+    np.testing.assert_array_equal(layer.grads["b"], d_bias)
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    list(itertools.product(FLOAT_DTYPES, repeat=3)),
+    ids=lambda dtypes: "-".join(d.name for d in dtypes),
+)
+def test_convolution_gradients_keep_their_dtypes_at_the_promoted_precision(
+    dtypes: tuple[np.dtype, np.dtype, np.dtype],
+) -> None:
+    """With any mix of float32 and float64 among x, W and b, the output is in their promoted
+    dtype, and dx, dW and db come back in the dtypes of x, W and b, computed at the
+    precision of the promoted dtype."""
+    x_dtype, w_dtype, b_dtype = dtypes
+    promoted = np.result_type(x_dtype, w_dtype, b_dtype)
+    rng = np.random.default_rng(7)
+    x, weights = rng.integers(-4, 5, (2, 2, 4, 5)), rng.integers(-4, 5, (3, 2, 3, 3))
+    bias = rng.integers(-4, 5, 3)
+    layer = Convolution(weights.astype(w_dtype), bias.astype(b_dtype), stride=2, pad=1)
+    out = layer.forward(x.astype(x_dtype))
+    assert out.dtype == promoted
+    np.testing.assert_array_equal(out, _correlate(x, weights, bias, 2, 1))  # small integers
+    # Each dout is m + 2^-30 with m a nonzero integer: exact in float64, rounded to m in
+    # float32 (2^-30 is below half of float32's spacing 2^-23 at |m| >= 1). Every product
+    # with the small integers of x and W and every sum of them has an integer part below
+    # 2^10 and a fraction that is a multiple of 2^-30: 40 significant bits, exact in
+    # float64, and in float32 (where the fractions are gone) the integers are below 2^24.
+    # So the layer's results equal, bit for bit, the exact gradients of dout rounded to
+    # the promoted dtype, each rounded once to its array's dtype.
+    m = rng.choice(np.array([-3, -2, -1, 1, 2, 3]), out.shape)
+    dout = m + 2.0**-30
+    dx = layer.backward(dout)
+    expected = _correlation_adjoint(x, weights, dout.astype(promoted), 2, 1)
+    for got, exact, dtype in zip((dx, layer.dW, layer.db), expected, dtypes, strict=True):
+        assert got is not None
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, exact.astype(dtype))
 
 
 def test_without_input_grad_backward_sets_only_the_parameter_gradients() -> None:
@@ -152,34 +234,60 @@ def test_the_layer_holds_its_parameters_by_reference() -> None:
     ("call", "error", "callee", "expected", "got"),
     [
         (lambda: im2col(np.ones((2, 3, 4)), 2, 2), ShapeError, "im2col",
-         "(N, C, H, W)", "(2, 3, 4)"),
+         "`input_data` of shape (N, C, H, W)", "(2, 3, 4)"),
         (lambda: im2col(np.ones((1, 1, 2, 2)), 3, 3), ShapeError, "im2col",
-         "at least 3x3 after padding by 0", "(1, 1, 2, 2)"),
+         "`input_data` of at least 3x3 after padding by 0", "(1, 1, 2, 2)"),
         (lambda: im2col(np.ones((1, 1, 4, 4)), 2, 2, stride=0), ArgumentError, "im2col",
          "`stride` to be a positive int", "0"),
         (lambda: im2col(np.ones((1, 1, 4, 4)), 2, 2, pad=-1), ArgumentError, "im2col",
          "`pad` to be an int >= 0", "-1"),
         (lambda: im2col(np.ones((1, 1, 4, 4)), 2.0, 2), ArgumentError, "im2col",  # type: ignore[arg-type]  # wrong on purpose
          "`filter_h` to be a positive int", "2.0"),
+        (lambda: im2col(np.ones((1, 1, 4, 4)), 2, 2.0), ArgumentError, "im2col",  # type: ignore[arg-type]  # wrong on purpose
+         "`filter_w` to be a positive int", "2.0"),
+        (lambda: col2im(np.ones((9, 4)), (1, 1, 4, 4), 2.0, 2), ArgumentError, "col2im",  # type: ignore[arg-type]  # wrong on purpose
+         "`filter_h` to be a positive int", "2.0"),
+        (lambda: col2im(np.ones((9, 4)), (1, 1, 4, 4), 2, 2.0), ArgumentError, "col2im",  # type: ignore[arg-type]  # wrong on purpose
+         "`filter_w` to be a positive int", "2.0"),
         (lambda: col2im(np.ones((4, 4)), (1, 1, 4, 4), 2, 2), ShapeError, "col2im",
          "`col` of shape (9, 4)", "(4, 4)"),
         (lambda: col2im(np.ones((4, 4)), (1, 1, 3), 2, 2), ShapeError, "col2im",  # type: ignore[arg-type]  # wrong on purpose
          "`input_shape` (N, C, H, W)", "(1, 1, 3)"),
+        (lambda: col2im(np.ones((9, 4)), (-1, 1, 4, 4), 2, 2), ShapeError, "col2im",
+         "`input_shape` (N, C, H, W)", "(-1, 1, 4, 4)"),
+        (lambda: col2im(np.ones((9, 4)), (1, 0, 4, 4), 2, 2), ShapeError, "col2im",
+         "`input_shape` (N, C, H, W)", "(1, 0, 4, 4)"),
+        (lambda: col2im(np.ones((9, 4)), (1, 1, 4.0, 4), 2, 2), ShapeError, "col2im",  # type: ignore[arg-type]  # wrong on purpose
+         "`input_shape` (N, C, H, W)", "(1, 1, 4.0, 4)"),
+        (lambda: col2im(np.ones((1, 9)), (1, 1, 2, 2), 3, 3), ShapeError, "col2im",
+         "`input_shape` of at least 3x3 after padding by 0", "(1, 1, 2, 2)"),
         (lambda: Convolution(np.ones((2, 3, 3)), np.ones(2)), ShapeError, "Convolution",
          "`W` of shape (FN, C, FH, FW)", "(2, 3, 3)"),
         (lambda: Convolution(np.ones((2, 1, 3, 3)), np.ones(3)), ShapeError, "Convolution",
          "`b` of shape (2,)", "(3,)"),
         (lambda: Convolution(np.ones((2, 1, 3, 3), np.int64), np.ones(2)), DtypeError,
-         "Convolution", "float32 or float64 numpy array", "int64"),
+         "Convolution", "`W` to be a float32 or float64 numpy array", "int64"),
+        (lambda: Convolution(np.ones((2, 1, 3, 3)), np.ones(2, np.int64)), DtypeError,
+         "Convolution", "`b` to be a float32 or float64 numpy array", "int64"),
+        (lambda: Convolution(np.ones((2, 1, 0, 3)), np.ones(2)), ArgumentError,
+         "Convolution", "`FH` to be a positive int", "0"),
+        (lambda: Convolution(np.ones((2, 1, 3, 0)), np.ones(2)), ArgumentError,
+         "Convolution", "`FW` to be a positive int", "0"),
         (lambda: Convolution(np.ones((2, 1, 3, 3)), np.ones(2), stride=0), ArgumentError,
          "Convolution", "`stride` to be a positive int", "0"),
         (lambda: Convolution(np.ones((2, 3, 3, 3)), np.ones(2)).forward(np.ones((1, 2, 5, 5))),
          ShapeError, "Convolution.forward", "(N, 3, H, W)", "(1, 2, 5, 5)"),
+        (lambda: Convolution(np.ones((2, 1, 3, 3)), np.ones(2)).forward(np.ones((1, 1, 2, 5))),
+         ShapeError, "Convolution.forward", "`x` of at least 3x3 after padding by 0",
+         "(1, 1, 2, 5)"),
         (lambda: Convolution(np.ones((2, 1, 3, 3)), np.ones(2)).backward(np.ones((1, 2, 1, 1))),
          NotForwardedError, "Convolution.backward", None, None),
     ],
-    ids=["im2col 3-D", "im2col too small", "stride 0", "pad -1", "float size", "col shape",
-         "input_shape", "W 3-D", "b shape", "W int", "layer stride", "channels", "not forwarded"],
+    ids=["im2col 3-D", "im2col too small", "stride 0", "pad -1", "float size", "float width",
+         "col2im float size", "col2im float width", "col shape", "input_shape", "negative N",
+         "no channels", "float H", "col2im too small", "W 3-D", "b shape", "W int", "b int",
+         "no filter rows", "no filter columns", "layer stride", "channels", "image too small",
+         "not forwarded"],
 )  # fmt: skip
 def test_bad_arguments_name_the_callee_and_what_was_expected(
     call: Callable[[], object],

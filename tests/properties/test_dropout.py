@@ -64,6 +64,18 @@ def test_inference_scales_by_one_minus_the_ratio(
     assert layer.mask is None
 
 
+def test_a_draw_equal_to_the_ratio_drops_its_unit() -> None:
+    """keep needs a draw strictly above the ratio: with dropout_ratio set to one of the
+    generator's own draws, that unit is dropped and the larger draws are kept."""
+    draws = np.random.default_rng(11).random(6)
+    ratio = float(draws[2])
+    layer = Dropout(ratio, rng=11)
+    out = layer.forward(np.ones(6))
+    np.testing.assert_array_equal(layer.mask, draws > ratio)
+    np.testing.assert_array_equal(out, np.where(draws > ratio, 1.0, 0.0))
+    assert out[2] == 0.0
+
+
 def test_masks_are_fresh_every_forward_and_the_same_for_the_same_seed() -> None:
     """Each training forward draws a new mask; two layers seeded alike draw the same ones."""
     x = np.ones((50, 20))

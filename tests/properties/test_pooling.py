@@ -95,6 +95,32 @@ def test_each_windows_gradient_goes_whole_to_its_first_maximum(
     assert dx[k, ch, y, z] == 2.5
 
 
+def test_padded_windows_at_a_stride_of_their_size_send_each_gradient_to_its_maximum() -> None:
+    """3x3 windows at stride 3 with pad 1 on a 6x6 image (as many windows as would tile it
+    unpadded) send each dout to its maximum's image position; the last row and column,
+    in no window, get none."""
+    layer = Pooling(3, 3, stride=3, pad=1)
+    x = (np.random.default_rng(3).permutation(36) - 18).reshape(1, 1, 6, 6).astype(np.float64)
+    out = layer.forward(x)
+    dout = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    expected = np.zeros(x.shape)
+    for (k, ch, i, j), cells in _windows(layer, x).items():
+        values = [x[k, ch, y, z] for y, z in cells]
+        y, z = cells[values.index(max(values))]
+        assert out[k, ch, i, j] == x[k, ch, y, z]
+        expected[k, ch, y, z] += dout[k, ch, i, j]
+    np.testing.assert_array_equal(layer.backward(dout), expected)
+
+
+def test_stride_defaults_to_1_and_pad_to_0_as_in_the_book() -> None:
+    """Pooling(pool_h, pool_w) slides its windows one pixel at a time over the unpadded
+    image."""
+    layer = Pooling(2, 2)
+    assert (layer.stride, layer.pad) == (1, 0)
+    x = np.array([[[[1.0, 5.0, 2.0], [4.0, 0.0, 3.0], [-1.0, 6.0, -2.0]]]])
+    np.testing.assert_array_equal(layer.forward(x), [[[[5.0, 5.0], [6.0, 6.0]]]])
+
+
 def test_the_arg_max_is_the_flat_index_within_the_window() -> None:
     """arg_max[n, c, i, j] = y·pool_w + x of the window's first maximum."""
     layer = Pooling(2, 2, stride=2)
@@ -106,45 +132,58 @@ def test_the_arg_max_is_the_flat_index_within_the_window() -> None:
 
 def test_a_nan_is_the_maximum_and_its_first_one_takes_the_gradient() -> None:
     """NaN counts as the largest value, as NumPy's argmax has it: the window's maximum is
-    NaN and its dout goes to the first NaN in row-major order, before or after numbers."""
+    NaN and its dout goes to the first NaN in row-major order, before or after numbers,
+    however far the window's other NaNs are from it."""
     layer = Pooling(2, 2, stride=2)
-    x = np.array([[[[1.0, np.nan, 5.0, 2.0], [np.nan, 3.0, 4.0, np.nan]]]])
+    x = np.array(
+        [[[[1.0, np.nan, 5.0, 2.0, np.nan, 6.0], [np.nan, 3.0, 4.0, np.nan, 7.0, np.nan]]]]
+    )
     out = layer.forward(x)
-    assert np.isnan(out[0, 0, 0, 0])
-    assert np.isnan(out[0, 0, 0, 1])
-    dx = layer.backward(np.array([[[[2.0, 3.0]]]]))
+    assert np.isnan(out).all()
+    dx = layer.backward(np.array([[[[2.0, 3.0, 4.0]]]]))
     expected = np.zeros_like(x)
     expected[0, 0, 0, 1] = 2.0  # the first NaN of the first window
     expected[0, 0, 1, 3] = 3.0  # the second window's only NaN, after its numbers
+    expected[0, 0, 0, 4] = 4.0  # the third window's first NaN, three offsets before its last
     np.testing.assert_array_equal(dx, expected)
 
 
-def test_windows_of_more_than_256_elements_index_their_maximum() -> None:
-    """A 17x17 window has 289 offsets; its maximum's index is still exact."""
-    x = np.zeros((1, 1, 17, 17))
-    x[0, 0, 16, 15] = 1.0
-    layer = Pooling(17, 17)
-    assert layer.forward(x).item() == 1.0
+@pytest.mark.parametrize(
+    ("pool_h", "pool_w", "y", "x"),
+    [(16, 16, 15, 15), (1, 257, 0, 256), (17, 17, 16, 15)],
+    ids=["256 offsets", "257 offsets", "289 offsets"],
+)
+def test_windows_of_256_elements_and_more_index_their_maximum(
+    pool_h: int, pool_w: int, y: int, x: int
+) -> None:
+    """A window of 256, 257 or 289 offsets indexes its maximum exactly, up to the last
+    offsets: arg_max is y·pool_w + x and the gradient reaches that element."""
+    image = np.zeros((1, 1, pool_h, pool_w))
+    image[0, 0, y, x] = 1.0
+    layer = Pooling(pool_h, pool_w)
+    assert layer.forward(image).item() == 1.0
     assert layer.arg_max is not None
-    assert int(layer.arg_max.item()) == 16 * 17 + 15
-    np.testing.assert_array_equal(layer.backward(np.array([[[[4.0]]]])), x * 4.0)
+    assert int(layer.arg_max.item()) == y * pool_w + x
+    np.testing.assert_array_equal(layer.backward(np.array([[[[4.0]]]])), image * 4.0)
 
 
 @pytest.mark.parametrize(
     ("call", "error", "callee", "expected", "got"),
     [
         (lambda: Pooling(0, 2), ArgumentError, "Pooling", "`pool_h` to be a positive int", "0"),
+        (lambda: Pooling(2, 0), ArgumentError, "Pooling", "`pool_w` to be a positive int", "0"),
         (lambda: Pooling(2, 2, stride=-1), ArgumentError, "Pooling", "`stride`", "-1"),
         (lambda: Pooling(2, 3, pad=2), ArgumentError, "Pooling", "`pad` < min(pool_h, pool_w) = 2",
          "2"),
         (lambda: Pooling(2, 2).forward(np.ones((2, 2))), ShapeError, "Pooling.forward",
-         "(N, C, H, W)", "(2, 2)"),
+         "`x` of shape (N, C, H, W)", "(2, 2)"),
         (lambda: Pooling(3, 3).forward(np.ones((1, 1, 2, 5))), ShapeError, "Pooling.forward",
-         "at least 3x3", "(1, 1, 2, 5)"),
+         "`x` of at least 3x3", "(1, 1, 2, 5)"),
         (lambda: Pooling(2, 2).backward(np.ones((1, 1, 1, 1))), NotForwardedError,
          "Pooling.backward", None, None),
     ],
-    ids=["size 0", "stride -1", "pad too large", "2-D input", "too small", "not forwarded"],
+    ids=["size 0", "width 0", "stride -1", "pad too large", "2-D input", "too small",
+         "not forwarded"],
 )  # fmt: skip
 def test_bad_arguments_name_the_callee_and_what_was_expected(
     call: Callable[[], object],

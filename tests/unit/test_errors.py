@@ -18,12 +18,16 @@ import bpcore.verify
 from bpcore import (
     AddLayer,
     Affine,
+    BatchNormalization,
     BpcoreError,
+    Convolution,
     DomainError,
+    Dropout,
     DtypeError,
     MulLayer,
     MultiLayerNet,
     NotForwardedError,
+    Pooling,
     Relu,
     ShapeError,
     Sigmoid,
@@ -31,7 +35,9 @@ from bpcore import (
     Tanh,
     TargetError,
     TwoLayerNet,
+    col2im,
     cross_entropy_error,
+    im2col,
     log_softmax,
     relu,
     sigmoid,
@@ -79,6 +85,30 @@ def _forwarded_mul() -> MulLayer:
 def _forwarded_add() -> AddLayer:
     layer = AddLayer()
     layer.forward(np.ones((1, 2)), np.ones(2))
+    return layer
+
+
+def _forwarded_convolution() -> Convolution:
+    layer = Convolution(np.ones((1, 1, 1, 1)), np.zeros(1))
+    layer.forward(np.ones((1, 1, 1, 2)))
+    return layer
+
+
+def _forwarded_batch_norm() -> BatchNormalization:
+    layer = BatchNormalization(np.ones(2), np.zeros(2))
+    layer.forward(np.ones((1, 2)))
+    return layer
+
+
+def _forwarded_dropout() -> Dropout:
+    layer = Dropout(rng=0)
+    layer.forward(np.ones((1, 2)))
+    return layer
+
+
+def _forwarded_pooling() -> Pooling:
+    layer = Pooling(1, 1)
+    layer.forward(np.ones((1, 1, 1, 2)))
     return layer
 
 
@@ -169,6 +199,24 @@ DTYPE_CALLS: list[tuple[str, str, Callable[[], object]]] = [
         lambda: SoftmaxWithLoss().forward(np.zeros((1, 2)), COMPLEX),
     ),
     ("SoftmaxWithLoss.backward", "dout", lambda: _forwarded_loss().backward(np.array(1j))),
+    ("im2col", "input_data", lambda: im2col(COMPLEX, 1, 1)),
+    ("col2im", "col", lambda: col2im(COMPLEX, (1, 1, 1, 2), 1, 1)),
+    (
+        "Convolution.forward",
+        "x",
+        lambda: Convolution(np.ones((1, 1, 1, 1)), np.zeros(1)).forward(COMPLEX),
+    ),
+    ("Convolution.backward", "dout", lambda: _forwarded_convolution().backward(COMPLEX)),
+    ("Pooling.forward", "x", lambda: Pooling(1, 1).forward(COMPLEX)),
+    ("Dropout.forward", "x", lambda: Dropout(rng=0).forward(COMPLEX)),
+    (
+        "BatchNormalization.forward",
+        "x",
+        lambda: BatchNormalization(np.ones(2), np.zeros(2)).forward(COMPLEX),
+    ),
+    ("BatchNormalization.backward", "dout", lambda: _forwarded_batch_norm().backward(COMPLEX)),
+    ("Dropout.backward", "dout", lambda: _forwarded_dropout().backward(COMPLEX)),
+    ("Pooling.backward", "dout", lambda: _forwarded_pooling().backward(COMPLEX)),
     ("numerical_gradient", "x", lambda: numerical_gradient(lambda _: 0.0, COMPLEX)),
     ("taylor_test", "x", lambda: taylor_test(unary(lambda _: Relu()), {"x": COMPLEX})),
 ]
@@ -311,6 +359,8 @@ DOUT_SHAPES: list[tuple[str, Callable[[], object], tuple[int, ...]]] = [
     ("MulLayer.backward", lambda: _forwarded_mul().backward(np.ones(3)), (1, 2)),
     ("AddLayer.backward", lambda: _forwarded_add().backward(np.ones(3)), (1, 2)),
     ("SoftmaxWithLoss.backward", lambda: _forwarded_loss().backward(np.ones(3)), ()),
+    ("Convolution.backward", lambda: _forwarded_convolution().backward(np.ones(3)), (1, 1, 1, 2)),
+    ("Pooling.backward", lambda: _forwarded_pooling().backward(np.ones(3)), (1, 1, 1, 2)),
 ]
 
 

@@ -50,6 +50,21 @@ def test_cross_entropy_error_matches_book_examples() -> None:
     assert math.isclose(cross_entropy_error(batch, np.array([2, 2])), -math.log(0.6))
 
 
+@pytest.mark.parametrize("encoding", ["labels", "one-hot"])
+def test_cross_entropy_error_computes_float32_probabilities_in_float32(encoding: str) -> None:
+    """float32 stays float32: the mean loss of float32 probabilities is computed in
+    float32, so the float returned is a float32 number, for labels and one-hot rows."""
+    y = np.array([[0.1, 0.9], [0.3, 0.7], [0.7, 0.3]], dtype=np.float32)
+    labels = np.array([0, 0, 1])
+    t = labels if encoding == "labels" else np.eye(2, dtype=np.float32)[labels]
+    loss = cross_entropy_error(y, t)
+    assert float(np.float32(loss)) == loss
+    # The same probabilities through float64 give a loss that float32 cannot hold: the
+    # check above can tell the two precisions apart.
+    wide = cross_entropy_error(y.astype(np.float64), t)
+    assert float(np.float32(wide)) != wide
+
+
 def test_cross_entropy_error_zero_probability_is_infinite_not_fudged() -> None:
     """A zero probability on the true class gives inf, the exact loss, with no warning."""
     assert cross_entropy_error(np.array([1.0, 0.0]), 1) == math.inf
