@@ -88,3 +88,21 @@ def test_a_gzip_stream_cut_anywhere_is_a_dataset_error(tmp_path: Path) -> None:
         path.write_bytes(whole[:cut])
         with pytest.raises(DatasetError, match=r"cut\.gz"):
             read_idx(path)
+
+
+def test_a_gzip_stream_that_hands_out_few_bytes_per_read_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decompressor that fills at most 7 bytes per readinto call (as a stream may)
+    still yields the whole array, header and data."""
+    array = np.arange(100, dtype=np.int32).reshape(4, 25)
+    write_idx(tmp_path / "x.idx.gz", array)
+    readinto = gzip.GzipFile.readinto
+
+    def short_readinto(self: gzip.GzipFile, buffer: memoryview) -> int:
+        return readinto(self, memoryview(buffer)[:7])
+
+    monkeypatch.setattr(gzip.GzipFile, "readinto", short_readinto)
+    result = read_idx(tmp_path / "x.idx.gz")
+    assert result.dtype == np.int32
+    np.testing.assert_array_equal(result, array)

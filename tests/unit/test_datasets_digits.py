@@ -6,6 +6,8 @@ import hashlib
 import math
 from fractions import Fraction
 from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +15,8 @@ import pytest
 from bpcore.datasets import load_digits
 from bpcore.datasets._digits import _read_embedded
 from bpcore.datasets._split import stratified_split
-from bpcore.errors import DomainError, DtypeError
+from bpcore.errors import DatasetError, DomainError, DtypeError
+from tests.helpers import assert_error
 
 N_SAMPLES = 1797
 CLASS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
@@ -109,6 +112,15 @@ def test_split_is_deterministic_per_seed() -> None:
     np.testing.assert_array_equal(t_a, t_b)
     np.testing.assert_array_equal(xt_a, xt_b)
     assert not np.array_equal(x_a, x_c)
+
+
+def test_the_default_seed_is_zero() -> None:
+    """load_digits() splits exactly as load_digits(seed=0) does."""
+    default = load_digits()
+    zero = load_digits(seed=0)
+    for got, want in zip(default, zero, strict=True):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
 
 
 def test_global_random_state_is_untouched() -> None:
@@ -211,3 +223,94 @@ def test_rejects_non_float32_64_dtypes(dtype: object) -> None:
     with pytest.raises(DtypeError, match=r"load_digits: expected `dtype` float32 or float64") as i:
         load_digits(dtype=dtype)  # type: ignore[arg-type]  # invalid on purpose
     assert isinstance(i.value, TypeError)
+
+
+def _install_archive(monkeypatch: pytest.MonkeyPatch, folder: Path, **arrays: np.ndarray) -> None:
+    """Make load_digits read ``arrays`` as its packaged archive (a damaged install)."""
+    (folder / "data").mkdir()
+    np.savez(folder / "data" / "digits.npz", **arrays)  # type: ignore[arg-type]  # savez takes arrays as keywords
+    monkeypatch.setattr(
+        "bpcore.datasets._digits.resources", SimpleNamespace(files=lambda package: folder)
+    )
+
+
+_IMAGES, _LABELS = _read_embedded()
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "got"),
+    [
+        (_IMAGES.astype(np.int16), _LABELS, "images (1797, 8, 8) int16"),
+        (_IMAGES[:, :, :7], _LABELS, "images (1797, 8, 7) uint8"),
+        (_IMAGES, _LABELS.astype(np.int64), "labels (1797,) int64"),
+        (_IMAGES, _LABELS[:-1], "labels (1796,) uint8"),
+        (
+            np.where(_IMAGES == 16, 17, _IMAGES).astype(np.uint8),
+            _LABELS,
+            "images (1797, 8, 8) uint8",
+        ),
+        (_IMAGES, np.where(_LABELS == 9, 10, _LABELS).astype(np.uint8), "labels (1797,) uint8"),
+    ],
+    ids=["image-dtype", "image-shape", "label-dtype", "label-shape", "pixel-17", "label-10"],
+)
+def test_a_damaged_packaged_archive_is_a_dataset_error(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    got: str,
+) -> None:
+    """A packaged archive off in one respect only (dtype, shape, a pixel above 16, a
+    label above 9) raises DatasetError saying what it holds, instead of loading."""
+    _install_archive(monkeypatch, tmp_path, images=images, labels=labels)
+    assert_error(
+        DatasetError,
+        load_digits,
+        callee="load_digits",
+        expected="(1797, 8, 8) uint8 images in 0..16 and (1797,) uint8 labels in 0..9",
+        got=got,
+    )
+
+
+class _Tripwire:
+    """An object whose unpickling is recorded, to see whether an archive gets unpickled."""
+
+    unpickled = False
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_Tripwire._trip, ())
+
+    @staticmethod
+    def _trip() -> None:
+        _Tripwire.unpickled = True
+
+
+def test_a_packaged_archive_holding_pickles_is_never_unpickled(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Object arrays in the archive raise DatasetError without being unpickled
+    (unpickling can run arbitrary code)."""
+    images = np.empty(1, dtype=object)
+    images[0] = _Tripwire()
+    _install_archive(monkeypatch, tmp_path, images=images, labels=_LABELS)
+    monkeypatch.setattr(_Tripwire, "unpickled", False)
+    assert_error(DatasetError, load_digits, callee="load_digits", got="ValueError")
+    assert not _Tripwire.unpickled
+
+
+@pytest.mark.parametrize("damage", ["missing-key", "not-a-zip"])
+def test_a_packaged_archive_that_is_not_the_digits_is_a_dataset_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, damage: str
+) -> None:
+    """An archive without 'labels', or a file that is no archive at all, raises
+    DatasetError naming what was found."""
+    if damage == "missing-key":
+        _install_archive(monkeypatch, tmp_path, images=_IMAGES)
+        got = "KeyError"
+    else:
+        _install_archive(monkeypatch, tmp_path, images=_IMAGES, labels=_LABELS)
+        (tmp_path / "data" / "digits.npz").write_bytes(b"not an archive")
+        got = "ValueError"  # NumPy takes what is not .npy or .npz for a pickle, and refuses it
+    assert_error(
+        DatasetError, load_digits, callee="load_digits", expected="an .npz archive", got=got
+    )

@@ -26,7 +26,8 @@ from bpcore.datasets import (
     load_mnist,
     write_idx,
 )
-from bpcore.errors import ArgumentError, ArgumentTypeError, DatasetError
+from bpcore.errors import ArgumentError, ArgumentTypeError, BpcoreError, DatasetError
+from tests.helpers import assert_error
 
 BASE = "https://mirror.invalid/mnist/"
 PAYLOADS = {
@@ -169,9 +170,11 @@ def test_restarts_when_the_server_ignores_range(tmp_path: Path, server: FakeServ
     assert (tmp_path / "alpha.gz").read_bytes() == PAYLOADS["alpha.gz"]
 
 
-def test_overlong_part_is_discarded(tmp_path: Path, server: FakeServer) -> None:
-    """A .part at least as long as the file is dropped and fetched afresh without Range."""
-    (tmp_path / "beta.gz.part").write_bytes(b"x" * 50)
+@pytest.mark.parametrize("length", [10, 50])
+def test_overlong_part_is_discarded(tmp_path: Path, server: FakeServer, length: int) -> None:
+    """A .part at least as long as the file (10 bytes) is dropped and fetched afresh
+    without Range."""
+    (tmp_path / "beta.gz.part").write_bytes(b"x" * length)
     _download(tmp_path, server)
     assert server.requests[1].get_header("Range") is None
     assert (tmp_path / "beta.gz").read_bytes() == PAYLOADS["beta.gz"]
@@ -222,11 +225,17 @@ def test_network_error_becomes_dataset_error(tmp_path: Path) -> None:
     def offline(request: urllib.request.Request) -> FakeResponse:
         raise urllib.error.URLError("Name or service not known")
 
-    with pytest.raises(DatasetError, match=r"alpha\.gz.*Name or service not known") as info:
-        _download(tmp_path, offline)
-    assert isinstance(info.value.__cause__, urllib.error.URLError)
-    assert "base_url" in str(info.value)
-    assert "--base-url" in str(info.value)
+    error = assert_error(
+        DatasetError,
+        lambda: _download(tmp_path, offline),
+        callee="download_mnist",
+        expected="to download " + BASE + "alpha.gz",
+        got="URLError: <urlopen error Name or service not known>",
+    )
+    assert isinstance(error.__cause__, urllib.error.URLError)
+    assert "base_url" in str(error)
+    assert str(error).endswith("(base_url, or --base-url on the command line).")
+    assert "kept" not in str(error)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -404,15 +413,22 @@ def test_a_part_that_is_a_directory_is_named_not_blamed_on_the_network(
     """A directory where alpha.gz.part goes: the error names it and the reason, and
     says nothing about the network connection."""
     (tmp_path / "alpha.gz.part").mkdir()
-    with pytest.raises(DatasetError) as info:
-        _download(tmp_path, server)
-    message = str(info.value)
+    error = assert_error(
+        DatasetError,
+        lambda: _download(tmp_path, server),
+        callee="download_mnist",
+        got="IsADirectoryError: Is a directory. Free some space, fix the folder's permissions "
+        "or remove what is in the way.",
+    )
+    message = str(error)
     assert "alpha.gz.part" in message
     assert "IsADirectoryError" in message
     assert "network" not in message
 
 
-@pytest.mark.parametrize("name", ["../evil.bin", "sub/evil.bin", "/tmp/evil.bin", "..", ""])
+@pytest.mark.parametrize(
+    "name", ["../evil.bin", "sub/evil.bin", "sub\\evil.bin", "/tmp/evil.bin", "..", ".", ""]
+)
 def test_a_file_name_that_is_a_path_is_refused(tmp_path: Path, name: str) -> None:
     """files={'../evil.bin': ...} would write outside data_dir: ArgumentError, no request."""
     folder = tmp_path / "data"
@@ -420,30 +436,68 @@ def test_a_file_name_that_is_a_path_is_refused(tmp_path: Path, name: str) -> Non
     def never(request: urllib.request.Request) -> FakeResponse:
         raise AssertionError("no request may be made")
 
-    with pytest.raises(ArgumentError, match="plain file names"):
-        download_mnist(folder, base_url=BASE, opener=never, files={name: SPECS["beta.gz"]})
+    assert_error(
+        ArgumentError,
+        lambda: download_mnist(folder, base_url=BASE, opener=never, files={name: SPECS["beta.gz"]}),
+        callee="download_mnist",
+        expected="plain file names",
+        got=f"{name!r} (a path would be written outside data_dir)",
+    )
     assert not folder.exists()
 
 
 @pytest.mark.parametrize(
     ("base_url", "error", "message"),
     [(None, ArgumentTypeError, "`base_url` to be a str, got NoneType"),
+     (b"https://", ArgumentTypeError, "`base_url` to be a str, got bytes"),
      ("", ArgumentError, "non-empty `base_url`")],
 )  # fmt: skip
 def test_a_base_url_that_is_not_a_url_is_refused(
-    tmp_path: Path, base_url: object, error: type[Exception], message: str
+    tmp_path: Path, base_url: object, error: type[BpcoreError], message: str
 ) -> None:
-    """base_url None or '' is refused before any folder is made or request sent."""
-    with pytest.raises(error, match=re.escape(message)):
-        download_mnist(tmp_path / "data", base_url=base_url, files=SPECS)  # type: ignore[arg-type]  # None on purpose
+    """base_url None, bytes or '' is refused before any folder is made or request sent."""
+    assert_error(
+        error,
+        lambda: download_mnist(tmp_path / "data", base_url=base_url, files=SPECS),  # type: ignore[arg-type]  # not a str on purpose
+        callee="download_mnist",
+        expected=message.partition(", got ")[0],
+        got=message.partition(", got ")[2] or None,
+    )
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("deadline", [0, 0.0, -1.0, True, "60"])
+def test_a_deadline_that_is_not_a_positive_number_is_refused(
+    tmp_path: Path, deadline: object
+) -> None:
+    """deadline 0, negative, a bool or a string is an ArgumentError naming the value,
+    raised before any folder is made."""
+    assert_error(
+        ArgumentError,
+        lambda: download_mnist(tmp_path / "data", base_url=BASE, files=SPECS, deadline=deadline),  # type: ignore[arg-type]  # not a float on purpose
+        callee="download_mnist",
+        expected="`deadline` > 0 seconds",
+        got=repr(deadline),
+    )
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_deadline_below_one_second_is_allowed(tmp_path: Path, server: FakeServer) -> None:
+    """Any positive deadline is accepted: 0.5 s is plenty for the in-memory server."""
+    paths = download_mnist(tmp_path, base_url=BASE, opener=server, files=SPECS, deadline=0.5)
+    assert [p.read_bytes() for p in paths] == list(PAYLOADS.values())
 
 
 def test_a_data_dir_that_is_a_file_is_a_dataset_error(tmp_path: Path, server: FakeServer) -> None:
     """A file where the folder goes is a DatasetError naming it, not FileExistsError."""
     (tmp_path / "data").write_bytes(b"")
-    with pytest.raises(DatasetError, match=r"expected a folder to download into"):
-        _download(tmp_path / "data", server)
+    assert_error(
+        DatasetError,
+        lambda: _download(tmp_path / "data", server),
+        callee="download_mnist",
+        expected="a folder to download into",
+        got="FileExistsError: File exists.",
+    )
 
 
 def test_a_failed_download_removes_the_folders_it_made(tmp_path: Path) -> None:
@@ -455,3 +509,150 @@ def test_a_failed_download_removes_the_folders_it_made(tmp_path: Path) -> None:
     with pytest.raises(DatasetError):
         _download(tmp_path / "new" / "mnist", offline)
     assert list(tmp_path.iterdir()) == []
+
+
+def _http_error(code: int) -> Callable[[urllib.request.Request], FakeResponse]:
+    def fail(request: urllib.request.Request) -> FakeResponse:
+        raise urllib.error.HTTPError(request.full_url, code, "Error", email.message.Message(), None)
+
+    return fail
+
+
+def test_an_http_error_while_resuming_keeps_the_part(tmp_path: Path) -> None:
+    """A 404 or 503 answer to a Range request keeps the .part, and says so, for the
+    next call to resume."""
+    (tmp_path / "alpha.gz.part").write_bytes(PAYLOADS["alpha.gz"][:1000])
+    for code in (404, 503):
+        assert_error(
+            DatasetError,
+            lambda code=code: _download(tmp_path, _http_error(code)),  # type: ignore[misc]  # default binds the loop value
+            callee="download_mnist",
+            got=f"HTTPError: HTTP Error {code}: Error",
+        )
+        assert (tmp_path / "alpha.gz.part").read_bytes() == PAYLOADS["alpha.gz"][:1000]
+
+
+def test_an_unsatisfiable_range_discards_the_part(tmp_path: Path) -> None:
+    """A 416 answer (the server has fewer bytes than the .part) deletes the .part, so the
+    next call starts over; a 416 with no .part at all is still a DatasetError."""
+    (tmp_path / "alpha.gz.part").write_bytes(PAYLOADS["alpha.gz"][:1000])
+    error = assert_error(
+        DatasetError,
+        lambda: _download(tmp_path, _http_error(416)),
+        callee="download_mnist",
+        got="HTTPError: HTTP Error 416",
+    )
+    assert not (tmp_path / "alpha.gz.part").exists()
+    assert "kept" not in str(error)
+    assert_error(
+        DatasetError,
+        lambda: _download(tmp_path, _http_error(416)),
+        callee="download_mnist",
+        got="HTTPError: HTTP Error 416",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_206_to_a_request_without_range_is_refused(tmp_path: Path) -> None:
+    """206 without Content-Range to a fresh request: DatasetError quoting the empty
+    header, and no .part left behind."""
+
+    def partial(request: urllib.request.Request) -> FakeResponse:
+        return FakeResponse(206, {}, io.BytesIO(PAYLOADS["alpha.gz"]))
+
+    assert_error(
+        DatasetError,
+        lambda: _download(tmp_path, partial),
+        callee="download_mnist",
+        expected="answer 200, or 206 from byte 0",
+        got="status 206 (Content-Range '')",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def _trickle(
+    server: FakeServer, extra: bytes = b""
+) -> Callable[[urllib.request.Request], FakeResponse]:
+    """An opener whose responses send ``extra`` after the body, one byte per read."""
+
+    def opener(request: urllib.request.Request) -> FakeResponse:
+        response = server(request)
+        response.body = io.BytesIO(response.body.read() + extra)
+        read = response.read
+        response.read = lambda size=-1, /: read(min(size, 1))  # type: ignore[method-assign]  # a slow server
+        return response
+
+    return opener
+
+
+def test_progress_counts_every_byte_of_a_trickled_body(tmp_path: Path, server: FakeServer) -> None:
+    """A body that arrives a byte at a time is reported as 0, 1, 2, ... up to its size."""
+    calls: list[tuple[str, int, int]] = []
+    download_mnist(
+        tmp_path,
+        base_url=BASE,
+        opener=_trickle(server),
+        files={"beta.gz": SPECS["beta.gz"]},
+        progress=lambda name, done, total: calls.append((name, done, total)),
+    )
+    size = len(PAYLOADS["beta.gz"])
+    assert calls == [("beta.gz", done, size) for done in range(size + 1)]
+    assert (tmp_path / "beta.gz").read_bytes() == PAYLOADS["beta.gz"]
+
+
+def test_bytes_past_the_pinned_size_are_refused_even_after_a_correct_prefix(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    """The right 10 bytes followed by one more, sent a byte at a time: a size mismatch
+    and no file, not a file cut at 10 bytes."""
+    assert_error(
+        DatasetError,
+        lambda: download_mnist(
+            tmp_path,
+            base_url=BASE,
+            opener=_trickle(server, b"!"),
+            files={"beta.gz": SPECS["beta.gz"]},
+        ),
+        callee="download_mnist",
+        expected="to have 10 bytes",
+        got="11 bytes",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+class BufferedResponse(FakeResponse):
+    """A response like http.client's: read(n) waits for n bytes, read1(n) returns what
+    has arrived (here 3 bytes at a time). Here read fails the test instead of waiting."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Refuse to wait for bytes that have not arrived."""
+        raise AssertionError("read() would block until the whole chunk arrives")
+
+    def read1(self, size: int = -1, /) -> bytes:
+        """Return up to ``size`` of the bytes that have arrived."""
+        return self.body.read(min(size, 3))
+
+
+def test_a_response_with_read1_is_read_as_bytes_arrive(tmp_path: Path) -> None:
+    """http.client's read(n) waits for all n bytes; download_mnist uses read1 where the
+    response has it, so it never waits for a chunk a trickling server will not fill."""
+
+    def opener(request: urllib.request.Request) -> FakeResponse:
+        return BufferedResponse(200, {}, io.BytesIO(PAYLOADS["beta.gz"]))
+
+    paths = download_mnist(
+        tmp_path, base_url=BASE, opener=opener, files={"beta.gz": SPECS["beta.gz"]}
+    )
+    assert paths[0].read_bytes() == PAYLOADS["beta.gz"]
+
+
+def test_the_deadline_is_not_passed_at_its_exact_instant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeServer
+) -> None:
+    """A clock that reads 0 when the call starts and 5.0 from then on, with deadline=5:
+    the deadline has not passed yet, so the download completes."""
+    readings = iter([0.0])
+    clock = SimpleNamespace(monotonic=lambda: next(readings, 5.0))
+    monkeypatch.setattr("bpcore.datasets._download.time", clock)
+    paths = download_mnist(tmp_path, base_url=BASE, opener=server, files=SPECS, deadline=5)
+    assert [p.read_bytes() for p in paths] == list(PAYLOADS.values())

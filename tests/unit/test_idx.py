@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from bpcore.datasets import read_idx, write_idx
 from bpcore.errors import DatasetError, DtypeError, ShapeError
+from tests.helpers import assert_error
 
 IDX_DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 
@@ -105,29 +107,47 @@ def test_trailing_bytes_are_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "expected", "got"),
     [
-        (b"\x00", r"4-byte IDX header"),
-        (b"\x01\x00\x08\x01\x00\x00\x00\x00", r"two zero bytes, got 01000801"),
-        (b"\x00\x00\x0a\x01\x00\x00\x00\x00", r"dtype code .*got 0x0A"),
-        (b"\x00\x00\x08\x03\x00\x00\x00\x01", r"16-byte header for 3 dimensions"),
+        (b"\x00", "a 4-byte IDX header", "a file of 1 bytes"),
+        (b"\x01\x00\x08\x01\x00\x00\x00\x00", "starting with two zero bytes", "01000801"),
+        (
+            b"\x00\x00\x0a\x01\x00\x00\x00\x00",
+            "an IDX dtype code in {0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E}",
+            "0x0A",
+        ),
+        (
+            b"\x00\x00\x08\x03\x00\x00\x00\x01",
+            "a 16-byte header for 3 dimensions",
+            "a file of 8 bytes",
+        ),
     ],
 )
-def test_bad_headers_raise_dataset_error(tmp_path: Path, content: bytes, message: str) -> None:
-    """A short header, wrong magic, unknown dtype code or cut-off size list raises DatasetError."""
+def test_bad_headers_raise_dataset_error(
+    tmp_path: Path, content: bytes, expected: str, got: str
+) -> None:
+    """A short header, wrong magic, unknown dtype code or cut-off size list raises
+    DatasetError saying what was expected and what the file holds."""
     path = tmp_path / "bad.idx"
     path.write_bytes(content)
-    with pytest.raises(DatasetError, match=message):
-        read_idx(path)
+    assert_error(
+        DatasetError, lambda: read_idx(path), callee="read_idx", expected=expected, got=got
+    )
 
 
 def test_corrupt_gzip_raises_dataset_error(tmp_path: Path) -> None:
     """Bytes that start like gzip but are not a gzip stream raise DatasetError, not OSError."""
     path = tmp_path / "corrupt.gz"
     path.write_bytes(b"\x1f\x8b" + b"not really gzip data at all")
-    with pytest.raises(DatasetError, match=r"corrupt\.gz.*gzip") as info:
-        read_idx(path)
-    assert not isinstance(info.value, OSError)
+    error = assert_error(
+        DatasetError,
+        lambda: read_idx(path),
+        callee="read_idx",
+        expected="valid gzip data",
+        got="gzip stream (Unknown compression method)",
+    )
+    assert "corrupt.gz" in str(error)
+    assert not isinstance(error, OSError)
 
 
 def test_truncated_gzip_raises_dataset_error(tmp_path: Path) -> None:
@@ -148,15 +168,38 @@ def test_missing_file_raises_dataset_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.complex128, np.bool_])
 def test_writer_rejects_dtypes_idx_cannot_hold(tmp_path: Path, dtype: type[np.generic]) -> None:
     """write_idx raises DtypeError for dtypes that have no IDX code, and writes nothing."""
-    with pytest.raises(DtypeError, match="write_idx"):
-        write_idx(tmp_path / "x.idx", np.zeros(3, dtype=dtype))
+    assert_error(
+        DtypeError,
+        lambda: write_idx(tmp_path / "x.idx", np.zeros(3, dtype=dtype)),
+        callee="write_idx",
+        expected="dtype uint8, int8, int16, int32, float32 or float64",
+        got=f"dtype {np.dtype(dtype)}",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_rejects_what_is_not_an_array(tmp_path: Path) -> None:
+    """A list is a DtypeError saying to convert it with an explicit dtype; nothing is written."""
+    assert_error(
+        DtypeError,
+        lambda: write_idx(tmp_path / "x.idx", [1, 2, 3]),  # type: ignore[arg-type]  # a list on purpose
+        callee="write_idx",
+        expected="a numpy array",
+        got="list (the file's dtype comes from the array's: convert with "
+        "np.asarray(..., dtype=...) first)",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_writer_rejects_zero_dimensional_arrays(tmp_path: Path) -> None:
     """write_idx raises ShapeError for a 0-d array, which IDX has no sizes for."""
-    with pytest.raises(ShapeError, match=r"got shape \(\)"):
-        write_idx(tmp_path / "x.idx", np.array(5, dtype=np.uint8))
+    assert_error(
+        ShapeError,
+        lambda: write_idx(tmp_path / "x.idx", np.array(5, dtype=np.uint8)),
+        callee="write_idx",
+        expected="1 to 255 dimensions",
+        got="shape ()",
+    )
 
 
 def test_writer_replaces_atomically_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -168,13 +211,19 @@ def test_writer_replaces_atomically_and_leaves_no_temporary(tmp_path: Path) -> N
     np.testing.assert_array_equal(read_idx(path), [2, 3])
 
 
-def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the final rename fails, the old file is intact and the temporary file is removed."""
+@pytest.mark.parametrize("temporary_gone", [False, True])
+def test_failed_write_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary_gone: bool
+) -> None:
+    """If the final rename fails, the old file is intact, the temporary file is removed,
+    and the rename's error is raised, even if the temporary was already gone."""
     path = tmp_path / "x.idx"
     write_idx(path, np.array([1], dtype=np.uint8))
     before = path.read_bytes()
 
     def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if temporary_gone:
+            os.remove(src)  # as a temp-file cleaner might
         raise OSError("disk went away")
 
     monkeypatch.setattr(os, "replace", failing_replace)
@@ -202,3 +251,43 @@ def test_writer_rejects_a_dimension_of_2_to_the_32(tmp_path: Path) -> None:
     with pytest.raises(ShapeError, match=r"each of size below 2\*\*32"):
         write_idx(tmp_path / "x.idx", huge)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_takes_a_dimension_of_2_to_the_32_minus_1(tmp_path: Path) -> None:
+    """2**32 - 1 is the largest IDX size: shape (2**32 - 1, 0) (no data bytes) round-trips."""
+    array = np.zeros((2**32 - 1, 0), dtype=np.uint8)
+    write_idx(tmp_path / "x.idx", array)
+    result = read_idx(tmp_path / "x.idx")
+    assert result.shape == (2**32 - 1, 0)
+    assert result.dtype == np.uint8
+
+
+def test_gz_files_carry_no_timestamp(tmp_path: Path) -> None:
+    """The gzip header's MTIME field (bytes 4-7) is zero, so the same array always gives
+    the same bytes whenever it is written."""
+    write_idx(tmp_path / "x.idx.gz", np.arange(10, dtype=np.uint8))
+    assert (tmp_path / "x.idx.gz").read_bytes()[4:8] == bytes(4)
+
+
+def test_the_temporary_file_is_a_hidden_file_beside_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data are written to ``.<name>.<random>.tmp`` in the target's folder (the
+    convention of save_checkpoint), not in the system temp folder, and renamed into place."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    renamed: list[tuple[Path, Path]] = []
+    replace = os.replace
+
+    def recording_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        renamed.append((Path(src), Path(dst)))
+        replace(src, dst)
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(os, "replace", recording_replace)
+    write_idx(tmp_path / "out" / "x.idx", np.arange(3, dtype=np.uint8))
+    [(temp, target)] = renamed
+    assert target == tmp_path / "out" / "x.idx"
+    assert temp.parent == target.parent
+    assert temp.name.startswith(".x.idx.")
+    assert temp.name.endswith(".tmp")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["x.idx"]

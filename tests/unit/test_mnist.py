@@ -11,7 +11,7 @@ import pytest
 
 from bpcore.datasets import MNIST_FILE_NAMES, default_data_dir, load_mnist, write_idx
 from bpcore.errors import DatasetError
-from tests.helpers import real_mnist_dir
+from tests.helpers import assert_error, real_mnist_dir
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILE_NAMES
 
@@ -137,12 +137,14 @@ def test_raw_file_is_preferred_over_gz(tmp_path: Path) -> None:
 
 def test_missing_files_say_where_and_how_to_download(tmp_path: Path) -> None:
     """An empty folder raises DatasetError naming it, every file and the download command."""
-    with pytest.raises(DatasetError) as info:
-        load_mnist(data_dir=tmp_path)
-    message = str(info.value)
-    assert str(tmp_path) in message
-    for name in MNIST_FILE_NAMES:
-        assert name in message
+    error = assert_error(
+        DatasetError,
+        lambda: load_mnist(data_dir=tmp_path),
+        callee="load_mnist",
+        expected=f"the MNIST files in {tmp_path}",
+        got="none of " + ", ".join(f"{name}[.gz]" for name in MNIST_FILE_NAMES),
+    )
+    message = str(error)
     assert f"bpcore download mnist --data-dir {tmp_path}" in message
 
 
@@ -185,8 +187,14 @@ def test_labels_must_be_digits(tmp_path: Path) -> None:
     bad = fake.t_test.copy()
     bad[4] = 10
     write_idx(tmp_path / TEST_LABELS, bad)
-    with pytest.raises(DatasetError, match=rf"{TEST_LABELS}.*got label 10"):
-        load_mnist(data_dir=tmp_path)
+    error = assert_error(
+        DatasetError,
+        lambda: load_mnist(data_dir=tmp_path),
+        callee="load_mnist",
+        expected="labels in 0..9,",
+        got="label 10",
+    )
+    assert TEST_LABELS in str(error)
 
 
 def test_train_and_test_image_sizes_must_agree(tmp_path: Path) -> None:

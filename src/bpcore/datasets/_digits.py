@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FloatArray, resolve_float_dtype
+from bpcore._npz import DAMAGE
 from bpcore.datasets._format import CLASSES, TargetArray, format_labels, shape_images
 from bpcore.datasets._split import stratified_split
 from bpcore.errors import DatasetError, DomainError
@@ -42,6 +43,13 @@ def load_digits(
     rounded half up (at least one, and never all), in the test set. It depends only
     on ``seed``, through ``np.random.default_rng(seed)``; the global NumPy random
     state is neither used nor changed. Every call returns fresh arrays.
+
+    Raises:
+        DtypeError: ``dtype`` is not float32 or float64.
+        DomainError: ``test_fraction`` is not strictly between 0 and 1, or ``seed`` is
+            not a non-negative integer.
+        DatasetError: the packaged archive is damaged (reinstall bpcore); nothing in it
+            is unpickled.
     """
     float_dtype = resolve_float_dtype(dtype, where="load_digits")
     fraction = _check_fraction(test_fraction)
@@ -75,10 +83,16 @@ def _check_seed(seed: object) -> int:
 def _read_embedded() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """The ``(1797, 8, 8)`` uint8 images and ``(1797,)`` uint8 labels, in file order."""
     resource = resources.files("bpcore.datasets") / "data" / "digits.npz"
-    # Reading into memory works whether the package is a folder or inside a zip.
-    with np.load(io.BytesIO(resource.read_bytes()), allow_pickle=False) as archive:
-        images: npt.NDArray[np.uint8] = archive["images"]
-        labels: npt.NDArray[np.uint8] = archive["labels"]
+    try:
+        # Reading into memory works whether the package is a folder or inside a zip.
+        with np.load(io.BytesIO(resource.read_bytes()), allow_pickle=False) as archive:
+            images: npt.NDArray[np.uint8] = archive["images"]
+            labels: npt.NDArray[np.uint8] = archive["labels"]
+    except (*DAMAGE, KeyError) as exc:  # a damaged install: no archive, a key missing, pickles
+        raise DatasetError(
+            f"load_digits: expected {resource} to be an .npz archive of 'images' and "
+            f"'labels', got {type(exc).__name__}: {exc}; reinstall bpcore."
+        ) from exc
     if (
         images.dtype != np.uint8
         or images.shape != (_SAMPLES, _SIDE, _SIDE)

@@ -164,8 +164,8 @@ def write_idx(path: str | os.PathLike[str], array: npt.NDArray[np.generic]) -> N
 
     ``array`` must be uint8, int8, int16, int32, float32 or float64 (any byte
     order) with 1 to 255 dimensions, each smaller than 2**32. The file is written
-    to a temporary file in the same folder and renamed into place, so ``path``
-    never holds a partial file.
+    to a hidden temporary file, ``.<name>.<random>.tmp`` in the same folder, and
+    renamed into place, so ``path`` never holds a partial file.
     """
     if not isinstance(array, np.ndarray):
         raise DtypeError(
