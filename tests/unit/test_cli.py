@@ -374,6 +374,12 @@ def test_resume_of_a_checkpoint_not_written_by_a_trainer_exits_2(
         ("hidden", "16,x", "comma-separated positive integers"),
         ("hidden", 16, "a string"),
         ("lr", -0.5, "a positive number"),
+        ("lr_decay", "10", "EPOCH:FACTOR pairs such as '10:0.3,15:0.1'"),
+        ("lr_decay", "10:0.3,10:0.1", "EPOCH:FACTOR pairs such as '10:0.3,15:0.1'"),
+        ("lr_decay", 10, "a string"),
+        ("weight_decay", -0.5, "a finite number >= 0"),
+        ("weight_decay", "0.1", "a finite number >= 0"),
+        ("weight_decay", True, "a finite number >= 0"),
         ("dtype", "float16", "one of ['float32', 'float64']"),
     ],
 )
@@ -787,20 +793,22 @@ def _help(capsys: Capsys, *argv: str) -> str:
 
 def test_train_help_lists_every_option_and_its_default(capsys: Capsys) -> None:
     """`bpcore train --help` lists the dataset, data folder, hidden sizes, optimizer, learning
-    rate, batch size, epochs, seed, dtype, checkpoint, --resume, --plot and --quiet, each
-    with the default that a run uses."""
+    rate and its decay, weight decay, batch size, epochs, seed, dtype, checkpoint, --resume,
+    --plot and --quiet, each with the default that a run uses."""
     text = _help(capsys, "train")
     for option in ("--dataset {digits,mnist}", "--data-dir DIR", "--hidden SIZES",
                    "--optimizer {sgd,momentum,adagrad,adam}", "--lr LR", "--batch-size N",
                    "--epochs N", "--seed SEED", "--dtype {float32,float64}",
-                   "--checkpoint PATH", "--resume", "--plot PATH", "--quiet"):  # fmt: skip
+                   "--checkpoint PATH", "--resume", "--plot PATH", "--quiet",
+                   "--lr-decay STEPS", "--weight-decay LAMBDA"):  # fmt: skip
         assert option in text, option
     assert "--model {mlp,cnn}" in text
     for default in ("(default: digits)", "(default: 256,128;", "(default: adam)",
                     "(default: mlp)", "with --model cnn one size, default 100",
                     "(default: sgd 0.1, momentum 0.05, adagrad 0.05, adam 0.001)",
                     "(default: 50; cnn 100)", "(default: 60; cnn 20)", "(default: 0)",
-                    "(default: float64)",
+                    "(default: float64)", "'' for none (default: none)",
+                    "squared weights to the loss (default: 0)",
                     "(default: bpcore-checkpoint.npz)"):  # fmt: skip
         assert default in text, default
 

@@ -13,6 +13,7 @@ __all__ = [
     "Parser",
     "Subparsers",
     "UsageError",
+    "non_negative_float",
     "non_negative_int",
     "one_line",
     "positive_float",
@@ -94,6 +95,18 @@ def positive_float(text: str) -> float:
     # Written so that NaN, which fails every comparison, is rejected too.
     if not 0.0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """Parse a finite float ``>= 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    # Written so that NaN, which fails every comparison, is rejected too.
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
     return value
 
 

@@ -18,6 +18,7 @@ from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint
 from bpcore.cli._common import (
     Subparsers,
     UsageError,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -34,13 +35,14 @@ from bpcore.cli._preflight import (
     remove_stale_temporaries,
 )
 from bpcore.datasets import MnistImages, TargetArray, load_digits, load_mnist
-from bpcore.errors import CheckpointError
+from bpcore.errors import ArgumentError, CheckpointError
 from bpcore.networks import MultiLayerNet, SimpleConvNet, WeightInit
 from bpcore.optim import SGD, AdaGrad, Adam, Momentum, Optimizer
 from bpcore.training import (
     EVAL_BATCH_SIZE,
     EpochStats,
     ProgressBar,
+    StepDecay,
     TrainableNetwork,
     Trainer,
     TrainingDiverged,
@@ -89,6 +91,7 @@ DEFAULT_LR: Final[Mapping[str, float]] = {
     "adagrad": 0.05,
     "adam": 0.001,
 }
+DEFAULT_WEIGHT_DECAY: Final = 0.0
 CLASSES: Final = 10
 INTERRUPTED: Final = 130
 DIVERGED: Final = 1
@@ -107,7 +110,8 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
             "ReLU, 2x2 max pooling, Affine, ReLU, Affine), with mini-batches, printing a "
             "table of loss and accuracy per epoch. A checkpoint is written after every "
             "epoch and on Ctrl-C; --resume continues from it, taking the dataset, model, "
-            "layers, dtype, seed, optimizer and batch size from it unless given again."
+            "layers, dtype, seed, optimizer, learning rate and its decay, weight decay and "
+            "batch size from it unless given again."
         ),
     )
     parser.add_argument(
@@ -151,6 +155,21 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         help="learning rate (default: "
         + ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
         + ")",
+    )
+    parser.add_argument(
+        "--lr-decay",
+        type=_lr_decay,
+        metavar="STEPS",
+        help="cut the learning rate after given epochs: EPOCH:FACTOR pairs, so that "
+        "10:0.3,15:0.1 trains epochs 11-15 at 0.3 x lr and the rest at 0.1 x lr; "
+        "'' for none (default: none)",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        metavar="LAMBDA",
+        help="L2 weight decay: adds LAMBDA/2 times the sum of the squared weights to the "
+        f"loss (default: {DEFAULT_WEIGHT_DECAY:g})",
     )
     parser.add_argument(
         "--batch-size",
@@ -218,6 +237,8 @@ class _Config:
     hidden: tuple[int, ...]
     optimizer: str
     lr: float
+    lr_decay: str  # StepDecay.spec; "" for none
+    weight_decay: float
     batch_size: int
     epochs: int
     seed: int
@@ -231,7 +252,13 @@ class _Config:
             "hidden": ",".join(map(str, self.hidden)),
             "optimizer": self.optimizer,
             "lr": self.lr,
+            "lr_decay": self.lr_decay,
+            "weight_decay": self.weight_decay,
         }
+
+    def schedule(self) -> StepDecay | None:
+        """The learning rate of each epoch, if ``--lr-decay`` gave steps."""
+        return StepDecay.parse(self.lr, self.lr_decay) if self.lr_decay else None
 
 
 @final
@@ -249,6 +276,8 @@ class _Resumed:
     hidden: tuple[int, ...] | None
     optimizer: str | None
     lr: float | None
+    lr_decay: str | None
+    weight_decay: float | None
 
 
 def _read_resumed(path: Path) -> _Resumed:
@@ -271,7 +300,9 @@ def _read_resumed(path: Path) -> _Resumed:
         or (None if "hidden" not in meta else DEFAULT_MODEL),
         hidden=None if hidden is None else _parse_saved_hidden(hidden, where),
         optimizer=_saved_text(meta, "optimizer", where, choices=tuple(DEFAULT_LR)),
-        lr=_saved_lr(meta, where),
+        lr=_saved_number(meta, "lr", where, least=None),
+        lr_decay=_saved_lr_decay(meta, where),
+        weight_decay=_saved_number(meta, "weight_decay", where, least=0.0),
     )
 
 
@@ -296,7 +327,12 @@ def _param_shapes(config: _Config, input_size: int) -> dict[str, tuple[int, ...]
 def _network(config: _Config, input_size: int) -> TrainableNetwork:
     if config.model == "mlp":
         return MultiLayerNet(
-            input_size, config.hidden, CLASSES, rng=config.seed, dtype=config.dtype
+            input_size,
+            config.hidden,
+            CLASSES,
+            rng=config.seed,
+            dtype=config.dtype,
+            weight_decay_lambda=config.weight_decay,
         )
     return SimpleConvNet(
         IMAGE_DIMS[config.dataset],
@@ -306,6 +342,7 @@ def _network(config: _Config, input_size: int) -> TrainableNetwork:
         weight_init_std=CNN_INIT[config.dataset],
         rng=config.seed,
         dtype=config.dtype,
+        weight_decay_lambda=config.weight_decay,
     )
 
 
@@ -349,13 +386,43 @@ def _saved_text(
     raise CheckpointError(f"{where}: expected meta {key!r} to be {what}, got {value!r}.")
 
 
-def _saved_lr(meta: Mapping[str, MetaValue], where: str) -> float | None:
-    value = meta.get("lr")
+def _saved_number(
+    meta: Mapping[str, MetaValue], key: str, where: str, *, least: float | None
+) -> float | None:
+    """Meta ``key`` as a finite float, ``> 0`` (``least=None``) or ``>= least``."""
+    value = meta.get(key)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > 0 if least is None else value >= least)
+    ):
         return float(value)
-    raise CheckpointError(f"{where}: expected meta 'lr' to be a positive number, got {value!r}.")
+    what = "a positive number" if least is None else f"a finite number >= {least:g}"
+    raise CheckpointError(f"{where}: expected meta {key!r} to be {what}, got {value!r}.")
+
+
+def _saved_lr_decay(meta: Mapping[str, MetaValue], where: str) -> str | None:
+    text = _saved_text(meta, "lr_decay", where)
+    if text is None:
+        return None
+    try:
+        return StepDecay.parse(1.0, text).spec
+    except ArgumentError:
+        raise CheckpointError(
+            f"{where}: expected meta 'lr_decay' to be EPOCH:FACTOR pairs such as "
+            f"'10:0.3,15:0.1', got {text!r}."
+        ) from None
+
+
+def _lr_decay(text: str) -> str:
+    """Parse ``--lr-decay``: its steps in :attr:`StepDecay.spec` form."""
+    try:
+        return StepDecay.parse(1.0, text).spec
+    except ArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error).partition(": ")[2].rstrip(".")) from None
 
 
 def _parse_saved_hidden(text: str, where: str) -> tuple[int, ...]:
@@ -417,6 +484,14 @@ def _resolve(args: argparse.Namespace, resumed: _Resumed | None) -> _Config:
     # A saved learning rate belongs to the saved optimizer; a new optimizer gets its own default.
     saved_lr = resumed.lr if resumed is not None and optimizer == saved_optimizer else None
     lr: float = args.lr or saved_lr or DEFAULT_LR[optimizer]
+    lr_decay: str = _given_or_saved(
+        args.lr_decay, None if resumed is None else resumed.lr_decay, ""
+    )
+    weight_decay: float = _given_or_saved(
+        args.weight_decay,
+        None if resumed is None else resumed.weight_decay,
+        DEFAULT_WEIGHT_DECAY,
+    )
     saved_batch_size = None if state is None else state.batch_size
     batch_size: int = (
         args.batch_size or saved_batch_size or (CNN_BATCH_SIZE if cnn else DEFAULT_BATCH_SIZE)
@@ -432,11 +507,28 @@ def _resolve(args: argparse.Namespace, resumed: _Resumed | None) -> _Config:
         hidden=hidden,
         optimizer=optimizer,
         lr=lr,
+        lr_decay=lr_decay,
+        weight_decay=weight_decay,
         batch_size=batch_size,
         epochs=args.epochs or (CNN_EPOCHS if cnn else DEFAULT_EPOCHS),
         seed=seed,
         dtype=dtype,
     )
+
+
+def _given_or_saved(given: _T | None, saved: _T | None, default: _T) -> _T:
+    """A setting a resumed run may change: the option if given, else the checkpoint's."""
+    if given is not None:
+        return given
+    return saved if saved is not None else default
+
+
+def _extras(config: _Config) -> str:
+    """The learning-rate steps and weight decay, in the run's first line, if any."""
+    schedule = config.schedule()
+    steps = {} if schedule is None else schedule.steps
+    text = "".join(f", x{factor:g} after epoch {epoch}" for epoch, factor in steps.items())
+    return text + (f", weight decay {config.weight_decay:g}" if config.weight_decay else "")
 
 
 def _show_sizes(values: tuple[int, ...]) -> str:
@@ -612,6 +704,7 @@ def run(args: argparse.Namespace) -> int:
         on_epoch=table.row,
         meta=config.meta(),
         eval_batch_size=CNN_EVAL_BATCH if config.model == "cnn" else EVAL_BATCH_SIZE,
+        lr_schedule=config.schedule(),
     )
     # The trainer holds the data in the network's dtype now; for MNIST in float64,
     # keeping the loader's float32 copies too would cost another 200 MB.
@@ -619,7 +712,7 @@ def run(args: argparse.Namespace) -> int:
     settings = (
         f"{config.dataset} ({n_train} train, {n_test} test): "
         f"{_describe(config, input_size)}, "
-        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+        f"{config.optimizer} lr {config.lr:g}{_extras(config)}, batch {config.batch_size}, "
         f"{config.epochs} epochs, seed {config.seed}, {config.dtype}"
     )
     print(f"training {settings}; checkpoint {checkpoint_path}", flush=True)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from bpcore._arrays import FLOAT_DTYPES, FloatArray, FloatDType, as_dtype, to_array
 from bpcore.checkpoint import MetaValue
-from bpcore.errors import ArgumentError, DtypeError, ShapeError
+from bpcore.errors import ArgumentError, ArgumentTypeError, DtypeError, ShapeError
+from bpcore.optim._checks import positive_finite
 from bpcore.training._state import TrainingState
 
-__all__ = ["caller_meta", "network_dtype", "positive_int", "resolve_seed", "training_data"]
+__all__ = [
+    "Tunable",
+    "caller_meta",
+    "learning_rates",
+    "network_dtype",
+    "positive_int",
+    "resolve_seed",
+    "training_data",
+]
 
 _WHERE: Final = "Trainer"
 _SEED_BOUND: Final = 2**63
@@ -99,3 +108,36 @@ def caller_meta(meta: Mapping[str, MetaValue] | None) -> dict[str, MetaValue]:
             f"{sorted(TrainingState.KEYS)}, got {clash}."
         )
     return extra
+
+
+@runtime_checkable
+class Tunable(Protocol):
+    """An optimizer whose learning rate can be set: all of bpcore's, and the book's."""
+
+    lr: float
+
+
+def learning_rates(
+    optimizer: object, schedule: object, epochs: int
+) -> tuple[Tunable, tuple[float, ...]]:
+    """``optimizer`` and ``schedule(e)`` for the epochs ``e = 1 .. epochs``, each rate
+    checked finite and ``> 0``.
+
+    Raises:
+        ArgumentTypeError: ``schedule`` is not callable, or returns a non-number.
+        ArgumentError: ``optimizer`` has no ``lr`` to set, or a rate is not finite and ``> 0``.
+    """
+    if not callable(schedule):
+        raise ArgumentTypeError(
+            f"{_WHERE}: expected `lr_schedule` to be a function of the epoch, "
+            f"got {type(schedule).__name__}."
+        )
+    if not isinstance(optimizer, Tunable):
+        raise ArgumentError(
+            f"{_WHERE}: expected an optimizer with an `lr` attribute to follow `lr_schedule`, "
+            f"got {type(optimizer).__name__}, which has none."
+        )
+    return optimizer, tuple(
+        positive_finite(schedule(epoch), where=_WHERE, name=f"lr_schedule({epoch})")
+        for epoch in range(1, epochs + 1)
+    )

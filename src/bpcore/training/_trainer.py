@@ -18,7 +18,9 @@ from bpcore.checkpoint import Checkpoint, MetaValue, load_checkpoint, restore_in
 from bpcore.errors import ArgumentTypeError, CheckpointError, UnusableGradient
 from bpcore.optim import Optimizer, StatefulOptimizer
 from bpcore.training._checks import (
+    Tunable,
     caller_meta,
+    learning_rates,
     network_dtype,
     positive_int,
     resolve_seed,
@@ -27,6 +29,7 @@ from bpcore.training._checks import (
 from bpcore.training._errors import TrainingDiverged
 from bpcore.training._history import EpochStats, History, StepInfo
 from bpcore.training._network import TrainableNetwork
+from bpcore.training._schedule import LrSchedule
 from bpcore.training._sigint import StopRequest, deferred_sigint
 from bpcore.training._state import TrainingState
 
@@ -90,12 +93,23 @@ class Trainer:
     a checkpoint and returns a :class:`History` with ``interrupted=True``; one inside
     ``optimizer.update``, or with non-finite parameters, propagates without one.
 
+    ``lr_schedule``: the learning rate of each epoch, ``lr_schedule(e)`` for epoch ``e``
+    (from 1), such as a :class:`~bpcore.training.StepDecay`. It is called for every epoch
+    when the trainer is built, and each rate must be finite and ``> 0``. Before each epoch,
+    a resumed part-done one included, ``optimizer.lr`` is set to that epoch's rate, so a
+    resumed run follows the schedule as an uninterrupted one does. A checkpoint does not
+    record the schedule: give the resuming trainer the same one. Without it, the
+    optimizer's ``lr`` is left alone.
+
     ``meta``: extra metadata (say, how the network was built) stored in every checkpoint;
     its keys must not be those of :attr:`TrainingState.KEYS <bpcore.training.TrainingState>`.
 
     Raises:
         ArgumentError: ``batch_size``, ``epochs`` or ``eval_batch_size`` is not a
-            positive int, ``rng`` is not usable, or ``meta`` reuses a trainer key.
+            positive int, ``rng`` is not usable, ``meta`` reuses a trainer key,
+            ``lr_schedule`` gives a rate that is not finite and ``> 0``, or the optimizer
+            has no ``lr`` for it to set.
+        ArgumentTypeError: ``lr_schedule`` is not callable or gives a non-number.
         ShapeError: a data set is empty, or its inputs and targets differ in length.
         DtypeError: the parameters are not all float32 or all float64, or the
             inputs are not real numbers.
@@ -115,6 +129,7 @@ class Trainer:
     _checkpoint_path: Path | None
     _on_step: OnStep | None
     _on_epoch: OnEpoch | None
+    _rates: tuple[Tunable, tuple[float, ...]] | None
     _meta: dict[str, MetaValue]
     _handle_sigint: bool
     _position: _Position
@@ -139,6 +154,7 @@ class Trainer:
         meta: Mapping[str, MetaValue] | None = None,
         eval_batch_size: int = EVAL_BATCH_SIZE,
         handle_sigint: bool = True,
+        lr_schedule: LrSchedule | None = None,
     ) -> None:
         self._network = network
         self._optimizer = optimizer
@@ -153,6 +169,9 @@ class Trainer:
         self._on_step = on_step
         self._on_epoch = on_epoch
         self._meta = caller_meta(meta)
+        self._rates = (
+            None if lr_schedule is None else learning_rates(optimizer, lr_schedule, self._epochs)
+        )
         self._handle_sigint = handle_sigint
         self._position = _Position(0, 0, 0, 0.0, 0.0, updating=False)
         self._history = []
@@ -290,6 +309,9 @@ class Trainer:
         steps = self.steps_per_epoch
         size = self._batch_size
         order = self.epoch_order(epoch)
+        if self._rates is not None:
+            tunable, rates = self._rates
+            tunable.lr = rates[epoch - 1]
         params = self._network.params
         start = time.perf_counter() - pos.elapsed
         for k in range(pos.batches_done, steps):
