@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bpcore import ArgumentTypeError, MulLayer, NotForwardedError, SoftmaxWithLoss
+from bpcore import (
+    ArgumentError,
+    ArgumentTypeError,
+    MulLayer,
+    NotForwardedError,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
 from bpcore.gradcheck import (
+    Factory,
     HasConstants,
     LossSubject,
     NetworkSubject,
@@ -292,6 +301,23 @@ def test_a_subjects_own_constants_are_moved_by_an_ulp_and_restored() -> None:
     assert all(np.all(np.abs(m) <= 1) for m in moves), "a constant moved by more than one ulp"
 
 
+def test_a_subjects_own_constants_move_one_ulp_either_way_at_random() -> None:
+    """While the checker measures the float32 noise, the constants move by one ulp up or
+    down at random: some moves of each sign occur, for positive and negative constants."""
+    t = np.array([[0.3, -1.2, 2.5]], dtype=np.float32)
+    x = t + np.array([[1e-6, -3e-7, 2e-6]], dtype=np.float32)
+    seen: list[bytes] = []
+
+    def make(dtype: np.dtype) -> _HalfSquaredDistance:
+        return _HalfSquaredDistance(dtype, t, seen if dtype == np.float32 else [])
+
+    assert check_gradients(make, {"x": x}, rng=0).passed
+    moves = np.array([np.frombuffer(b, dtype=np.float32) - t.reshape(-1) for b in seen])
+    for j, value in enumerate(t.reshape(-1)):
+        assert np.any(moves[:, j] > 0), f"the constant {value} never moved up"
+        assert np.any(moves[:, j] < 0), f"the constant {value} never moved down"
+
+
 def test_a_network_subject_differentiates_its_parameters_only() -> None:
     """NetworkSubject's backward is the network's gradient at the last forward's x times the
     scalar dout, with no gradient for x; before a forward it raises NotForwardedError; its
@@ -310,3 +336,100 @@ def test_a_network_subject_differentiates_its_parameters_only() -> None:
     assert grads.keys() == expected.keys() == net.params.keys()
     for key, grad in grads.items():
         np.testing.assert_array_equal(grad, expected[key])
+
+
+_X = np.random.default_rng(16).standard_normal((2, 3))
+_T = np.array([0, 2])
+ADAPTERS: dict[str, Callable[[Any], Factory]] = {
+    "unary": unary,
+    "binary": binary,
+    "loss": lambda make: loss(make, _T),
+    "network": lambda make: network(make, _T),
+}
+"""Each adapter by the name its errors give, applied to a ``make`` of any kind (the
+mistakes under test are not factories)."""
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_each_adapter_names_itself_for_a_layer_where_a_factory_belongs(adapter: str) -> None:
+    """An instance refused at once, a class that takes no dtype refused when built, and a
+    factory that returns a class: each error names the adapter used and what it got."""
+    assert_error(
+        ArgumentTypeError,
+        lambda: ADAPTERS[adapter](MulLayer()),
+        callee=adapter,
+        expected="a function make(dtype) -> layer",
+        got="a MulLayer instance",
+    )
+    assert_error(
+        ArgumentTypeError,
+        lambda: check_gradients(ADAPTERS[adapter](MulLayer), {"x": _X}),
+        callee=adapter,
+        expected="a function make(dtype) -> layer",
+        got="the class MulLayer",
+    )
+    assert_error(
+        ArgumentTypeError,
+        lambda: check_gradients(ADAPTERS[adapter](lambda _: MulLayer), {"x": _X}),
+        callee=adapter,
+        expected="make(dtype) to return a",
+        got="the class MulLayer",
+    )
+
+
+@pytest.mark.parametrize(
+    ("adapter", "given", "wanted"),
+    [("unary", "z", "x"), ("binary", "x", "y"), ("loss", "z", "x"), ("network", "z", "x")],
+)
+def test_each_adapter_names_itself_for_a_missing_input(
+    adapter: str, given: str, wanted: str
+) -> None:
+    """Inputs without the name the adapter reads are refused naming the adapter, the
+    name it wanted and the names given."""
+    makers: dict[str, Callable[[np.dtype], object]] = {
+        "unary": lambda _: Sigmoid(),
+        "binary": lambda _: MulLayer(),
+        "loss": lambda _: SoftmaxWithLoss(),
+        "network": lambda d: TwoLayerNet(3, 4, 3, weight_init_std=0.5, rng=7, dtype=d),
+    }
+    assert_error(
+        ArgumentError,
+        lambda: check_gradients(ADAPTERS[adapter](makers[adapter]), {given: _X}, rng=0),
+        callee=adapter,
+        expected=f"the inputs to hold {wanted!r}",
+        got=f"names [{given!r}]",
+    )
+
+
+def test_binary_and_loss_refuse_params_that_leave_a_parameter_out() -> None:
+    """Naming fewer parameters than the layer has is refused by binary and by loss as by
+    unary, naming the adapter and the parameter left unchecked."""
+    assert_error(
+        ArgumentError,
+        lambda: check_gradients(
+            binary(_ScaledProduct, params=()), {"x": np.ones(3), "y": np.ones(3)}, rng=0
+        ),
+        callee="binary",
+        expected="`params` to list every parameter of _ScaledProduct",
+        got="['w'] unchecked",
+    )
+    assert_error(
+        ArgumentError,
+        lambda: check_gradients(
+            loss(_WeightedSquaredLoss, np.zeros((2, 3)), params=()), {"x": _X}, rng=0
+        ),
+        callee="loss",
+        expected="`params` to list every parameter of _WeightedSquaredLoss",
+        got="['W'] unchecked",
+    )
+
+
+def test_unary_and_loss_read_their_input_under_the_name_given() -> None:
+    """unary(..., input=...) and loss(..., input=...) check the input of that name."""
+    report = check_gradients(unary(lambda _: Sigmoid(), input="a"), {"a": _X}, rng=0)
+    assert [c.name for c in report.checks] == ["a"]
+    assert report.passed, str(report)
+    scores = loss(lambda _: SoftmaxWithLoss(), _T, input="scores")
+    report = check_gradients(scores, {"scores": _X}, rng=0)
+    assert [c.name for c in report.checks] == ["scores"]
+    assert report.passed, str(report)

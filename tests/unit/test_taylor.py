@@ -10,7 +10,7 @@ import pytest
 
 from bpcore import Affine, Relu, Sigmoid
 from bpcore._arrays import FloatArray
-from bpcore.gradcheck import TaylorReport, loss, taylor_test, unary
+from bpcore.gradcheck import TaylorReport, assert_taylor, loss, taylor_test, unary
 from tests.helpers import AFFINE_B as B
 from tests.helpers import AFFINE_W as W
 from tests.helpers import AFFINE_X as X
@@ -127,7 +127,9 @@ def test_taylor_test_uses_a_given_dout_as_float64() -> None:
     assert as_given.remainders == as_float64.remainders
 
 
-def _taylor_report(orders: tuple[float, ...], observed: float | None) -> TaylorReport:
+def _taylor_report(
+    orders: tuple[float, ...], observed: float | None, *, nonfinite: bool = False
+) -> TaylorReport:
     return TaylorReport(
         subject="Layer",
         steps=(0.5, 0.25),
@@ -135,23 +137,26 @@ def _taylor_report(orders: tuple[float, ...], observed: float | None) -> TaylorR
         noise_floors=(1e-9, 2e-9),
         orders=orders,
         observed_order=observed,
+        nonfinite=nonfinite,
     )
 
 
 @pytest.mark.parametrize(
-    ("orders", "observed", "summary"),
+    ("orders", "observed", "nonfinite", "summary"),
     [
-        ((2.0, 2.0, 2.0), 2.0, "observed order 2.00: second order"),
-        ((1.0, 1.0, 1.0), 1.0, "observed order 1.00: FIRST ORDER, the gradient is wrong"),
-        ((), None, "no remainder rose above its rounding floor: nothing was measured"),
+        ((2.0, 2.0, 2.0), 2.0, False, "observed order 2.00: second order"),
+        ((1.0, 1.0, 1.0), 1.0, False, "observed order 1.00: FIRST ORDER, the gradient is wrong"),
+        ((), None, False, "no remainder rose above its rounding floor: nothing was measured"),
+        ((2.0, 2.0, 2.0), 2.0, True, "FAILED: the gradient or a remainder is NaN or infinite"),
     ],
-    ids=["second", "first", "none"],
+    ids=["second", "first", "none", "nonfinite"],
 )
 def test_taylor_report_text(
-    orders: tuple[float, ...], observed: float | None, summary: str
+    orders: tuple[float, ...], observed: float | None, nonfinite: bool, summary: str
 ) -> None:
-    """The Taylor report states the order and the verdict, then one row per step."""
-    report = _taylor_report(orders, observed)
+    """The Taylor report states the order and the verdict, then one row per step; a NaN or
+    infinite value fails it whatever the orders say."""
+    report = _taylor_report(orders, observed, nonfinite=nonfinite)
     head, *rows = str(report).split("\n")
     assert head == f"Layer Taylor remainder: {summary}"
     assert len(rows) == len(report.steps)
@@ -184,3 +189,44 @@ def test_taylor_test_restores_the_subjects_parameters_and_the_inputs() -> None:
     report = taylor_test(unary(lambda _: Affine(weights, bias), params=("W", "b")), {"x": x})
     assert report.passed, str(report)
     assert (weights.tobytes(), bias.tobytes(), x.tobytes()) == before
+
+
+def test_assert_taylor_returns_the_report_of_taylor_test_by_default() -> None:
+    """Without options assert_taylor runs taylor_test's defaults (twenty halvings from
+    2⁻⁴) and returns the same report."""
+    make = unary(_affine, params=("W", "b"))
+    report = assert_taylor(make, {"x": X}, rng=0)
+    assert report == taylor_test(make, {"x": X}, rng=0)
+    assert report.steps == tuple(2.0**-k for k in range(4, 24))
+
+
+def test_assert_taylor_passes_every_option_to_taylor_test() -> None:
+    """dout, rng, first_step, halvings and term_sizes given to assert_taylor give the report
+    taylor_test gives for them (the seed is one whose direction makes the terms' sizes
+    grow, so that they lift the floors)."""
+    make = unary(_affine, params=("W", "b"))
+    dout = np.random.default_rng(6).standard_normal((X.shape[0], W.shape[1]))
+    report = assert_taylor(
+        make,
+        {"x": X},
+        dout=dout,
+        rng=5,
+        first_step=2.0**-3,
+        halvings=12,
+        term_sizes=_affine_sizes,
+    )
+    assert report == taylor_test(
+        make,
+        {"x": X},
+        dout=dout,
+        rng=5,
+        first_step=2.0**-3,
+        halvings=12,
+        term_sizes=_affine_sizes,
+    )
+    assert report.steps == tuple(2.0**-k for k in range(3, 15))
+    unsized = taylor_test(make, {"x": X}, dout=dout, rng=5, first_step=2.0**-3, halvings=12)
+    assert unsized.remainders == report.remainders
+    assert unsized.noise_floors != report.noise_floors, "the term sizes changed no floor"
+    random_dout = taylor_test(make, {"x": X}, rng=5, first_step=2.0**-3, halvings=12)
+    assert random_dout.remainders != report.remainders, "the given dout changed nothing"
