@@ -14,6 +14,7 @@ from bpcore._arrays import FloatArray, FloatDType
 from bpcore.errors import DtypeError
 from bpcore.gradcheck import (
     FULL_LIMIT,
+    ArrayCheck,
     GradcheckReport,
     GradientMismatch,
     Mode,
@@ -195,12 +196,14 @@ class _Float32Bias:
         return np.asarray(self.inner.backward(dout) * self.factor, dtype=dout.dtype)
 
 
-def test_a_float32_only_bias_is_not_taken_for_rounding_noise() -> None:
-    """An error the float32 subject makes at every point is a mismatch, not measured noise."""
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_a_float32_only_bias_is_not_taken_for_rounding_noise(mode: Mode) -> None:
+    """An error the float32 subject makes at every point is a mismatch, not measured noise,
+    element by element and along directions (whose sizes weight each element's share)."""
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
-    assert check_gradients(unary(lambda _: Sigmoid()), {"x": x}, rng=0).passed
+    assert check_gradients(unary(lambda _: Sigmoid()), {"x": x}, rng=0, mode=mode).passed
     for seed in range(5):
-        report = check_gradients(unary(_Float32Bias), {"x": x}, rng=seed)
+        report = check_gradients(unary(_Float32Bias), {"x": x}, rng=seed, mode=mode)
         assert report.checks[0].status is Status.MISMATCH, str(report)
 
 
@@ -356,6 +359,14 @@ def test_a_forward_that_cancels_internally_passes() -> None:
     x = next(c for c in report.checks if c.name == "x")
     assert x.worst == (1, 1)  # the probe that needed the spread
     assert abs(x.analytic - x.numerical) > 1e-10  # 2.5e-10: the rounding is really there
+
+
+def test_a_forward_that_cancels_internally_passes_whatever_the_dout() -> None:
+    """Where the forward cancels internally, the spread of the central difference comes on
+    top of the error model's bound: at each of 64 douts the correct layer passes."""
+    for seed in range(64):
+        report = check_gradients(unary(_batch_norm(1.0)), {"x": _CANCELLING}, rng=seed)
+        assert report.passed, f"rng={seed}: {report}"
 
 
 def test_a_small_error_where_the_forward_cancels_is_still_a_mismatch() -> None:
@@ -524,13 +535,20 @@ class _OneElementLayer:
         return np.asarray(dout * self.slope(self.x))
 
 
+def _one_element_check(
+    phi: Callable[[np.ndarray], np.ndarray], slope: Callable[[np.ndarray], np.ndarray], x: float
+) -> ArrayCheck:
+    """The checker's figures on ``x`` for a one-element layer, in full mode with dout = 1."""
+    make = unary(lambda _: _OneElementLayer(phi, slope))
+    report = check_gradients(make, {"x": np.array([[x]])}, dout=np.ones((1, 1)), mode="full")
+    return report.checks[0]
+
+
 def _check_one_element(
     phi: Callable[[np.ndarray], np.ndarray], slope: Callable[[np.ndarray], np.ndarray], x: float
 ) -> Status:
     """The checker's verdict on ``x`` for a one-element layer, in full mode with dout = 1."""
-    make = unary(lambda _: _OneElementLayer(phi, slope))
-    report = check_gradients(make, {"x": np.array([[x]])}, dout=np.ones((1, 1)), mode="full")
-    return report.checks[0].status
+    return _one_element_check(phi, slope, x).status
 
 
 def test_an_undeclared_kink_is_found_by_its_one_sided_slopes() -> None:
@@ -540,11 +558,41 @@ def test_an_undeclared_kink_is_found_by_its_one_sided_slopes() -> None:
     assert status is Status.NONDIFFERENTIABLE
 
 
+def test_only_the_pieces_that_meet_at_a_kink_admit_a_value() -> None:
+    """At 0, |x| + |x - 1e-3| has the one-sided slopes -2 and 0; past its second kink,
+    some 165 steps away, the slope is 2. A backward value of 1 lies between -2 and 2 but
+    not between the slopes of the pieces that meet at the point: a mismatch."""
+    status = _check_one_element(
+        lambda x: np.abs(x) + np.abs(x - 1e-3), lambda x: np.full_like(x, 1.0), 0.0
+    )
+    assert status is Status.MISMATCH
+
+
 def test_a_small_error_on_a_curved_function_is_a_mismatch_not_a_kink() -> None:
     """On the smooth x² a gradient 1e-6 too large lies between the one-sided differences
     2 ± h, yet they close in like h as the step shrinks: curvature, so a mismatch."""
     status = _check_one_element(np.square, lambda x: 2 * x * (1 + 1e-6), 1.0)
     assert status is Status.MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [(0.0, Status.NONDIFFERENTIABLE), (1.5, Status.NONDIFFERENTIABLE), (2.5, Status.MISMATCH)],
+)
+def test_a_declared_kink_counts_within_two_steps_along_a_direction(
+    offset: float, status: Status
+) -> None:
+    """On x² at 0.5 a gradient 1e-6 too large lies between the one-sided slopes 2x ± h
+    (h about 6e-6): with a kink declared within reach of the point (|x - k| <= 2·h_v·|v|,
+    here 2·cbrt(eps64) whatever the direction) it is put down to the kink; declared 2.5
+    steps away, the probe is smooth and the error a mismatch, as without a kink."""
+    make = unary(lambda _: _OneElementLayer(np.square, lambda x: 2 * x * (1 + 1e-6)))
+    kinks = {"x": [0.5 + offset * ROOT_EPS64]}
+    for seed in range(5):
+        report = check_gradients(
+            make, {"x": np.array([[0.5]])}, mode="directional", directions=1, kinks=kinks, rng=seed
+        )
+        assert report.checks[0].status is status, str(report)
 
 
 BEND = 1e-6
@@ -558,11 +606,15 @@ def test_a_function_that_bends_within_the_step_is_judged_at_smaller_steps(
     """tanh(x/c) with c = 1e-6 at 0: at the step h ≈ 6e-6 the central difference is 1/h,
     not the slope 1/c, and |D_2h - D_h| does not bound that. Steps h/4, h/16, ... converge
     (each gap 16 times the next), so the exact slope passes, and one 1 % off still fails:
-    the last gap, about 0.3 % of the slope, bounds what a converged step allows."""
-    found = _check_one_element(
+    the last gap, about 0.3 % of the slope, bounds what a converged step allows. A pass
+    reports the smaller step it was judged at: h/4^k, k from 2 (the first gap that can show
+    convergence) to 5."""
+    check = _one_element_check(
         lambda x: np.tanh(x / BEND), lambda x: (1 + error) / np.cosh(x / BEND) ** 2 / BEND, 0.0
     )
-    assert found is status
+    assert check.status is status
+    if status is Status.PASS:
+        assert check.step in {ROOT_EPS64 / 4**k for k in range(2, 6)}
 
 
 def test_a_probe_along_the_elements_at_a_kink_is_judged_at_smaller_steps_too() -> None:
@@ -571,7 +623,8 @@ def test_a_probe_along_the_elements_at_a_kink_is_judged_at_smaller_steps_too() -
     second within a fraction of that, and the slope jumps at the step's scale, so the
     element is judged by its one-sided slopes. The probe along the elements found so is
     then judged as a smooth one: at the checker's step its central difference is 628
-    against a slope of 2008, and only the smaller steps that converge show it right."""
+    against a slope of 2008, and only the smaller steps that converge show it right; the
+    report gives that probe (one more than W1's two elements) at its smaller step."""
     spec = registered(["MultiLayerNetExtend"])[0]
     params = {
         "W1": np.array([[0.0, 0.0]]),
@@ -590,17 +643,30 @@ def test_a_probe_along_the_elements_at_a_kink_is_judged_at_smaller_steps_too() -
     assert reference is not None
     report = check_gradients(case.factory(), case.inputs, rng=0, term_sizes=reference.size)
     assert report.passed, str(report)
+    w1 = next(c for c in report.checks if c.name == "W1")
+    assert w1.at_kinks_together
+    assert w1.checked == 3
+    assert w1.step < ROOT_EPS64
+    assert abs(w1.analytic - w1.numerical) <= w1.tolerance
 
 
 @pytest.mark.parametrize(
-    ("excess", "status"), [(1.22, Status.NONDIFFERENTIABLE), (1.5, Status.MISMATCH)]
+    ("excess", "status"),
+    [
+        (1.22, Status.NONDIFFERENTIABLE),
+        (1.24, Status.NONDIFFERENTIABLE),
+        (1.26, Status.MISMATCH),
+        (1.5, Status.MISMATCH),
+    ],
 )
 def test_a_kink_excuses_only_values_within_the_one_sided_first_order_error(
     excess: float, status: Status
 ) -> None:
     """At the kink of |x| + x², with one-sided differences ±(1 + h) at step h and
     ±(1 + h/4) at h/4, a value is put down to the kink only within their first-order
-    error, up to 1 + h + |D(h) - D(h/4)|/3 = 1 + 1.25h; beyond that it is a mismatch."""
+    error, up to 1 + h + |D(h) - D(h/4)|/3 = 1 + 1.25h; beyond that it is a mismatch. The
+    rounding allowed on top is some 1e-15 here (S = 0 at x = 0), far below the 0.01h
+    = 6e-8 between 1.24h or 1.26h and that bound."""
     h = ROOT_EPS64  # the checker's step at 0
     status_found = _check_one_element(
         lambda x: np.abs(x) + x**2, lambda x: np.full_like(x, 1 + excess * h), 0.0

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bpcore import Affine
+from bpcore import Affine, Pooling
 from bpcore._arrays import FloatArray, FloatDType
 from bpcore.errors import ArgumentError, ArgumentTypeError
 from bpcore.gradcheck import (
@@ -72,6 +72,57 @@ def test_a_non_finite_numerical_gradient_fails() -> None:
     """Where the function itself overflows, the check fails instead of passing on inf."""
     report = check_gradients(unary(lambda _: _Overflowing()), {"x": X}, rng=0)
     assert not report.passed
+
+
+ROOT_EPS64 = float(np.cbrt(np.finfo(np.float64).eps))
+"""cbrt(eps64): the checker's step for a value of magnitude at most 1."""
+
+
+class _AbsBesideAJump:
+    """``y = |x| + height·[x >= at]`` element-wise, with a backward that returns
+    ``slope·dout``: at the kink of ``|x|`` at 0, whose one-sided slopes are ±1, a valid
+    value for ``slope`` in [-1, 1] and a wrong one outside."""
+
+    def __init__(self, at: float, height: float, slope: float = 5.0) -> None:
+        self.at, self.height, self.slope = at, height, slope
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        return np.abs(x) + np.where(x >= self.at, self.height, 0.0)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return self.slope * dout
+
+
+@pytest.mark.parametrize(
+    ("at", "height"),
+    [
+        # At the point: (φ(0) - φ(-h/4))/(h/4) = 1e303/1.5e-6 overflows (h = cbrt(eps64)).
+        (0.0, 1e303),
+        # 16.5 steps away: a nearby point's slope (2e303/2h, doubled) overflows, while the
+        # differences at the point see only |x|.
+        (16.5 * ROOT_EPS64, 2e303),
+    ],
+)
+def test_a_slope_that_overflows_excuses_nothing_at_a_kink(at: float, height: float) -> None:
+    """At |x|'s kink a backward value of 5 lies outside the slopes ±1; a jump so high that a
+    one-sided difference, or the slope of a piece nearby, is infinite brackets every value,
+    so the probe is a mismatch, not a kink."""
+    make = unary(lambda _: _AbsBesideAJump(at, height))
+    report = check_gradients(make, {"x": np.zeros((1, 1))}, dout=np.ones((1, 1)), mode="full")
+    assert not report.passed
+    assert report.checks[0].status is Status.MISMATCH
+
+
+@pytest.mark.parametrize("slope", [-1.0, 1.0])
+def test_a_one_sided_slope_is_put_down_to_the_kink_without_looking_further(slope: float) -> None:
+    """Either one-sided slope of |x| at 0 passes as a kink on the one-sided differences
+    alone, at the very edge of their bracket: the slopes of the pieces nearby, one of them
+    infinite here (a jump of 2e303 16.5 steps away), are not needed."""
+    make = unary(lambda _: _AbsBesideAJump(16.5 * ROOT_EPS64, 2e303, slope))
+    report = check_gradients(make, {"x": np.zeros((1, 1))}, dout=np.ones((1, 1)), mode="full")
+    assert report.passed, str(report)
+    assert report.checks[0].status is Status.NONDIFFERENTIABLE
+    assert report.checks[0].kinks == 1
 
 
 class _BookRelu:
@@ -199,6 +250,156 @@ def test_max_routed_to_every_tied_maximum_fails(dtype: type[np.floating]) -> Non
     assert check.status is Status.MISMATCH
     assert check.at_kinks_together
     assert "kink elements moved together" in check.describe()
+
+
+_TIED_DOUT = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+"""A ``dout`` for :func:`_tied_pairs` whose entries over the tied windows sum to exactly
+0.25 (0.5 - 1.0 + 1.5 - 0.75)."""
+
+_U64 = float(np.finfo(np.float64).eps) / 2
+
+
+def test_the_probe_along_tied_maxima_reports_its_own_figures() -> None:
+    """A doubled routing fails at the probe that moves the 8 tied elements together, one
+    probe more than the 12 elements: its step is cbrt(eps64)·max(1, |θ|) over the tied
+    elements (2.5; the untied 4.0 is larger), its analytic value backward summed over them
+    (twice the tied windows' dout: 0.5), its numerical value that dout (0.25), and its
+    tolerance holds the documented rounding of the differences, n·u64·S/h."""
+    x = _tied_pairs()
+    layer = _PairMax("every")
+    out, grad = layer.forward(x), layer.backward(_TIED_DOUT)
+    make = unary(lambda _: _PairMax("every"))
+    check = check_gradients(make, {"x": x}, dout=_TIED_DOUT).checks[0]
+    assert check.status is Status.MISMATCH
+    assert check.at_kinks_together
+    assert check.worst == ()
+    assert (check.kinks, check.checked) == (8, x.size + 1)
+    assert check.step == ROOT_EPS64 * 2.5
+    assert check.analytic == 0.5
+    assert abs(check.numerical - 0.25) <= check.tolerance
+    # S = Σ|f·dout| + Σ|g·x| and n = 12 + 4, the largest array's size plus 4.
+    scale = float(np.sum(np.abs(out * _TIED_DOUT)) + np.sum(np.abs(grad * x)))
+    assert check.tolerance >= (x.size + 4) * _U64 * scale / check.step
+
+
+class _PairMaxAndOneMore(_PairMax):
+    """``_PairMax("every")`` whose backward also adds half its window's ``dout`` to
+    ``x[0, 4]``, the untied maximum 2.0: a second error, apart from the ties."""
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        dx = super().backward(dout)
+        dx[0, 4] += 0.5 * dout[0, 2]
+        return dx
+
+
+def test_a_wrong_element_beside_a_doubled_routing_still_fails() -> None:
+    """One wrong element, and the tied elements wrong only together: two mismatches that
+    leave no doubt (and do not cancel into a pass)."""
+    make = unary(lambda _: _PairMaxAndOneMore("every"))
+    report = check_gradients(make, {"x": _tied_pairs()}, dout=_TIED_DOUT)
+    assert not report.passed
+    assert report.checks[0].status is Status.MISMATCH
+
+
+class _ClippedSquarePairMax(_PairMax):
+    """``min(max(pair), 10)²``, the pair maximum routed as :class:`_PairMax` does: a square
+    near the point (every |x| <= 4) that the clip flattens far from it."""
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.m = super().forward(x)
+        return np.minimum(self.m, 10.0) ** 2
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return super().backward(np.where(self.m < 10.0, 2 * self.m, 0.0) * dout)
+
+
+@pytest.mark.parametrize(
+    ("route", "status"), [("first", Status.NONDIFFERENTIABLE), ("every", Status.MISMATCH)]
+)
+def test_ties_under_a_bounded_square_are_judged_along_the_tied_elements(
+    route: str, status: Status
+) -> None:
+    """Along the tied elements moved together φ is a square near the point, which a central
+    difference gets exactly: routing to one maximum passes and routing to every one fails
+    there, whatever the clip does far away."""
+    make = unary(lambda _: _ClippedSquarePairMax(route))
+    check = check_gradients(make, {"x": _tied_pairs()}, dout=_TIED_DOUT).checks[0]
+    assert check.status is status
+
+
+class _TanhPairMax(_PairMax):
+    """``tanh(max(pair))``, the pair maximum routed as :class:`_PairMax` does: along the
+    tied elements moved together φ is a tanh, not a square."""
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.m = super().forward(x)
+        return np.tanh(self.m)
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        return super().backward(dout / np.cosh(self.m) ** 2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known limit (docs/gradcheck-error-model.md, Kinks): along the tied elements "
+    "the extrapolated slopes of the nearby pieces keep tanh's third-order term, about "
+    "2e-8 here, which exceeds tol + 3·base, so the joint probe binds nothing",
+)
+def test_ties_under_a_tanh_are_judged_along_the_tied_elements() -> None:
+    """Routing every tied maximum the window's gradient under a tanh is wrong along the
+    tied elements moved together (twice the slope there), as under a square."""
+    make = unary(lambda _: _TanhPairMax("every"))
+    check = check_gradients(make, {"x": _tied_pairs()}, dout=_TIED_DOUT).checks[0]
+    assert check.status is Status.MISMATCH
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known limit (docs/gradcheck-error-model.md, Kinks): the middle element's own "
+    "one-sided slopes agree (0 and 0, dout cancelling), so it is judged smooth and the "
+    "slopes of the pieces only a joint move enters are never consulted",
+)
+def test_overlapping_max_pooling_at_a_three_way_tie_passes() -> None:
+    """Pooling(1, 2, stride=1) at x = 0 with dout (1, -1): backward's (1, -1, 0) is the
+    gradient of the piece x0 > x1 > x2, a valid subgradient, though no move of x1 alone
+    enters that piece."""
+    make = unary(lambda _: Pooling(1, 2, stride=1))
+    report = check_gradients(make, {"x": np.zeros((1, 1, 1, 3))}, dout=np.array([[[[1.0, -1.0]]]]))
+    assert report.passed, str(report)
+
+
+class _OverlappingSquaredMax:
+    """``y[n, k] = max(x[n, k], x[n, k + 1])²``: windows of two with stride 1, so every
+    element but the ends is in two; backward routes each window to its first maximum."""
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.x = x
+        self.first = x[:, :-1] >= x[:, 1:]
+        self.m = np.maximum(x[:, :-1], x[:, 1:])
+        return self.m**2
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        d = 2 * self.m * dout
+        dx = np.zeros_like(self.x)
+        dx[:, :-1] += np.where(self.first, d, 0.0)
+        dx[:, 1:] += np.where(self.first, 0.0, d)
+        return dx
+
+
+def test_a_value_only_a_move_of_the_neighbours_reaches_is_put_down_to_the_kink() -> None:
+    """x = [0.5, 0.5, 0.5] with dout = (1, -2), so 2·max·dout = (1, -2): the middle element
+    gets -2 (the first maximum of its second window only), the slope of the piece
+    x0 > x1 > x2, which no move of x1 alone enters (its one-sided slopes are -1 and 0). The
+    slopes of the pieces around the point, curvature taken out, admit it: all three
+    elements are counted at the kink, and the check passes."""
+    make = unary(lambda _: _OverlappingSquaredMax())
+    report = check_gradients(make, {"x": np.full((1, 3), 0.5)}, dout=np.array([[1.0, -2.0]]))
+    assert report.passed, str(report)
+    check = report.checks[0]
+    assert check.status is Status.NONDIFFERENTIABLE
+    assert check.kinks == 3
 
 
 class _MixedRelu:
