@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pytest
@@ -206,24 +206,13 @@ def test_assert_taylor_passes_every_option_to_taylor_test() -> None:
     grow, so that they lift the floors)."""
     make = unary(_affine, params=("W", "b"))
     dout = np.random.default_rng(6).standard_normal((X.shape[0], W.shape[1]))
-    report = assert_taylor(
-        make,
-        {"x": X},
-        dout=dout,
-        rng=5,
-        first_step=2.0**-3,
-        halvings=12,
-        term_sizes=_affine_sizes,
-    )
-    assert report == taylor_test(
-        make,
-        {"x": X},
-        dout=dout,
-        rng=5,
-        first_step=2.0**-3,
-        halvings=12,
-        term_sizes=_affine_sizes,
-    )
+
+    def with_every_option(run: Callable[..., TaylorReport]) -> TaylorReport:
+        return run(make, {"x": X}, dout=dout, rng=5, first_step=2.0**-3, halvings=12,
+                   term_sizes=_affine_sizes)  # fmt: skip
+
+    report = with_every_option(assert_taylor)
+    assert report == with_every_option(taylor_test)
     assert report.steps == tuple(2.0**-k for k in range(3, 15))
     unsized = taylor_test(make, {"x": X}, dout=dout, rng=5, first_step=2.0**-3, halvings=12)
     assert unsized.remainders == report.remainders
