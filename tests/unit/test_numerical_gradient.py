@@ -73,6 +73,14 @@ def test_numerical_gradient_rejects_bad_steps_and_outputs() -> None:
         expected="every step h > 0",
         got="0.0",
     )
+    # The smallest step as a plain number, never a NumPy scalar's repr.
+    assert_error(
+        ArgumentError,
+        lambda: numerical_gradient(lambda v: float(np.sum(v)), np.ones(2), h=np.array([1.0, -1.0])),
+        callee="numerical_gradient",
+        expected="every step h > 0",
+        got="-1.0.",
+    )
     assert_error(
         ShapeError,
         lambda: numerical_gradient(lambda v: v, np.ones(2)),

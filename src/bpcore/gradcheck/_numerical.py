@@ -77,7 +77,7 @@ def _check_steps(
 ) -> None:
     """Raise :class:`ArgumentError` unless every step is positive and moves its value."""
     if np.any(~(steps > 0)):
-        raise ArgumentError(f"{where}: expected every step h > 0, got {np.min(steps)!r}.")
+        raise ArgumentError(f"{where}: expected every step h > 0, got {float(np.min(steps))!r}.")
     # x ± h as central_difference stores them: added in float64, then rounded to dtype.
     lost = np.asarray(values + steps, dtype=dtype) == np.asarray(values - steps, dtype=dtype)
     if np.any(lost):
