@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bpcore.gradcheck import ArrayCheck, GradcheckReport, Status
@@ -59,21 +61,13 @@ def test_gradcheck_report_text(status: Status, verdict: str) -> None:
 def test_array_check_gives_the_error_at_its_worst_probe() -> None:
     """The figures line gives |analytic - numerical| at the worst probe and its ratio to the
     tolerance there: 1.0 against 0.75 is an error of 0.25, 250 tolerances of 1e-3."""
-    check = ArrayCheck(
-        name="W",
-        role="parameter",
-        status=Status.MISMATCH,
-        mode="full",
-        checked=6,
+    check = dataclasses.replace(
+        _array_check("full", (1, 0), Status.MISMATCH),
         max_abs_error=0.25,
         max_rel_error=0.25,
-        worst=(1, 0),
         analytic=1.0,
         numerical=0.75,
-        step=1e-5,
         tolerance=1e-3,
-        dtype="float32",
-        kinks=0,
     )
     figures = check.describe().split("\n")[2]
     assert figures.startswith("    error / tolerance 250 ")
